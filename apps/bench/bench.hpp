@@ -1,0 +1,28 @@
+// plx-bench: benchmarks of the map layer. Each benchmark prints a human table, or one JSON object per
+// line with --json (field names are a stable interface: scripts rely on them).
+#pragma once
+
+#include <cstddef>
+
+#include <parallax/core/runtime.hpp>
+
+namespace plx::bench {
+
+struct dispatch_options {
+  std::size_t tasks = 1'000'000;
+  int repeats = 5;
+  bool json = false;
+};
+
+struct balance_options {
+  double unit_ms = 100;  ///< sleep per character of a word
+  int repeats = 1;
+  bool json = false;
+};
+
+/// Empty tasks: microseconds per task for static and dynamic schedules, chunk 1 and auto.
+int run_dispatch(runtime& rt, const dispatch_options& options);
+/// The 12-word tutorial workload: makespan against the best possible schedule.
+int run_balance(runtime& rt, const balance_options& options);
+
+}  // namespace plx::bench

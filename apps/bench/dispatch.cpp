@@ -1,0 +1,73 @@
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <parallax/dist/map.hpp>
+
+#include "bench.hpp"
+
+namespace plx::bench {
+
+namespace {
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t mid = values.size() / 2;
+  return values.size() % 2 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
+}
+
+}  // namespace
+
+int run_dispatch(runtime& rt, const dispatch_options& options) {
+  struct bench_case {
+    plx::schedule schedule;
+    const char* name;
+  };
+  const bench_case cases[] = {
+      {plx::schedule::static_blocks(1), "static"},
+      {plx::schedule::static_blocks(), "static"},
+      {plx::schedule::dynamic(1), "dynamic"},
+      {plx::schedule::dynamic(), "dynamic"},
+  };
+  if (rt.is_root() && !options.json) {
+    std::printf("dispatch: %zu empty tasks (ordered map, results gathered on root), %d ranks x %d threads, "
+                "median of %d\n",
+                options.tasks, rt.size(), rt.threads(), options.repeats);
+    std::printf("%-8s  %6s  %12s\n", "schedule", "chunk", "us/task");
+  }
+  for (const bench_case& c : cases) {
+    map_options mo;
+    mo.schedule = c.schedule;
+    mo.label = "dispatch";
+    std::vector<double> seconds;
+    for (int r = 0; r < options.repeats + 1; ++r) {  // the first run warms up pages and the window
+      rt.world().barrier();
+      const auto start = std::chrono::steady_clock::now();
+      const auto results =
+          map(rt.world(), options.tasks, [](std::size_t i) { return static_cast<std::uint8_t>(i); }, mo);
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (r > 0) seconds.push_back(elapsed);
+    }
+    const double us_per_task = median(seconds) * 1e6 / static_cast<double>(options.tasks);
+    const std::string chunk = c.schedule.is_auto() ? "auto" : std::to_string(c.schedule.chunk);
+    if (!rt.is_root()) continue;
+    if (options.json) {
+      std::printf("%s\n", fmt::format(R"({{"benchmark": "dispatch", "schedule": "{}", "chunk": {}, "ranks": {}, )"
+                                      R"("threads": {}, "tasks": {}, "us_per_task": {:.4f}}})",
+                                      c.name, c.schedule.is_auto() ? "\"auto\"" : chunk, rt.size(), rt.threads(),
+                                      options.tasks, us_per_task)
+                              .c_str());
+    } else {
+      std::printf("%-8s  %6s  %12.4f\n", c.name, chunk.c_str(), us_per_task);
+    }
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace plx::bench

@@ -1,0 +1,31 @@
+// plx-bench: dispatch overhead and load balance of parallax's map layer.
+#include <parallax/app/run_app.hpp>
+
+#include "bench.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App cli{"Benchmarks of parallax's map layer (run under mpirun with the ranks to measure).", "plx-bench"};
+  cli.require_subcommand(1);
+  cli.fallthrough();
+
+  plx::bench::dispatch_options dispatch;
+  CLI::App* dispatch_cmd = cli.add_subcommand(
+      "dispatch", "empty tasks: microseconds per task, static and dynamic schedules, chunk 1 and auto");
+  dispatch_cmd->add_option("--tasks", dispatch.tasks, "tasks per measurement")->capture_default_str()->check(CLI::PositiveNumber);
+  dispatch_cmd->add_option("--repeats", dispatch.repeats, "measurements per case (median reported)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  dispatch_cmd->add_flag("--json", dispatch.json, "one JSON object per line");
+
+  plx::bench::balance_options balance;
+  CLI::App* balance_cmd = cli.add_subcommand(
+      "balance", "12 tasks 'hello world how are you a b c d e f g' sleeping 100 ms per character");
+  balance_cmd->add_option("--unit-ms", balance.unit_ms, "sleep per character (ms)")->capture_default_str()->check(CLI::PositiveNumber);
+  balance_cmd->add_option("--repeats", balance.repeats, "runs (median reported)")->capture_default_str()->check(CLI::PositiveNumber);
+  balance_cmd->add_flag("--json", balance.json, "one JSON object per line");
+
+  return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
+    if (dispatch_cmd->parsed()) return plx::bench::run_dispatch(rt, dispatch);
+    return plx::bench::run_balance(rt, balance);
+  });
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# parallax bootstrap: installs the Debian 12 packages that are missing, builds in Release, and runs.
+#
+#   ./bootstrap.sh run [plx-pi options]   set up, build, run the main job (plx-pi on 2 ranks)
+#   ./bootstrap.sh test                   set up, build, run the whole test suite (ctest)
+#   ./bootstrap.sh deps                   only install missing packages
+#   ./bootstrap.sh build [preset]         only build (presets: release, debug, asan)
+#   ./bootstrap.sh bench                  build and run the benchmarks with their peers (README table)
+#
+# Works as root or as a user with sudo. As root it also sets Open MPI's run-as-root variables, so the
+# commands above need no MPI knowledge.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=(g++ make cmake git pkg-config libopenmpi-dev openmpi-bin libfftw3-dev libfftw3-mpi-dev
+          libhdf5-openmpi-dev hdf5-tools libeigen3-dev libgtest-dev libcli11-dev libfmt-dev libcereal-dev
+          librandom123-dev)
+bench_packages=(python3 python3-joblib python3-mpi4py python3-numpy parallel)
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+install_missing() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing: ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "error: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+mpi_environment() {
+  if [ "$(id -u)" -eq 0 ]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  fi
+}
+
+build() {
+  local preset=${1:-release}
+  say "building ($preset)"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$(nproc)"
+}
+
+# mpiexec flags for this machine: allow more ranks than cores (2 ranks on a 1-core machine, tests at 4).
+mpi_flags() {
+  if mpiexec --version 2>/dev/null | grep -q "Open MPI"; then echo "--oversubscribe"; fi
+}
+
+command=${1:-}
+[ $# -gt 0 ] && shift
+case "$command" in
+  run)
+    install_missing "${packages[@]}"
+    build release
+    mpi_environment
+    say "running: mpiexec -n 2 plx-pi $*"
+    exec mpiexec -n 2 $(mpi_flags) build/release/apps/plx-pi "$@"
+    ;;
+  test)
+    install_missing "${packages[@]}"
+    build release
+    mpi_environment
+    say "testing"
+    ctest --preset release -j "$(nproc)"
+    ;;
+  deps)
+    install_missing "${packages[@]}"
+    ;;
+  build)
+    install_missing "${packages[@]}"
+    build "${1:-release}"
+    ;;
+  bench)
+    install_missing "${packages[@]}" "${bench_packages[@]}"
+    build release
+    mpi_environment
+    mpiexec -n 2 $(mpi_flags) build/release/apps/plx-bench dispatch --json --quiet
+    mpiexec -n 2 $(mpi_flags) build/release/apps/plx-bench balance --json --quiet
+    /usr/bin/python3 apps/bench/peers.py --json
+    ;;
+  *)
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    [ -z "$command" ] || [ "$command" = "-h" ] || [ "$command" = "--help" ] || exit 2
+    ;;
+esac

@@ -1,0 +1,34 @@
+// The frame every parallax app's main() uses: parse the command line (CLI11), start the runtime, run the
+// body, and turn any exception into one "error (rank r): ..." line and a non-zero exit code.
+//
+//   int main(int argc, char** argv) {
+//     CLI::App cli{"Monte Carlo estimate of pi", "plx-pi"};
+//     std::uint64_t samples = 100'000'000;
+//     cli.add_option("--samples", samples, "points to draw");
+//     return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) { ...; return 0; });
+//   }
+//
+// run_app adds the options every app shares: --threads, --report-layout, --quiet. Every rank parses
+// the same argv, so all agree on --help and on parse errors; only root prints them.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+#include <parallax/core/runtime.hpp>
+
+namespace plx {
+
+/// Exit codes of parallax apps.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_failure = 1;  ///< a run-time failure (task error, I/O, MPI)
+inline constexpr int exit_usage = 2;    ///< bad command line or parameters
+
+/// Runs `body` inside a runtime configured from the shared options; returns the process exit code.
+/// plx::config_error (thrown on every rank alike) exits with exit_usage; task and timeout errors
+/// (also collective) with exit_failure; any other exception, which may have hit one rank only while
+/// the others wait in a collective, is printed and followed by MPI_Abort so the job cannot hang.
+int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtime&)>& body);
+
+}  // namespace plx

@@ -1,0 +1,59 @@
+// plx::communicator: an owning, move-only handle to an MPI communicator.
+//
+// It frees what it created (dup, split) and never frees MPI_COMM_WORLD or MPI_COMM_SELF. Every
+// communicator parallax creates has MPI_ERRORS_RETURN set, so a failing MPI call becomes a
+// plx::mpi_error instead of an abort. The library talks on its own duplicate of the user's
+// communicator, so its messages never mix with the user's tags.
+#pragma once
+
+#include <mpi.h>
+
+#include <string>
+
+namespace plx {
+
+class communicator {
+ public:
+  /// Wraps `comm` without owning it (for MPI_COMM_WORLD and communicators the caller manages).
+  static communicator borrow(MPI_Comm comm) noexcept { return communicator(comm, false); }
+
+  /// Collective: a duplicate of `comm` that this object owns, with MPI_ERRORS_RETURN set.
+  static communicator duplicate_of(MPI_Comm comm);
+
+  communicator() noexcept = default;
+  ~communicator();
+  communicator(communicator&& other) noexcept;
+  communicator& operator=(communicator&& other) noexcept;
+  // Copying would share ownership of one MPI handle; use dup() for an independent communicator.
+  communicator(const communicator&) = delete;
+  communicator& operator=(const communicator&) = delete;
+
+  /// Collective: an owned duplicate of this communicator (separate message space).
+  [[nodiscard]] communicator dup() const { return duplicate_of(comm_); }
+
+  /// Collective: split by `color`, ordered by `key` (MPI_Comm_split).
+  [[nodiscard]] communicator split(int color, int key) const;
+
+  /// Collective: the ranks that share memory with this one (one communicator per node).
+  [[nodiscard]] communicator split_shared() const;
+
+  [[nodiscard]] int rank() const noexcept { return rank_; }
+  [[nodiscard]] int size() const noexcept { return size_; }
+  [[nodiscard]] bool is_root() const noexcept { return rank_ == 0; }
+  [[nodiscard]] MPI_Comm native() const noexcept { return comm_; }
+  [[nodiscard]] bool valid() const noexcept { return comm_ != MPI_COMM_NULL; }
+
+  /// Collective: MPI_Barrier.
+  void barrier() const;
+
+ private:
+  communicator(MPI_Comm comm, bool owned) noexcept;
+  void release() noexcept;
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  bool owned_ = false;
+  int rank_ = 0;
+  int size_ = 0;
+};
+
+}  // namespace plx

@@ -1,0 +1,80 @@
+// The error hierarchy of parallax.
+//
+// The library reports failures by throwing one of these types; apps catch `plx::error` once in `main`,
+// print "error (rank r): what" and return a non-zero code. Every message says what failed, with which
+// values, and on which rank where that matters.
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+namespace plx {
+
+/// Root of every exception parallax throws.
+class error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// An MPI call returned an error code. Keeps the code and MPI's own description of it.
+class mpi_error : public error {
+ public:
+  /// @param call  the MPI function that failed, e.g. "MPI_Win_allocate"
+  /// @param code  the MPI error code it returned
+  mpi_error(const std::string& call, int code);
+  [[nodiscard]] int code() const noexcept { return code_; }
+
+ private:
+  int code_;
+};
+
+/// Bad user input: a parameter value, a command-line option, a configuration file line.
+class config_error : public error {
+ public:
+  using error::error;
+};
+
+/// A file could not be read or written.
+class io_error : public error {
+ public:
+  using error::error;
+};
+
+/// A task of a map call threw. Thrown on every rank of the call, with the same message, so that SPMD
+/// code unwinds together instead of leaving ranks waiting in the next collective.
+class task_error : public error {
+ public:
+  /// @param index     global index of the (first) failing task
+  /// @param rank      rank that ran it
+  /// @param failures  how many tasks failed in all
+  task_error(const std::string& message, std::size_t index, int rank, std::size_t failures);
+  [[nodiscard]] std::size_t index() const noexcept { return index_; }
+  [[nodiscard]] int rank() const noexcept { return rank_; }
+  [[nodiscard]] std::size_t failures() const noexcept { return failures_; }
+
+ private:
+  std::size_t index_;
+  int rank_;
+  std::size_t failures_;
+};
+
+/// A map call passed its deadline. Thrown on every rank of the call.
+class timeout_error : public error {
+ public:
+  timeout_error(const std::string& message, std::size_t finished, std::size_t total);
+  /// Items that finished (successfully or not) before the call stopped.
+  [[nodiscard]] std::size_t finished() const noexcept { return finished_; }
+  [[nodiscard]] std::size_t total() const noexcept { return total_; }
+
+ private:
+  std::size_t finished_;
+  std::size_t total_;
+};
+
+namespace detail {
+/// Throws plx::mpi_error unless `code` is MPI_SUCCESS. Every MPI return code goes through here.
+void check_mpi(int code, const char* call);
+}  // namespace detail
+
+}  // namespace plx

@@ -1,0 +1,77 @@
+// plx::runtime: the one object every parallax program creates first.
+//
+// It initialises MPI (also when the program is started without mpirun: then it is one rank), works out
+// the topology (world and node-local ranks), picks the thread count per rank and applies it to OpenMP,
+// FFTW and Eigen alike, warns on root when ranks x threads exceed a node's cores, and finalises MPI in
+// its destructor. Nothing MPI outlives it: parallax keeps no static or global MPI objects.
+//
+// Thread level: parallax asks MPI for MPI_THREAD_SERIALIZED, one level above FUNNELED, because the
+// OpenMP threads of a rank draw work from the shared dynamic-schedule counter themselves (one at a
+// time, under a lock). That keeps a long task on one thread from idling its siblings. If MPI grants
+// less, map calls run one thread per rank and the runtime says so.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <parallax/core/communicator.hpp>
+#include <parallax/core/layout.hpp>
+
+namespace plx {
+
+struct runtime_options {
+  std::optional<int> threads;   ///< --threads: overrides OMP_NUM_THREADS and SLURM_CPUS_PER_TASK
+  bool report_layout = false;   ///< --report-layout: root prints every rank's host, threads and cores
+  bool quiet = false;           ///< no start-up banner, no oversubscription warning
+};
+
+class runtime {
+ public:
+  /// Collective over MPI_COMM_WORLD. Initialises MPI unless it is already initialised (then the
+  /// destructor leaves finalising to whoever initialised it). Throws plx::config_error for a bad
+  /// thread count (--threads, OMP_NUM_THREADS, SLURM_CPUS_PER_TASK).
+  runtime(int& argc, char**& argv, const runtime_options& options = {});
+  ~runtime();
+  // One per process, tied to MPI's lifetime.
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+  runtime(runtime&&) = delete;
+  runtime& operator=(runtime&&) = delete;
+
+  /// parallax's own duplicate of MPI_COMM_WORLD (MPI_ERRORS_RETURN set).
+  [[nodiscard]] const communicator& world() const noexcept { return world_; }
+  /// The ranks on this node (MPI_Comm_split_type shared).
+  [[nodiscard]] const communicator& node() const noexcept { return node_; }
+
+  [[nodiscard]] int rank() const noexcept { return world_.rank(); }
+  [[nodiscard]] int size() const noexcept { return world_.size(); }
+  [[nodiscard]] bool is_root() const noexcept { return world_.is_root(); }
+  [[nodiscard]] int node_rank() const noexcept { return node_.rank(); }
+  [[nodiscard]] int node_size() const noexcept { return node_.size(); }
+  [[nodiscard]] const std::string& processor_name() const noexcept { return placement_.host; }
+
+  /// Threads per rank, as applied to OpenMP, FFTW and Eigen.
+  [[nodiscard]] int threads() const noexcept { return placement_.threads; }
+  /// Where the thread count came from: "--threads", "OMP_NUM_THREADS", "SLURM_CPUS_PER_TASK", "cores/ranks".
+  [[nodiscard]] const std::string& threads_source() const noexcept { return threads_source_; }
+  /// The thread level MPI granted (MPI_THREAD_*).
+  [[nodiscard]] int mpi_thread_level() const noexcept { return thread_level_; }
+
+  /// Collective: every rank's placement, on root (empty elsewhere).
+  [[nodiscard]] std::vector<rank_placement> layout() const;
+
+  /// One line: parallax version and git hash, compiler, build type, MPI library, ranks x threads,
+  /// FFTW and HDF5 versions.
+  [[nodiscard]] std::string provenance() const;
+
+ private:
+  bool owns_mpi_ = false;
+  int thread_level_ = 0;
+  communicator world_;
+  communicator node_;
+  rank_placement placement_;
+  std::string threads_source_;
+};
+
+}  // namespace plx

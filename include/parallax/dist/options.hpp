@@ -1,0 +1,59 @@
+// How a map call runs: schedule, deadline, progress and threads. A small value type, no MPI.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace plx {
+
+enum class schedule_kind {
+  static_blocks,  ///< fixed assignment decided up front (OpenMP's schedule(static[, chunk]))
+  dynamic,        ///< self-scheduling: workers draw chunks from one shared atomic counter
+};
+
+/// Which worker runs which items. Workers are all OpenMP threads of all ranks of the call.
+///
+/// - static, chunk 0 ("auto"): one contiguous block per worker.
+/// - static, chunk c: chunks of c items dealt round-robin to the workers.
+/// - dynamic, chunk c: each worker draws c items at a time.
+/// - dynamic, chunk 0 ("auto", the default): chunks start at one item and grow with the measured task
+///   cost so that each chunk lasts about `target_chunk_seconds`, but never beyond a share of what is
+///   left (guided), so the tail stays balanced. Expensive tasks are drawn one by one.
+struct schedule {
+  schedule_kind kind = schedule_kind::dynamic;
+  std::size_t chunk = 0;  ///< items per chunk; 0 = auto
+
+  static constexpr schedule dynamic(std::size_t chunk = 0) { return {schedule_kind::dynamic, chunk}; }
+  static constexpr schedule static_blocks(std::size_t chunk = 0) {
+    return {schedule_kind::static_blocks, chunk};
+  }
+  [[nodiscard]] constexpr bool is_auto() const { return chunk == 0; }
+};
+
+/// Auto chunks aim to last this long: long enough to hide the ~0.2 us of a counter update, short
+/// enough that the last chunks end together.
+inline constexpr double target_chunk_seconds = 100e-6;
+
+struct map_options {
+  plx::schedule schedule{};
+  /// Overall deadline of the call, from its start. Past it no new task starts, and every rank throws
+  /// plx::timeout_error saying how many items finished. A task already running is not interrupted.
+  std::optional<std::chrono::duration<double>> timeout;
+  /// Progress on root's stderr: a bar with done/total, rate and ETA on a terminal, plain lines at most
+  /// every `progress_interval` otherwise (SLURM output files).
+  bool progress = false;
+  std::chrono::duration<double> progress_interval = std::chrono::seconds(5);
+  std::string label = "map";  ///< names the call in progress lines and error messages
+  /// Threads per rank for this call; 0 = the runtime's count (omp_get_max_threads()).
+  int threads = 0;
+  /// Results travel to root in messages of about this size (bytes); root holds at most a few such
+  /// messages per rank beyond the results themselves.
+  std::size_t message_bytes = std::size_t{1} << 20;
+  /// Largest single MPI message; a bigger piece is sent as fragments (MPI counts are ints, so a piece
+  /// of results beyond 2 GiB must be). Tests lower it to exercise fragmentation on small data.
+  std::size_t max_fragment_bytes = std::size_t{1} << 30;
+};
+
+}  // namespace plx

@@ -1,0 +1,87 @@
+#include <parallax/app/run_app.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <optional>
+#include <sstream>
+
+#include <mpi.h>
+
+#include <parallax/core/error.hpp>
+
+namespace plx {
+
+namespace {
+
+int world_rank() {
+  int initialized = 0;
+  int finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  int rank = 0;
+  if (initialized && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+int report(const char* what, int code) {
+  std::fprintf(stderr, "error (rank %d): %s\n", world_rank(), what);
+  return code;
+}
+
+}  // namespace
+
+int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtime&)>& body) {
+  runtime_options options;
+  std::optional<int> threads;
+  cli.add_option("--threads", threads,
+                 "OpenMP threads per rank (default: OMP_NUM_THREADS, SLURM_CPUS_PER_TASK, else node cores / "
+                 "ranks on the node)")
+      ->check(CLI::PositiveNumber);
+  cli.add_flag("--report-layout", options.report_layout,
+               "print every rank's host, node-local rank, threads and bound cores");
+  cli.add_flag("--quiet", options.quiet, "no start-up banner or layout warnings on stderr");
+
+  // Parse before MPI starts, print after: every rank sees the same argv, and only root should speak.
+  std::optional<int> parse_exit;
+  std::ostringstream parse_out;
+  std::ostringstream parse_err;
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = cli.exit(e, parse_out, parse_err);
+    parse_exit = code == 0 ? exit_ok : exit_usage;
+    options.quiet = true;
+  }
+  options.threads = threads;
+
+  std::optional<runtime> rt;
+  try {
+    rt.emplace(argc, argv, options);
+  } catch (const std::exception& e) {
+    return report(e.what(), dynamic_cast<const config_error*>(&e) != nullptr ? exit_usage : exit_failure);
+  }
+  if (parse_exit) {
+    if (rt->is_root()) {
+      std::fputs(parse_out.str().c_str(), stdout);
+      std::fputs(parse_err.str().c_str(), stderr);
+    }
+    return *parse_exit;
+  }
+  try {
+    return body(*rt);
+  } catch (const config_error& e) {
+    return report(e.what(), exit_usage);
+  } catch (const task_error& e) {
+    return report(e.what(), exit_failure);
+  } catch (const timeout_error& e) {
+    return report(e.what(), exit_failure);
+  } catch (const std::exception& e) {
+    report(e.what(), exit_failure);
+  } catch (...) {
+    report("unknown exception", exit_failure);
+  }
+  if (rt->size() > 1) MPI_Abort(MPI_COMM_WORLD, exit_failure);
+  return exit_failure;
+}
+
+}  // namespace plx

@@ -1,0 +1,79 @@
+#include <parallax/core/communicator.hpp>
+
+#include <cstdio>
+#include <utility>
+
+#include <parallax/core/error.hpp>
+
+namespace plx {
+
+
+communicator::communicator(MPI_Comm comm, bool owned) noexcept : comm_(comm), owned_(owned) {
+  if (comm_ != MPI_COMM_NULL) {
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+  }
+}
+
+communicator communicator::duplicate_of(MPI_Comm comm) {
+  MPI_Comm copy = MPI_COMM_NULL;
+  detail::check_mpi(MPI_Comm_dup(comm, &copy), "MPI_Comm_dup");
+  communicator result(copy, true);
+  detail::check_mpi(MPI_Comm_set_errhandler(copy, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  return result;
+}
+
+communicator communicator::split(int color, int key) const {
+  MPI_Comm part = MPI_COMM_NULL;
+  detail::check_mpi(MPI_Comm_split(comm_, color, key, &part), "MPI_Comm_split");
+  communicator result(part, true);
+  if (part != MPI_COMM_NULL) {
+    detail::check_mpi(MPI_Comm_set_errhandler(part, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  }
+  return result;
+}
+
+communicator communicator::split_shared() const {
+  MPI_Comm node = MPI_COMM_NULL;
+  detail::check_mpi(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
+                    "MPI_Comm_split_type");
+  communicator result(node, true);
+  detail::check_mpi(MPI_Comm_set_errhandler(node, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  return result;
+}
+
+void communicator::barrier() const { detail::check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
+
+communicator::~communicator() { release(); }
+
+communicator::communicator(communicator&& other) noexcept
+    : comm_(std::exchange(other.comm_, MPI_COMM_NULL)),
+      owned_(std::exchange(other.owned_, false)),
+      rank_(other.rank_),
+      size_(other.size_) {}
+
+communicator& communicator::operator=(communicator&& other) noexcept {
+  if (this != &other) {
+    release();
+    comm_ = std::exchange(other.comm_, MPI_COMM_NULL);
+    owned_ = std::exchange(other.owned_, false);
+    rank_ = other.rank_;
+    size_ = other.size_;
+  }
+  return *this;
+}
+
+void communicator::release() noexcept {
+  if (owned_ && comm_ != MPI_COMM_NULL) {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    // Freeing after MPI_Finalize is erroneous; a communicator that outlives the runtime just leaks.
+    if (!finalized && MPI_Comm_free(&comm_) != MPI_SUCCESS) {
+      std::fprintf(stderr, "parallax: warning: MPI_Comm_free failed (rank %d)\n", rank_);
+    }
+  }
+  comm_ = MPI_COMM_NULL;
+  owned_ = false;
+}
+
+}  // namespace plx

@@ -1,0 +1,33 @@
+#include <parallax/core/error.hpp>
+
+#include <mpi.h>
+
+namespace plx {
+
+namespace {
+std::string describe_mpi_error(const std::string& call, int code) {
+  char text[MPI_MAX_ERROR_STRING] = {};
+  int length = 0;
+  if (MPI_Error_string(code, text, &length) != MPI_SUCCESS) {
+    return call + " failed with MPI error code " + std::to_string(code);
+  }
+  return call + " failed: " + std::string(text, static_cast<std::size_t>(length)) + " (MPI error code " +
+         std::to_string(code) + ")";
+}
+}  // namespace
+
+mpi_error::mpi_error(const std::string& call, int code) : error(describe_mpi_error(call, code)), code_(code) {}
+
+task_error::task_error(const std::string& message, std::size_t index, int rank, std::size_t failures)
+    : error(message), index_(index), rank_(rank), failures_(failures) {}
+
+timeout_error::timeout_error(const std::string& message, std::size_t finished, std::size_t total)
+    : error(message), finished_(finished), total_(total) {}
+
+void detail::check_mpi(int code, const char* call) {
+  if (code != MPI_SUCCESS) {
+    throw mpi_error(call, code);
+  }
+}
+
+}  // namespace plx

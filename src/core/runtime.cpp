@@ -1,0 +1,115 @@
+#include <parallax/core/runtime.hpp>
+
+#include <cstdio>
+#include <exception>
+
+#include <mpi.h>
+#include <omp.h>
+
+#include <Eigen/Core>
+#include <fftw3-mpi.h>
+#include <fftw3.h>
+#include <fmt/format.h>
+#include <hdf5.h>
+
+#include <parallax/core/error.hpp>
+#include <parallax/core/thread_count.hpp>
+#include <parallax/version.hpp>
+
+namespace plx {
+
+namespace {
+
+// Lowest level the design needs; see the header for why it is SERIALIZED and not FUNNELED.
+constexpr int wanted_thread_level = MPI_THREAD_SERIALIZED;
+
+std::string mpi_library_version() {
+  char text[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int length = 0;
+  MPI_Get_library_version(text, &length);
+  std::string version(text, static_cast<std::size_t>(length));
+  if (const auto comma = version.find(','); comma != std::string::npos) version.resize(comma);
+  while (!version.empty() && (version.back() == '\n' || version.back() == ' ')) version.pop_back();
+  return version;
+}
+
+}  // namespace
+
+runtime::runtime(int& argc, char**& argv, const runtime_options& options) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    detail::check_mpi(MPI_Init_thread(&argc, &argv, wanted_thread_level, &thread_level_), "MPI_Init_thread");
+    owns_mpi_ = true;
+  } else {
+    MPI_Query_thread(&thread_level_);
+  }
+  // Everything after MPI_Init may throw; finalise here because the destructor will not run.
+  try {
+    world_ = communicator::duplicate_of(MPI_COMM_WORLD);
+    node_ = world_.split_shared();
+
+    rank_placement probe = local_placement(world_.rank(), node_.rank(), node_.size(), 1);
+    const thread_choice choice = resolve_thread_count(
+        thread_sources_from_environment(options.threads, probe.node_cores, node_.size()));
+    probe.threads = choice.threads;
+    placement_ = std::move(probe);
+    threads_source_ = choice.source;
+
+    // One number for every threaded library, so nested parallelism never oversubscribes.
+    omp_set_num_threads(placement_.threads);
+    fftw_init_threads();
+    fftw_plan_with_nthreads(placement_.threads);
+    fftw_mpi_init();
+    Eigen::setNbThreads(placement_.threads);
+
+    const std::vector<rank_placement> all = gather_layout(world_, placement_);
+    if (world_.is_root()) {
+      if (!options.quiet) {
+        std::fprintf(stderr, "parallax: %s\n", provenance().c_str());
+        if (thread_level_ < wanted_thread_level) {
+          std::fprintf(stderr,
+                       "parallax: warning: MPI grants thread level %d (< MPI_THREAD_SERIALIZED); map calls "
+                       "run one thread per rank\n",
+                       thread_level_);
+        }
+        if (const auto warning = oversubscription_warning(all)) {
+          std::fprintf(stderr, "parallax: %s\n", warning->c_str());
+        }
+      }
+      if (options.report_layout) {
+        std::fprintf(stdout, "%s", layout_table(all).c_str());
+        std::fflush(stdout);
+      }
+    }
+  } catch (...) {
+    node_ = communicator();
+    world_ = communicator();
+    if (owns_mpi_) MPI_Finalize();
+    throw;
+  }
+}
+
+runtime::~runtime() {
+  node_ = communicator();
+  world_ = communicator();
+  fftw_mpi_cleanup();
+  fftw_cleanup_threads();
+  if (owns_mpi_) {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Finalize();
+  }
+}
+
+std::vector<rank_placement> runtime::layout() const { return gather_layout(world_, placement_); }
+
+std::string runtime::provenance() const {
+  unsigned h5_major = 0, h5_minor = 0, h5_release = 0;
+  H5get_libversion(&h5_major, &h5_minor, &h5_release);
+  return fmt::format("parallax {} ({}, {}), g++ {}, {}, {} ranks x {} threads ({}), {}, HDF5 {}.{}.{}",
+                     version_string, git_hash, build_type, __VERSION__, mpi_library_version(), size(),
+                     threads(), threads_source_, fftw_version, h5_major, h5_minor, h5_release);
+}
+
+}  // namespace plx

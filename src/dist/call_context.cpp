@@ -1,0 +1,258 @@
+#include <parallax/dist/detail/call_context.hpp>
+
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include <mpi.h>
+#include <omp.h>
+
+#include <fmt/format.h>
+
+#include <parallax/core/error.hpp>
+#include <parallax/dist/payload.hpp>
+
+namespace plx::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+// Static schedules have no counter to draw from; they look for a stop from other ranks this often.
+constexpr auto remote_check_period = std::chrono::milliseconds(1);
+
+int granted_thread_level() {
+  int level = MPI_THREAD_SINGLE;
+  MPI_Query_thread(&level);
+  return level;
+}
+
+}  // namespace
+
+call_context::call_context(const communicator& comm, std::size_t items, const map_options& options,
+                           bool results_to_root, bool fail_fast)
+    : comm_(comm),
+      items_(items),
+      options_(options),
+      results_to_root_(results_to_root && comm.size() > 1),
+      fail_fast_(fail_fast),
+      progress_(options.label, items, options.progress && comm.is_root(), stderr, options.progress_interval) {
+  threads_ = options.threads > 0 ? options.threads : omp_get_max_threads();
+  if (threads_ > 1 && granted_thread_level() < MPI_THREAD_SERIALIZED) threads_ = 1;
+
+  // One exchange answers three questions: do all ranks agree on the size, how many workers are there,
+  // and where do this rank's workers start.
+  const std::uint64_t mine[2] = {items, static_cast<std::uint64_t>(threads_)};
+  std::vector<std::uint64_t> all(2 * static_cast<std::size_t>(comm.size()));
+  check_mpi(MPI_Allgather(mine, 2, MPI_UINT64_T, all.data(), 2, MPI_UINT64_T, comm.native()), "MPI_Allgather");
+  workers_ = 0;
+  for (int r = 0; r < comm.size(); ++r) {
+    const std::size_t at = 2 * static_cast<std::size_t>(r);
+    if (all[at] != all[0]) {
+      throw config_error("map '" + options.label + "': rank 0 has " + std::to_string(all[0]) + " items but rank " +
+                         std::to_string(r) + " has " + std::to_string(all[at]) +
+                         "; every rank must describe the same work");
+    }
+    if (r == comm.rank()) worker_offset_ = workers_;
+    workers_ += all[at + 1];
+  }
+  if (items > work_counter::max_items) {
+    throw config_error("map '" + options.label + "': " + std::to_string(items) + " items exceed the limit of " +
+                       std::to_string(work_counter::max_items) + " per call");
+  }
+
+  counter_ = std::make_unique<work_counter>(comm);
+  if (results_to_root_) channel_ = std::make_unique<result_channel>(comm, options.max_fragment_bytes);
+  if (options.timeout) {
+    has_deadline_ = true;
+    deadline_ = clock::now() + std::chrono::duration_cast<clock::duration>(*options.timeout);
+  }
+}
+
+call_context::~call_context() = default;
+
+worker_state call_context::make_worker(int thread) const {
+  const std::size_t id = worker_offset_ + static_cast<std::size_t>(thread);
+  const schedule& s = options_.schedule;
+  if (s.kind == schedule_kind::dynamic) {
+    return {id, chunk_sizer(s.chunk, workers_, target_chunk_seconds), 0, 0, {}};
+  }
+  if (!s.is_auto()) return {id, chunk_sizer(s.chunk, 1, target_chunk_seconds), id, 0, {}};
+  // Static blocks: worker w owns [n*w/W, n*(w+1)/W); it walks it in slices so that it can notice a stop.
+  const auto block_edge = [&](std::size_t w) {
+    // floor(n*w/W) without overflowing n*w: n = qW + r gives q*w + floor(r*w/W).
+    return (items_ / workers_) * w + (items_ % workers_) * w / workers_;
+  };
+  return {id, chunk_sizer(0, 1, target_chunk_seconds), block_edge(id), block_edge(id + 1), {}};
+}
+
+std::optional<chunk> call_context::next_chunk(worker_state& worker) {
+  if (stop_.load(std::memory_order_relaxed)) return std::nullopt;
+  const schedule& s = options_.schedule;
+
+  if (s.kind == schedule_kind::dynamic) {
+    const std::size_t undealt = items_ - std::min(items_, worker.static_next);
+    const std::size_t size = worker.sizer.next(std::max<std::size_t>(undealt, 1));
+    std::uint64_t start = 0;
+    {
+      std::lock_guard lock(mpi_mutex_);
+      start = counter_->fetch_add_next(size);
+    }
+    if (start >= work_counter::stop_mark) {
+      stop_.store(true, std::memory_order_relaxed);
+      return std::nullopt;
+    }
+    if (start >= items_) return std::nullopt;
+    worker.static_next = start + size;  // remembered only to estimate what is left
+    return chunk{start, std::min<std::size_t>(start + size, items_)};
+  }
+
+  const auto now = clock::now();
+  if (now >= worker.next_remote_check && comm_.size() > 1) {
+    worker.next_remote_check = now + remote_check_period;
+    std::uint64_t next = 0;
+    {
+      std::lock_guard lock(mpi_mutex_);
+      next = counter_->load_next();
+    }
+    if (next >= work_counter::stop_mark) {
+      stop_.store(true, std::memory_order_relaxed);
+      return std::nullopt;
+    }
+  }
+  if (!s.is_auto()) {
+    const std::size_t begin = worker.static_next * s.chunk;
+    if (worker.static_next >= (items_ + s.chunk - 1) / s.chunk) return std::nullopt;
+    worker.static_next += workers_;
+    return chunk{begin, std::min(begin + s.chunk, items_)};
+  }
+  if (worker.static_next >= worker.static_end) return std::nullopt;
+  const std::size_t size = worker.sizer.next(worker.static_end - worker.static_next);
+  const chunk slice{worker.static_next, std::min(worker.static_next + size, worker.static_end)};
+  worker.static_next = slice.end;
+  return slice;
+}
+
+bool call_context::keep_going() {
+  if (stop_.load(std::memory_order_relaxed)) return false;
+  if (has_deadline_ && clock::now() >= deadline_) {
+    deadline_passed_.store(true, std::memory_order_relaxed);
+    stop_.store(true, std::memory_order_relaxed);
+    std::lock_guard lock(mpi_mutex_);
+    request_stop_locked();
+    return false;
+  }
+  return true;
+}
+
+void call_context::request_stop_locked() {
+  if (stop_published_) return;
+  stop_published_ = true;
+  counter_->fetch_add_next(work_counter::stop_mark);
+}
+
+void call_context::record_failure(const task_failure& failure) {
+  {
+    std::lock_guard lock(failure_mutex_);
+    ++failures_;
+    if (!first_failure_ || failure.index < first_failure_->index) first_failure_ = failure;
+  }
+  if (fail_fast_) {
+    stop_.store(true, std::memory_order_relaxed);
+    std::lock_guard lock(mpi_mutex_);
+    request_stop_locked();
+  }
+}
+
+void call_context::abandon() {
+  stop_.store(true, std::memory_order_relaxed);
+  std::lock_guard lock(mpi_mutex_);
+  request_stop_locked();
+}
+
+void call_context::chunk_done(worker_state& worker, std::size_t ran, double seconds) {
+  ran_.fetch_add(ran, std::memory_order_relaxed);
+  worker.sizer.observe(ran, seconds);
+  if (!options_.progress || ran == 0) return;
+  std::lock_guard lock(mpi_mutex_);
+  counter_->add_done(ran);
+  if (progress_.due()) progress_.update(counter_->load_done());
+}
+
+void call_context::post(std::vector<char>&& piece) {
+  std::lock_guard lock(mpi_mutex_);
+  channel_->post(std::move(piece));
+}
+
+std::vector<std::vector<char>> call_context::poll_results() {
+  std::lock_guard lock(mpi_mutex_);
+  if (!channel_) return {};
+  return channel_->poll();
+}
+
+void call_context::close_results() {
+  if (channel_ && !is_root()) channel_->close();
+}
+
+std::vector<std::vector<char>> call_context::wait_results() {
+  if (!channel_ || !is_root()) return {};
+  return channel_->wait();
+}
+
+call_summary call_context::finish() {
+  std::uint64_t local[3] = {ran_.load(), 0, deadline_passed_.load() ? 1u : 0u};
+  {
+    std::lock_guard lock(failure_mutex_);
+    local[1] = failures_;
+  }
+  std::uint64_t total[3] = {};
+  check_mpi(MPI_Allreduce(local, total, 3, MPI_UINT64_T, MPI_SUM, comm_.native()), "MPI_Allreduce");
+
+  call_summary summary;
+  summary.finished = total[0];
+  summary.failures = total[1];
+  summary.timed_out = total[2] > 0;
+
+  if (summary.failures > 0) {
+    // Every rank learns every rank's first failure and picks the same one: the lowest index.
+    std::vector<char> mine;
+    encode_into(mine, first_failure_);
+    const int my_size = static_cast<int>(mine.size());
+    std::vector<int> sizes(static_cast<std::size_t>(comm_.size()));
+    check_mpi(MPI_Allgather(&my_size, 1, MPI_INT, sizes.data(), 1, MPI_INT, comm_.native()), "MPI_Allgather");
+    std::vector<int> offsets(sizes.size());
+    std::exclusive_scan(sizes.begin(), sizes.end(), offsets.begin(), 0);
+    std::vector<char> everything(static_cast<std::size_t>(offsets.back() + sizes.back()));
+    check_mpi(MPI_Allgatherv(mine.data(), my_size, MPI_BYTE, everything.data(), sizes.data(), offsets.data(),
+                             MPI_BYTE, comm_.native()),
+              "MPI_Allgatherv");
+    for (std::size_t r = 0; r < sizes.size(); ++r) {
+      const auto failure = decode_from<std::optional<task_failure>>(
+          std::span<const char>(everything.data() + offsets[r], static_cast<std::size_t>(sizes[r])));
+      if (failure && (!summary.first_failure || failure->index < summary.first_failure->index)) {
+        summary.first_failure = failure;
+      }
+    }
+  }
+  progress_.finish(summary.finished);
+  return summary;
+}
+
+void raise_for(const call_summary& summary, const map_options& options, std::size_t items, bool fail_fast) {
+  if (fail_fast && summary.failures > 0 && summary.first_failure) {
+    const task_failure& first = *summary.first_failure;
+    std::string message = "map '" + options.label + "': " + describe(first);
+    if (summary.failures > 1) {
+      message += " (" + std::to_string(summary.failures) + " tasks failed in all)";
+    }
+    message += "; stopped after " + std::to_string(summary.finished) + " of " + std::to_string(items) + " items";
+    throw task_error(message, first.index, first.rank, summary.failures);
+  }
+  if (summary.timed_out) {
+    const double limit = options.timeout ? options.timeout->count() : 0.0;
+    throw timeout_error("map '" + options.label + "' timed out after " + fmt::format("{:g}", limit) + " s: " +
+                            std::to_string(summary.finished) + " of " + std::to_string(items) + " items finished",
+                        summary.finished, items);
+  }
+}
+
+}  // namespace plx::detail

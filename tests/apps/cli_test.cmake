@@ -1,0 +1,57 @@
+# The apps as a user runs them: --help, bad input (clear message, exit code 2), the same pi for any
+# ranks x threads, --report-layout, and the benchmarks' JSON field names.
+# Run by ctest as: cmake -DPLX_PI=... -DPLX_BENCH=... -DMPIEXEC=... -P cli_test.cmake
+cmake_minimum_required(VERSION 3.25)
+
+set(failures 0)
+function(run_case name expected_code expected_regex)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
+  set(all "${out}${err}")
+  if(NOT code STREQUAL "${expected_code}")
+    message(SEND_ERROR "${name}: exit code ${code}, expected ${expected_code}\n${all}")
+  elseif(NOT all MATCHES "${expected_regex}")
+    message(SEND_ERROR "${name}: output does not match '${expected_regex}':\n${all}")
+  else()
+    message(STATUS "ok: ${name}")
+  endif()
+  set(last_output "${out}" PARENT_SCOPE)
+endfunction()
+
+set(mpi ${MPIEXEC} --oversubscribe)
+
+run_case("pi --help lists its and the shared options" 0 "--samples.*--seed.*--json.*--threads.*--report-layout"
+         ${PLX_PI} --help)
+run_case("pi --samples 0 is refused" 2 "--samples" ${PLX_PI} --samples 0)
+run_case("pi with an unknown option is refused" 2 "--bogus" ${PLX_PI} --bogus)
+run_case("pi --threads 0 is refused" 2 "--threads" ${PLX_PI} --threads 0)
+run_case("bad OMP_NUM_THREADS is named" 2 "OMP_NUM_THREADS='lots'"
+         ${CMAKE_COMMAND} -E env OMP_NUM_THREADS=lots ${PLX_PI} --samples 10)
+run_case("help under mpirun is printed once" 0 "^[^\n]*\n" ${mpi} -n 2 ${PLX_PI} --help)
+string(REGEX MATCHALL "Usage:" usages "${last_output}")
+list(LENGTH usages usage_count)
+if(NOT usage_count EQUAL 1)
+  message(SEND_ERROR "--help under 2 ranks printed ${usage_count} usage lines, expected 1")
+endif()
+
+run_case("pi on 2 ranks x 1 thread" 0 "\"pi\": " ${mpi} -n 2 ${PLX_PI} --samples 3000000 --seed 5 --json --threads 1)
+string(REGEX MATCH "\"pi\": [0-9.]+" pi_2x1 "${last_output}")
+run_case("pi on 1 rank x 2 threads" 0 "\"pi\": " ${mpi} -n 1 --bind-to none ${PLX_PI} --samples 3000000 --seed 5 --json --threads 2)
+string(REGEX MATCH "\"pi\": [0-9.]+" pi_1x2 "${last_output}")
+run_case("pi on 3 ranks x 2 threads" 0 "\"ranks\": 3, \"threads\": 2" ${mpi} -n 3 ${PLX_PI} --samples 3000000 --seed 5 --json --threads 2 --quiet)
+string(REGEX MATCH "\"pi\": [0-9.]+" pi_3x2 "${last_output}")
+if(NOT pi_2x1 STREQUAL pi_1x2 OR NOT pi_2x1 STREQUAL pi_3x2)
+  message(SEND_ERROR "pi differs between layouts: '${pi_2x1}' '${pi_1x2}' '${pi_3x2}'")
+endif()
+
+run_case("--report-layout prints a table" 0 "rank +host +node-rank +threads +cores.*\n +1 +"
+         ${mpi} -n 2 ${PLX_PI} --samples 1000 --report-layout --quiet)
+run_case("oversubscription is warned about once" 0 "warning: oversubscribed layout"
+         ${mpi} -n 2 ${PLX_PI} --samples 1000 --threads 4)
+
+run_case("bench balance JSON" 0
+         "\"benchmark\": \"balance\", \"workers\": 2, \"makespan_s\": [0-9.]+, \"optimum_s\": [0-9.]+, \"ratio\": [0-9.]+"
+         ${mpi} -n 2 ${PLX_BENCH} balance --unit-ms 5 --json --quiet)
+run_case("bench dispatch JSON" 0
+         "\"benchmark\": \"dispatch\", \"schedule\": \"dynamic\", \"chunk\": \"auto\", \"ranks\": 2, \"threads\": 1, \"tasks\": 2000, \"us_per_task\": [0-9.]+"
+         ${mpi} -n 2 ${PLX_BENCH} dispatch --tasks 2000 --repeats 1 --json --threads 1 --quiet)
+run_case("bench needs a subcommand" 2 "subcommand" ${PLX_BENCH})
