@@ -1,7 +1,9 @@
 // plx-pi: Monte Carlo estimate of pi over MPI ranks x OpenMP threads.
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -12,16 +14,29 @@ int main(int argc, char** argv) {
   CLI::App cli{"Monte Carlo estimate of pi over MPI ranks x OpenMP threads.\n"
                "Same --seed gives the same estimate, to the last digit, for any ranks and threads.",
                "plx-pi"};
-  std::uint64_t samples = 100'000'000;
+  double samples_requested = 1e8;  // a double so that 1e9 works on the command line
   std::uint64_t seed = 42;
   bool json = false;
   bool progress = false;
-  cli.add_option("--samples,-n", samples, "points to draw")->capture_default_str()->check(CLI::PositiveNumber);
+  cli.add_option("--samples,-n", samples_requested, "points to draw (1e9 notation accepted)")
+      ->capture_default_str()
+      ->check([](const std::string& text) -> std::string {
+        double value = 0;
+        try {
+          value = std::stod(text);
+        } catch (const std::exception&) {
+          return "'" + text + "' is not a number";
+        }
+        if (!(value >= 1 && value <= 9.2e18)) return "must be between 1 and 9.2e18, not " + text;
+        if (value != std::floor(value)) return "must be a whole number of samples, not " + text;
+        return {};
+      });
   cli.add_option("--seed", seed, "random seed")->capture_default_str();
   cli.add_flag("--json", json, "print one JSON object: pi, samples, ranks, threads, seconds");
   cli.add_flag("--progress", progress, "show progress on stderr");
 
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
+    const auto samples = static_cast<std::uint64_t>(samples_requested);
     plx::map_options options;
     options.progress = progress;
     rt.world().barrier();

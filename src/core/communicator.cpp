@@ -42,6 +42,11 @@ communicator communicator::split_shared() const {
   return result;
 }
 
+const communicator& communicator::internal() const {
+  if (!internal_) internal_ = std::make_unique<communicator>(duplicate_of(comm_));
+  return *internal_;
+}
+
 void communicator::barrier() const { detail::check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
 
 communicator::~communicator() { release(); }
@@ -50,7 +55,8 @@ communicator::communicator(communicator&& other) noexcept
     : comm_(std::exchange(other.comm_, MPI_COMM_NULL)),
       owned_(std::exchange(other.owned_, false)),
       rank_(other.rank_),
-      size_(other.size_) {}
+      size_(other.size_),
+      internal_(std::move(other.internal_)) {}
 
 communicator& communicator::operator=(communicator&& other) noexcept {
   if (this != &other) {
@@ -59,11 +65,13 @@ communicator& communicator::operator=(communicator&& other) noexcept {
     owned_ = std::exchange(other.owned_, false);
     rank_ = other.rank_;
     size_ = other.size_;
+    internal_ = std::move(other.internal_);
   }
   return *this;
 }
 
 void communicator::release() noexcept {
+  internal_.reset();  // the private duplicate goes first
   if (owned_ && comm_ != MPI_COMM_NULL) {
     int finalized = 0;
     MPI_Finalized(&finalized);

@@ -30,7 +30,7 @@ int granted_thread_level() {
 
 call_context::call_context(const communicator& comm, std::size_t items, const map_options& options,
                            bool results_to_root, bool fail_fast)
-    : comm_(comm),
+    : comm_(comm.internal()),
       items_(items),
       options_(options),
       results_to_root_(results_to_root && comm.size() > 1),
@@ -42,17 +42,17 @@ call_context::call_context(const communicator& comm, std::size_t items, const ma
   // One exchange answers three questions: do all ranks agree on the size, how many workers are there,
   // and where do this rank's workers start.
   const std::uint64_t mine[2] = {items, static_cast<std::uint64_t>(threads_)};
-  std::vector<std::uint64_t> all(2 * static_cast<std::size_t>(comm.size()));
-  check_mpi(MPI_Allgather(mine, 2, MPI_UINT64_T, all.data(), 2, MPI_UINT64_T, comm.native()), "MPI_Allgather");
+  std::vector<std::uint64_t> all(2 * static_cast<std::size_t>(comm_.size()));
+  check_mpi(MPI_Allgather(mine, 2, MPI_UINT64_T, all.data(), 2, MPI_UINT64_T, comm_.native()), "MPI_Allgather");
   workers_ = 0;
-  for (int r = 0; r < comm.size(); ++r) {
+  for (int r = 0; r < comm_.size(); ++r) {
     const std::size_t at = 2 * static_cast<std::size_t>(r);
     if (all[at] != all[0]) {
       throw config_error("map '" + options.label + "': rank 0 has " + std::to_string(all[0]) + " items but rank " +
                          std::to_string(r) + " has " + std::to_string(all[at]) +
                          "; every rank must describe the same work");
     }
-    if (r == comm.rank()) worker_offset_ = workers_;
+    if (r == comm_.rank()) worker_offset_ = workers_;
     workers_ += all[at + 1];
   }
   if (items > work_counter::max_items) {
@@ -60,8 +60,8 @@ call_context::call_context(const communicator& comm, std::size_t items, const ma
                        std::to_string(work_counter::max_items) + " per call");
   }
 
-  counter_ = std::make_unique<work_counter>(comm);
-  if (results_to_root_) channel_ = std::make_unique<result_channel>(comm, options.max_fragment_bytes);
+  counter_ = std::make_unique<work_counter>(comm_);
+  if (results_to_root_) channel_ = std::make_unique<result_channel>(comm_, options.max_fragment_bytes);
   if (options.timeout) {
     has_deadline_ = true;
     deadline_ = clock::now() + std::chrono::duration_cast<clock::duration>(*options.timeout);

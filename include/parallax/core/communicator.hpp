@@ -8,7 +8,7 @@
 
 #include <mpi.h>
 
-#include <string>
+#include <memory>
 
 namespace plx {
 
@@ -46,6 +46,10 @@ class communicator {
   /// Collective: MPI_Barrier.
   void barrier() const;
 
+  /// Collective on first use: parallax's private duplicate of this communicator, made once and freed with
+  /// it. The map layer sends its messages there, so they never match a receive the user posted here.
+  [[nodiscard]] const communicator& internal() const;
+
  private:
   communicator(MPI_Comm comm, bool owned) noexcept;
   void release() noexcept;
@@ -54,6 +58,7 @@ class communicator {
   bool owned_ = false;
   int rank_ = 0;
   int size_ = 0;
+  mutable std::unique_ptr<communicator> internal_;
 };
 
 }  // namespace plx
