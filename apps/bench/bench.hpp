@@ -14,6 +14,11 @@ struct dispatch_options {
   bool json = false;
 };
 
+struct calls_options {
+  int calls = 2000;
+  bool json = false;
+};
+
 struct balance_options {
   double unit_ms = 100;  ///< sleep per character of a word
   int repeats = 1;
@@ -22,6 +27,8 @@ struct balance_options {
 
 /// Empty tasks: microseconds per task for static and dynamic schedules, chunk 1 and auto.
 int run_dispatch(runtime& rt, const dispatch_options& options);
+/// Cost of one small map call (a few items per rank): what a loop of many calls pays per call.
+int run_calls(runtime& rt, const calls_options& options);
 /// The 12-word tutorial workload: makespan against the best possible schedule.
 int run_balance(runtime& rt, const balance_options& options);
 

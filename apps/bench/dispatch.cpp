@@ -70,4 +70,30 @@ int run_dispatch(runtime& rt, const dispatch_options& options) {
   return 0;
 }
 
+int run_calls(runtime& rt, const calls_options& options) {
+  const std::size_t items = 4 * static_cast<std::size_t>(rt.size());
+  const auto time_calls = [&](int count) {
+    rt.world().barrier();
+    const auto start = std::chrono::steady_clock::now();
+    for (int c = 0; c < count; ++c) {
+      (void)map(rt.world(), items, [](std::size_t i) { return static_cast<int>(i); });
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / count;
+  };
+  time_calls(std::max(1, options.calls / 10));  // warm-up
+  const double per_call_us = time_calls(options.calls) * 1e6;
+  if (rt.is_root()) {
+    if (options.json) {
+      std::printf("%s\n", fmt::format(R"({{"benchmark": "calls", "ranks": {}, "threads": {}, "items": {}, )"
+                                      R"("calls": {}, "us_per_call": {:.2f}}})",
+                                      rt.size(), rt.threads(), items, options.calls, per_call_us)
+                              .c_str());
+    } else {
+      std::printf("calls: one map call of %zu items on %d ranks x %d threads: %.2f us\n", items, rt.size(),
+                  rt.threads(), per_call_us);
+    }
+  }
+  return 0;
+}
+
 }  // namespace plx::bench

@@ -17,6 +17,11 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   dispatch_cmd->add_flag("--json", dispatch.json, "one JSON object per line");
 
+  plx::bench::calls_options calls;
+  CLI::App* calls_cmd = cli.add_subcommand("calls", "cost of one small map call (reuse of the runtime)");
+  calls_cmd->add_option("--calls", calls.calls, "calls to time")->capture_default_str()->check(CLI::PositiveNumber);
+  calls_cmd->add_flag("--json", calls.json, "one JSON object per line");
+
   plx::bench::balance_options balance;
   CLI::App* balance_cmd = cli.add_subcommand(
       "balance", "12 tasks 'hello world how are you a b c d e f g' sleeping 100 ms per character");
@@ -26,6 +31,7 @@ int main(int argc, char** argv) {
 
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
     if (dispatch_cmd->parsed()) return plx::bench::run_dispatch(rt, dispatch);
+    if (calls_cmd->parsed()) return plx::bench::run_calls(rt, calls);
     return plx::bench::run_balance(rt, balance);
   });
 }

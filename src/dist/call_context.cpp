@@ -39,6 +39,11 @@ call_context::call_context(const communicator& comm, std::size_t items, const ma
   threads_ = options.threads > 0 ? options.threads : omp_get_max_threads();
   if (threads_ > 1 && granted_thread_level() < MPI_THREAD_SERIALIZED) threads_ = 1;
 
+  // The previous call on this communicator ended with a collective after its last use of the counter,
+  // and the Allgather below orders this reset before anyone's first draw.
+  counter_ = &cached_work_counter(comm_);
+  counter_->reset();
+
   // One exchange answers three questions: do all ranks agree on the size, how many workers are there,
   // and where do this rank's workers start.
   const std::uint64_t mine[2] = {items, static_cast<std::uint64_t>(threads_)};
@@ -60,7 +65,6 @@ call_context::call_context(const communicator& comm, std::size_t items, const ma
                        std::to_string(work_counter::max_items) + " per call");
   }
 
-  counter_ = std::make_unique<work_counter>(comm_);
   if (results_to_root_) channel_ = std::make_unique<result_channel>(comm_, options.max_fragment_bytes);
   if (options.timeout) {
     has_deadline_ = true;

@@ -1,6 +1,7 @@
 #include <parallax/dist/detail/work_counter.hpp>
 
 #include <cstdio>
+#include <memory>
 
 #include <parallax/core/error.hpp>
 
@@ -14,9 +15,11 @@ constexpr int slot_count = 2;
 
 work_counter::work_counter(const communicator& comm) {
   std::uint64_t* base = nullptr;
+  root_ = comm.is_root();
   const MPI_Aint bytes = comm.is_root() ? static_cast<MPI_Aint>(slot_count * sizeof(std::uint64_t)) : 0;
   check_mpi(MPI_Win_allocate(bytes, sizeof(std::uint64_t), MPI_INFO_NULL, comm.native(), &base, &window_),
             "MPI_Win_allocate");
+  base_ = base;
   if (comm.is_root()) {
     base[slot_next] = 0;
     base[slot_done] = 0;
@@ -45,5 +48,39 @@ std::uint64_t work_counter::fetch_add_next(std::uint64_t amount) { return fetch_
 std::uint64_t work_counter::load_next() { return fetch_op(slot_next, 0, MPI_NO_OP); }
 void work_counter::add_done(std::uint64_t amount) { fetch_op(slot_done, amount, MPI_SUM); }
 std::uint64_t work_counter::load_done() { return fetch_op(slot_done, 0, MPI_NO_OP); }
+
+void work_counter::reset() {
+  if (!root_) return;
+  base_[slot_next] = 0;
+  base_[slot_done] = 0;
+  check_mpi(MPI_Win_sync(window_), "MPI_Win_sync");
+}
+
+namespace {
+
+// Frees a cached counter when its communicator is freed (MPI calls this from MPI_Comm_free).
+int free_cached_counter(MPI_Comm, int, void* attribute, void*) {
+  delete static_cast<work_counter*>(attribute);
+  return MPI_SUCCESS;
+}
+
+}  // namespace
+
+work_counter& cached_work_counter(const communicator& comm) {
+  // One keyval per process, the MPI way for a library to cache state on communicators; it lives until
+  // MPI_Finalize, which releases it.
+  static int keyval = MPI_KEYVAL_INVALID;
+  if (keyval == MPI_KEYVAL_INVALID) {
+    check_mpi(MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, free_cached_counter, &keyval, nullptr),
+              "MPI_Comm_create_keyval");
+  }
+  void* attribute = nullptr;
+  int found = 0;
+  check_mpi(MPI_Comm_get_attr(comm.native(), keyval, &attribute, &found), "MPI_Comm_get_attr");
+  if (found) return *static_cast<work_counter*>(attribute);
+  auto counter = std::make_unique<work_counter>(comm);
+  check_mpi(MPI_Comm_set_attr(comm.native(), keyval, counter.get()), "MPI_Comm_set_attr");
+  return *counter.release();
+}
 
 }  // namespace plx::detail

@@ -108,7 +108,7 @@ class call_context {
   std::size_t worker_offset_ = 0;  // global id of this rank's thread 0
 
   std::mutex mpi_mutex_;
-  std::unique_ptr<work_counter> counter_;
+  work_counter* counter_ = nullptr;  // cached on the communicator, reused by every call
   std::unique_ptr<result_channel> channel_;
   progress_meter progress_;
 
