@@ -18,6 +18,8 @@
 //
 // Thread safety of the task: it is called concurrently from the OpenMP threads of each rank, each on
 // its own index. Nested OpenMP inside a task runs on one thread (the runtime's threads are already busy).
+// A task must not make MPI calls on the map's communicator, nor start another map: ranks run different
+// tasks at different times, so a collective inside a task would not line up across ranks.
 #pragma once
 
 #include <concepts>
