@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include <parallax/core/runtime.hpp>
 
@@ -19,6 +20,14 @@ struct calls_options {
   bool json = false;
 };
 
+struct fft_options {
+  int dim = 3;
+  int n = 256;
+  int repeats = 3;
+  std::string plan = "estimate";
+  bool json = false;
+};
+
 struct balance_options {
   double unit_ms = 100;  ///< sleep per character of a word
   int repeats = 1;
@@ -29,6 +38,8 @@ struct balance_options {
 int run_dispatch(runtime& rt, const dispatch_options& options);
 /// Cost of one small map call (a few items per rank): what a loop of many calls pays per call.
 int run_calls(runtime& rt, const calls_options& options);
+/// Noise -> density -> potential against the workshop's 4 bare FFTW transforms.
+int run_fft(runtime& rt, const fft_options& options);
 /// The 12-word tutorial workload: makespan against the best possible schedule.
 int run_balance(runtime& rt, const balance_options& options);
 

@@ -22,6 +22,14 @@ int main(int argc, char** argv) {
   calls_cmd->add_option("--calls", calls.calls, "calls to time")->capture_default_str()->check(CLI::PositiveNumber);
   calls_cmd->add_flag("--json", calls.json, "one JSON object per line");
 
+  plx::bench::fft_options fft;
+  CLI::App* fft_cmd = cli.add_subcommand("fft", "cosmology density+potential pipeline vs 4 bare FFTW transforms");
+  fft_cmd->add_option("--dim", fft.dim, "2 or 3")->capture_default_str()->check(CLI::Range(2, 3));
+  fft_cmd->add_option("--n", fft.n, "cells per side")->capture_default_str()->check(CLI::Range(2, 1 << 14));
+  fft_cmd->add_option("--repeats", fft.repeats, "runs (median reported)")->capture_default_str()->check(CLI::PositiveNumber);
+  fft_cmd->add_option("--plan", fft.plan, "estimate | measure")->capture_default_str()->check(CLI::IsMember({"estimate", "measure"}));
+  fft_cmd->add_flag("--json", fft.json, "one JSON object per line");
+
   plx::bench::balance_options balance;
   CLI::App* balance_cmd = cli.add_subcommand(
       "balance", "12 tasks 'hello world how are you a b c d e f g' sleeping 100 ms per character");
@@ -32,6 +40,7 @@ int main(int argc, char** argv) {
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
     if (dispatch_cmd->parsed()) return plx::bench::run_dispatch(rt, dispatch);
     if (calls_cmd->parsed()) return plx::bench::run_calls(rt, calls);
+    if (fft_cmd->parsed()) return plx::bench::run_fft(rt, fft);
     return plx::bench::run_balance(rt, balance);
   });
 }

@@ -1,0 +1,244 @@
+"""Render the figures of a `plx-cosmo` HDF5 output file as PNGs (h5py + matplotlib, no display needed).
+
+Writes four files into the output directory:
+
+density.png         the density contrast delta (2D), or the slice z = INDEX of the 3D field
+potential.png       the gravitational potential phi, same slice, diverging colours centred on 0
+frames.png          every Zel'dovich frame side by side, on one logarithmic colour scale, with its time
+power_spectrum.png  the measured P(k) (points, error bars P * sqrt(2 / modes)) over the input P(k) (line)
+
+Run with the system python:
+
+    /usr/bin/python3 apps/cosmo/plot.py cosmo.h5                       # PNGs next to cosmo.h5
+    /usr/bin/python3 apps/cosmo/plot.py cosmo.h5 --out figures --slice 10
+
+--slice picks the z index of the 3D slices (default N/2); 2D files ignore it. Images are in box units
+with x (the first array axis) to the right and y up. Exit codes: 0 success, 1 failure writing a figure,
+2 bad command line, missing file or missing dataset (the message names it).
+
+Layout read (float64 datasets, as plx-cosmo writes them; root attributes dim, N, L, seed, spectrum):
+/density (N,N) or (N,N,N); /potential the same; /frames/000/density, /frames/001/density, ... each with
+a float attribute `time`; /power_spectrum/{k,power,modes,input}, 1D and of equal length.
+"""
+
+import argparse
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+
+import h5py  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
+
+DENSITY_CMAP = "viridis"
+POTENTIAL_CMAP = "RdBu_r"
+REQUIRED = ("density", "potential", "power_spectrum/k", "power_spectrum/power", "power_spectrum/modes",
+            "power_spectrum/input")
+DPI = 120
+
+
+class InputError(Exception):
+    """A missing file, dataset or bad parameter: exit code 2."""
+
+
+def attr(h5, name, default=None):
+    value = h5.attrs.get(name, default)
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    return value
+
+
+class CosmoFile:
+    """The parts of a plx-cosmo file the figures need, validated up front."""
+
+    def __init__(self, path, slice_index):
+        if not os.path.isfile(path):
+            raise InputError(f"{path}: no such file")
+        try:
+            self.h5 = h5py.File(path, "r")
+        except OSError as err:
+            raise InputError(f"{path}: not a readable HDF5 file ({err})") from None
+        self.path = path
+        missing = [f"/{name}" for name in REQUIRED if not isinstance(self.h5.get(name), h5py.Dataset)]
+        frames = self.h5.get("frames")
+        self.frames = []  # (time, dataset), in the order of the group names 000, 001, ...
+        if not isinstance(frames, h5py.Group) or len(frames) == 0:
+            missing.append("/frames/000/density")
+        else:
+            for name in sorted(frames):
+                dset = frames[name].get("density") if isinstance(frames[name], h5py.Group) else None
+                if not isinstance(dset, h5py.Dataset):
+                    missing.append(f"/frames/{name}/density")
+                elif "time" not in dset.attrs:
+                    missing.append(f"attribute 'time' of /frames/{name}/density")
+                else:
+                    self.frames.append((float(np.asarray(dset.attrs["time"]).ravel()[0]), dset))
+        if missing:
+            raise InputError(f"{path}: missing {', '.join(missing)}")
+
+        density = self.h5["density"]
+        self.dim = int(attr(self.h5, "dim", density.ndim))
+        self.n = int(attr(self.h5, "N", density.shape[0]))
+        self.box = float(attr(self.h5, "L", self.n))
+        if density.ndim != self.dim or density.ndim not in (2, 3):
+            raise InputError(f"{path}: /density has shape {density.shape}, expected a {self.dim}D grid")
+        for name, dset in [("potential", self.h5["potential"])] + [(f"frames/{i:03d}", d)
+                                                                     for i, (_, d) in enumerate(self.frames)]:
+            if dset.shape != density.shape:
+                raise InputError(f"{path}: /{name} has shape {dset.shape}, /density {density.shape}")
+        if self.dim == 3:
+            self.slice = self.n // 2 if slice_index is None else slice_index
+            if not 0 <= self.slice < density.shape[2]:
+                raise InputError(f"--slice {slice_index} is outside 0..{density.shape[2] - 1}")
+        else:
+            self.slice = None
+
+    def plane(self, dset):
+        """The 2D field, or the z slice of a 3D one, as an image array (rows = y, columns = x)."""
+        field = dset[...] if self.dim == 2 else dset[:, :, self.slice]
+        return np.asarray(field, dtype=float).T
+
+    def describe(self):
+        seed, spectrum = attr(self.h5, "seed"), attr(self.h5, "spectrum")
+        text = f"{self.dim}D, N={self.n}, L={self.box:g}"
+        if seed is not None:
+            text += f", seed {seed}"
+        if spectrum:
+            text += f", P(k) = {spectrum}"
+        return text
+
+    def where(self):
+        """Suffix naming the slice in titles."""
+        if self.dim == 2:
+            return ""
+        return f", slice z = {self.slice} ({(self.slice * self.box / self.n):.4g} box units)"
+
+
+def image(ax, data, box, **kwargs):
+    """Show a field over the box [0, L)^2 in box units."""
+    im = ax.imshow(data, origin="lower", extent=(0, box, 0, box), interpolation="nearest", **kwargs)
+    ax.set_xlabel("x  [box units]")
+    ax.set_ylabel("y  [box units]")
+    return im
+
+
+def save(fig, out_dir, name):
+    path = os.path.join(out_dir, name)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    print(f"wrote {path}", flush=True)
+
+
+def plot_density(cf, out_dir):
+    data = cf.plane(cf.h5["density"])
+    fig, ax = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
+    limit = np.abs(data).max()
+    im = image(ax, data, cf.box, cmap=DENSITY_CMAP, vmin=-limit, vmax=limit)
+    fig.colorbar(im, ax=ax, label=r"density contrast $\delta$  (unit standard deviation)")
+    ax.set_title(f"Initial density contrast{cf.where()}\n{cf.describe()}", fontsize=10)
+    save(fig, out_dir, "density.png")
+
+
+def plot_potential(cf, out_dir):
+    data = cf.plane(cf.h5["potential"])
+    fig, ax = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
+    limit = np.abs(data).max() or 1.0
+    im = image(ax, data, cf.box, cmap=POTENTIAL_CMAP, vmin=-limit, vmax=limit)
+    fig.colorbar(im, ax=ax, label=r"potential $\phi$, $\nabla^2\phi = \delta$  [box units$^2$]")
+    ax.set_title(f"Gravitational potential{cf.where()}\n{cf.describe()}", fontsize=10)
+    save(fig, out_dir, "potential.png")
+
+
+def plot_frames(cf, out_dir):
+    planes = [cf.plane(dset) for _, dset in cf.frames]
+    count = len(planes)
+    fig, axes = plt.subplots(1, count, figsize=(2.3 * count + 1.2, 3.0), layout="constrained",
+                             sharey=True, squeeze=False)
+    low = min(p.min() for p in planes)
+    high = max(p.max() for p in planes)
+    cmap = plt.get_cmap(DENSITY_CMAP)
+    if low >= 0 and high > 0:
+        # rho / mean rho: a log scale shows voids and caustics alike; empty cells take the lowest colour
+        norm = LogNorm(vmin=min(0.1, high / 10), vmax=high)
+        cmap = cmap.with_extremes(bad=cmap(0.0), under=cmap(0.0))
+        label = r"$\rho / \bar\rho$  (CIC, log scale)"
+    else:
+        norm = plt.Normalize(vmin=low, vmax=high)
+        label = "density"
+    for ax, (time, _), data in zip(axes[0], cf.frames, planes):
+        im = image(ax, np.ma.masked_less_equal(data, 0) if isinstance(norm, LogNorm) else data, cf.box,
+                   cmap=cmap, norm=norm)
+        ax.set_title(f"time {time:.3g}", fontsize=10)
+        if ax is not axes[0][0]:
+            ax.set_ylabel("")
+    fig.colorbar(im, ax=axes[0].tolist(), label=label, fraction=0.02, pad=0.01)
+    fig.suptitle(f"Zel'dovich approximation: particles at x = q + D(t) Psi(q){cf.where()}  ({cf.describe()})",
+                 fontsize=11)
+    save(fig, out_dir, "frames.png")
+
+
+def plot_power_spectrum(cf, out_dir):
+    group = cf.h5["power_spectrum"]
+    k, power, modes, expected = (np.asarray(group[name][...], dtype=float).ravel()
+                                 for name in ("k", "power", "modes", "input"))
+    if not len(k) == len(power) == len(modes) == len(expected):
+        raise InputError(f"{cf.path}: /power_spectrum/k, power, modes, input differ in length")
+    ok = (k > 0) & (power > 0) & (modes > 0)
+    k, power, modes, expected = k[ok], power[ok], modes[ok], expected[ok]
+    error = power * np.sqrt(2.0 / modes)
+    lower = np.minimum(error, 0.999 * power)  # keep the lower bar above zero on the log axis
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
+    order = np.argsort(k)
+    ax.plot(k[order], expected[order], "-", color="C3", lw=1.8, label="input P(k)", zorder=3)
+    ax.errorbar(k, power, yerr=(lower, error), fmt="o", ms=3.5, color="C0", ecolor="C0", elinewidth=0.8,
+                capsize=1.5, label=r"measured, error $P\sqrt{2/\mathrm{modes}}$", zorder=2)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis, values in ((ax.xaxis, k), (ax.yaxis, np.concatenate([power, expected[expected > 0]]))):
+        if np.log10(values.max() / values.min()) < 2:  # few decades: label 1, 2, 5 x 10^n, not only 10^n
+            axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.set_xlabel(r"wave number $k$  [1 / box units]")
+    ax.set_ylabel(f"power $P(k)$  [box units$^{cf.dim}$]")
+    ax.set_title(f"Power spectrum of the initial density\n{cf.describe()}", fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend()
+    save(fig, out_dir, "power_spectrum.png")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Render density, potential, Zel'dovich frames and power "
+                                                 "spectrum PNGs from a plx-cosmo HDF5 file.")
+    parser.add_argument("file", help="HDF5 file written by plx-cosmo")
+    parser.add_argument("--out", metavar="DIR", help="directory for the PNGs (default: the file's directory)")
+    parser.add_argument("--slice", type=int, metavar="INDEX", help="z index of the 3D slices (default N/2)")
+    args = parser.parse_args(argv)
+    out_dir = args.out if args.out is not None else (os.path.dirname(args.file) or ".")
+
+    try:
+        cf = CosmoFile(args.file, args.slice)
+        with cf.h5:
+            os.makedirs(out_dir, exist_ok=True)
+            plot_density(cf, out_dir)
+            plot_potential(cf, out_dir)
+            plot_frames(cf, out_dir)
+            plot_power_spectrum(cf, out_dir)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

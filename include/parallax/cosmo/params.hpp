@@ -1,0 +1,58 @@
+// Parameters of the cosmology pipeline: defaults that reproduce the teaching workshop (2D, N = 256,
+// L = 50, P(k) = exp(-k^2/100)/sqrt(k), unit variance, 10 times from 0 to 4), a TOML parameter file, and
+// the checks that run before any work.
+//
+// TOML layout (every key optional; unknown keys are errors, so typos do not pass silently):
+//   dim = 2            n = 256          box = 50.0         seed = 42
+//   times = [0.0, 0.5, 1.0]            normalisation = "unit-variance"   # or "sigma8", "none"
+//   out = "cosmo.h5"
+//   [spectrum]  model = "workshop"  amplitude = 1.0  index = -1.0  omega_m = 0.3111  omega_b = 0.049
+//               h = 0.6766  n_s = 0.9665  sigma_8 = 0.8102  table = "pk.dat"
+//   [fft]       plan = "estimate"   wisdom = "fftw.wisdom"
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <parallax/cosmo/spectrum.hpp>
+
+namespace plx::cosmo {
+
+struct pipeline_params {
+  int dim = 2;
+  std::ptrdiff_t n = 256;
+  double box = 50.0;  ///< side of the periodic box (length units of the spectrum; Mpc/h for eisenstein-hu)
+  std::uint64_t seed = 42;
+  spectrum_config spectrum;
+  /// "unit-variance": density scaled to unit standard deviation (the workshop);
+  /// "sigma8": the spectrum's amplitude scaled so that sigma(8) = spectrum.sigma_8 (3D only);
+  /// "none": the spectrum as given, in physical units.
+  std::string normalisation = "unit-variance";
+  std::vector<double> times = default_times();  ///< growth factors D of the Zel'dovich frames, increasing
+  std::string out = "cosmo.h5";
+  bool force = false;             ///< overwrite an existing output file
+  std::string plan = "estimate";  ///< FFTW planning: estimate (bitwise reproducible) or measure
+  std::string wisdom;             ///< FFTW wisdom file read before and written after planning ("" = none)
+
+  /// 10 times from 0 to 4, as the workshop.
+  static std::vector<double> default_times();
+};
+
+/// Reads a TOML parameter file over `defaults`. Throws plx::config_error naming the file, line and key
+/// (syntax errors, unknown keys, values of the wrong type).
+[[nodiscard]] pipeline_params load_params(const std::string& path, pipeline_params defaults = {});
+
+/// Parses "0,0.5,1" (a list) or "0:4:10" (start:stop:count, evenly spaced). Throws plx::config_error.
+[[nodiscard]] std::vector<double> parse_times(const std::string& text);
+
+/// Checks everything that can be checked before work: N >= 2, L > 0, dim, times increasing and >= 0,
+/// normalisation, plan, the spectrum (built here: unknown model, unreadable table, ...) and that the
+/// table covers the grid's k range. Throws plx::config_error naming the parameter.
+void validate(const pipeline_params& params);
+
+/// Bytes one rank needs for `local_cells` cells of the pipeline (its grids and particles), an upper bound.
+[[nodiscard]] double memory_estimate_bytes(int dim, std::ptrdiff_t alloc_doubles, std::ptrdiff_t local_cells);
+
+}  // namespace plx::cosmo

@@ -1,0 +1,44 @@
+// The cosmology pipeline end to end: noise -> density -> potential -> Zel'dovich displacement -> one
+// density frame per time -> measured power spectrum, written collectively to one HDF5 file (with an XDMF
+// sidecar), stage by stage, with timings.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <parallax/core/communicator.hpp>
+#include <parallax/cosmo/params.hpp>
+
+namespace plx::cosmo {
+
+/// Wall seconds per stage (on root, between collective points).
+struct stage_timings {
+  double plan = 0, noise = 0, density = 0, potential = 0, displacement = 0, frames = 0, power_spectrum = 0,
+         write = 0, total = 0;
+};
+
+struct pipeline_report {
+  stage_timings seconds;
+  std::vector<double> peak_rss_mb;  ///< per rank (on root; empty elsewhere)
+  bool wisdom_loaded = false;
+  std::string output;               ///< the file written
+};
+
+/// Provenance written as root attributes: who ran what.
+struct run_info {
+  std::string command_line;
+  int threads = 1;
+};
+
+/// Collective. Validates `params` (plx::config_error before any work or output), prints the decomposition
+/// and memory estimate on root when `log` is set, runs every stage and writes params.out.
+pipeline_report run_pipeline(const communicator& comm, const pipeline_params& params, const run_info& info, bool log);
+
+/// Collective: noise, density and potential only, nothing written (the FFT benchmark's pipeline).
+/// Returns the stage timings (plan, noise, density, potential, total).
+stage_timings run_density_potential(const communicator& comm, const pipeline_params& params);
+
+/// Peak resident memory of this process so far, MiB (getrusage).
+[[nodiscard]] double peak_rss_mb();
+
+}  // namespace plx::cosmo

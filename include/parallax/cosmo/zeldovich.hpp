@@ -1,0 +1,40 @@
+// The Zel'dovich approximation: particles start on the grid points q and move to x = q + D * Psi(q), Psi the
+// displacement field (-grad phi) and D the growth factor; their density follows by cloud-in-cell (CIC)
+// deposit onto the grid.
+//
+// Distributed: each rank moves the particles of its real-space planes, sends each to the rank owning the
+// plane it lands in (MPI_Alltoallv), deposits, and passes the contributions that spill into the next
+// plane to that plane's owner. Summation order is fixed (by plane, then by particle index, then the
+// spill-over added last), so the density is bitwise the same for any number of ranks and threads.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include <parallax/core/communicator.hpp>
+#include <parallax/fft/field.hpp>
+
+namespace plx::cosmo {
+
+/// A particle's position in cell units (x / (L/N)), wrapped into [0, N); z = 0 in 2D.
+using particle_position = Eigen::Vector3d;
+
+/// Collective. Density of the moved particles, rho / mean rho (1 everywhere for D = 0), into `out` (real
+/// space). `displacement` holds dim real-space fields in box units (one per axis); `box` is L.
+void zeldovich_density(const communicator& comm, std::span<const fft::field* const> displacement, double growth,
+                       double box, fft::field& out);
+
+/// The CIC weights of a particle at `u` (cell units, in [0, N)) along one axis: lower cell and the fraction
+/// that goes to the next one.
+struct cic_axis {
+  std::ptrdiff_t cell;
+  double upper;  ///< weight of cell + 1; cell gets 1 - upper
+};
+[[nodiscard]] cic_axis cic_split(double u, std::ptrdiff_t n);
+
+/// `value` wrapped into [0, n) (periodic box in cell units).
+[[nodiscard]] double wrap(double value, std::ptrdiff_t n);
+
+}  // namespace plx::cosmo

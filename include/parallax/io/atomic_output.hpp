@@ -1,0 +1,59 @@
+// plx::io::atomic_output: the output file of a run appears under its final name only once it is complete.
+//
+// The run writes to a temporary file beside the final one ("<final>.tmp.<pid>-<random>", chosen by root and
+// shared with every rank); commit() renames it to the final name, which replaces an existing file in one
+// step (rename within a directory is atomic on POSIX file systems). If the object is destroyed without a
+// commit (an exception unwound the run), root deletes the temporary file, and an existing file with the
+// final name (a previous result) is left untouched.
+//
+//   plx::io::atomic_output output(rt.world(), "run.h5", options.force);
+//   auto file = plx::io::h5_file::create(rt.world(), output.temporary_path());
+//   ... write ...
+//   file.close();
+//   output.commit();
+#pragma once
+
+#include <string>
+
+#include <parallax/core/communicator.hpp>
+
+namespace plx::io {
+
+class atomic_output {
+ public:
+  /// Collective. Checks on root, with the verdict shared so that every rank throws plx::io_error together:
+  /// - `final_path` must not exist unless `overwrite` (the message says to use --force), and must not be a
+  ///   directory;
+  /// - its directory must exist and be writable: root creates the (empty) temporary file there, which also
+  ///   makes sure the name is not taken. The message names the directory.
+  atomic_output(const communicator& comm, std::string final_path, bool overwrite);
+  /// Without a commit, root removes the temporary file (a failure is logged, never thrown). Not collective.
+  ~atomic_output();
+  /// Takes over the other object's temporary file; the other one then owns nothing.
+  atomic_output(atomic_output&& other) noexcept;
+  // Assigning would first have to abandon this object's own temporary file; not needed so far.
+  atomic_output& operator=(atomic_output&&) = delete;
+  // One owner per temporary file.
+  atomic_output(const atomic_output&) = delete;
+  atomic_output& operator=(const atomic_output&) = delete;
+
+  /// Where to write: the same string on every rank.
+  [[nodiscard]] const std::string& temporary_path() const noexcept { return temporary_path_; }
+  [[nodiscard]] const std::string& final_path() const noexcept { return final_path_; }
+  [[nodiscard]] bool is_committed() const noexcept { return committed_; }
+
+  /// Collective. Call after every rank has finished writing and closed the file. Waits for all ranks,
+  /// then root flushes the temporary file to disk (fsync) and renames it to the final path. Throws
+  /// plx::io_error on every rank if that fails; the temporary file is then kept (the message names it) so
+  /// that the data is not lost. Committing twice throws.
+  void commit();
+
+ private:
+  communicator comm_;
+  std::string final_path_;
+  std::string temporary_path_;
+  bool committed_ = false;
+  bool keep_temporary_ = false;
+};
+
+}  // namespace plx::io

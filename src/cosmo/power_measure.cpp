@@ -1,0 +1,44 @@
+#include <parallax/cosmo/power_measure.hpp>
+
+#include <cmath>
+#include <complex>
+#include <numbers>
+
+#include <parallax/fft/modes.hpp>
+
+namespace plx::cosmo {
+
+measured_spectrum measure_power(const communicator& comm, const fft::field& fourier, double box) {
+  const fft::slab_geometry& g = fourier.geometry();
+  const auto shells = static_cast<std::size_t>(g.n / 2) + 1;  // shell 0 (k = 0) is dropped below
+  const double k_unit = 2.0 * std::numbers::pi / box;
+  const double volume = std::pow(box, g.dim);
+  const double norm = volume / (g.global_cells() * g.global_cells());
+  constexpr std::size_t stride = 3;  // per shell: modes, sum of k, sum of P
+  std::vector<double> partial(static_cast<std::size_t>(g.fourier_count) * shells * stride, 0.0);
+  const std::complex<double>* values = fourier.fourier();
+#pragma omp parallel for schedule(static)
+  for (std::ptrdiff_t plane = 0; plane < g.fourier_count; ++plane) {
+    double* sums = partial.data() + static_cast<std::size_t>(plane) * shells * stride;
+    fft::for_each_mode_in_plane(g, plane, [&](std::ptrdiff_t offset, const fft::mode& m) {
+      const double k = std::sqrt(m.k2());
+      const auto shell = static_cast<std::size_t>(std::lround(k));
+      if (shell == 0 || shell >= shells) return;
+      sums[stride * shell] += m.weight;
+      sums[stride * shell + 1] += m.weight * k * k_unit;
+      sums[stride * shell + 2] += m.weight * norm * std::norm(values[offset]);
+    });
+  }
+  const std::vector<double> total = fft::ordered_plane_sum(comm, partial, shells * stride);
+  measured_spectrum result;
+  for (std::size_t s = 1; s < shells; ++s) {
+    const double modes = total[stride * s];
+    if (modes == 0) continue;
+    result.k.push_back(total[stride * s + 1] / modes);
+    result.power.push_back(total[stride * s + 2] / modes);
+    result.modes.push_back(modes);
+  }
+  return result;
+}
+
+}  // namespace plx::cosmo

@@ -1,0 +1,157 @@
+#include <parallax/io/atomic_output.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <system_error>
+#include <utility>
+
+#include <mpi.h>
+
+#include <parallax/core/error.hpp>
+#include <parallax/io/hdf5_file.hpp>
+
+namespace plx::io {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int name_attempts = 16;
+
+std::string directory_of(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  return parent.empty() ? std::string(".") : parent.string();
+}
+
+std::string unique_suffix() {
+  std::random_device entropy;
+  const auto value = (static_cast<unsigned long long>(entropy()) << 32U) ^ entropy();
+  char text[32];
+  std::snprintf(text, sizeof text, "%llx", value & 0xffffffffffULL);
+  return std::to_string(static_cast<long long>(getpid())) + "-" + text;
+}
+
+/// On root: checks the final path and its directory and creates an empty temporary file there. Returns
+/// the temporary path, or sets `failure`.
+std::string prepare_on_root(const std::string& final_path, bool overwrite, std::string& failure) {
+  const std::string directory = directory_of(final_path);
+  std::error_code error;
+  const fs::file_status final_status = fs::status(final_path, error);
+  if (fs::is_directory(final_status)) {
+    failure = "output '" + final_path + "' is a directory";
+    return {};
+  }
+  if (fs::exists(final_status) && !overwrite) {
+    failure = "output '" + final_path + "' already exists; use --force to overwrite it";
+    return {};
+  }
+  const fs::file_status directory_status = fs::status(directory, error);
+  if (!fs::exists(directory_status)) {
+    failure = "output directory '" + directory + "' does not exist (for '" + final_path + "')";
+    return {};
+  }
+  if (!fs::is_directory(directory_status)) {
+    failure = "'" + directory + "' is not a directory (for output '" + final_path + "')";
+    return {};
+  }
+  // Creating the file is the only reliable writability test (access() ignores ACLs on some file systems
+  // and always says yes to root); O_EXCL makes sure the name is ours.
+  for (int attempt = 0; attempt < name_attempts; ++attempt) {
+    const std::string candidate = final_path + ".tmp." + unique_suffix();
+    const int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+      ::close(fd);
+      return candidate;
+    }
+    if (errno != EEXIST) {
+      failure = "cannot write in output directory '" + directory + "': " + std::strerror(errno) + " (for '" +
+                final_path + "')";
+      return {};
+    }
+  }
+  failure = "could not find a free temporary name beside '" + final_path + "'";
+  return {};
+}
+
+void broadcast_string(const communicator& comm, std::string& text) {
+  int length = static_cast<int>(text.size());
+  plx::detail::check_mpi(MPI_Bcast(&length, 1, MPI_INT, 0, comm.native()), "MPI_Bcast");
+  text.resize(static_cast<std::size_t>(length));
+  plx::detail::check_mpi(MPI_Bcast(text.data(), length, MPI_CHAR, 0, comm.native()), "MPI_Bcast");
+}
+
+/// fsync of a file or directory; "" on success.
+std::string sync_path(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return std::strerror(errno);
+  const int result = ::fsync(fd);
+  const int saved = errno;
+  ::close(fd);
+  return result == 0 ? std::string() : std::strerror(saved);
+}
+
+}  // namespace
+
+atomic_output::atomic_output(const communicator& comm, std::string final_path, bool overwrite)
+    : comm_(comm.dup()), final_path_(std::move(final_path)) {
+  std::string failure;
+  if (comm_.is_root()) temporary_path_ = prepare_on_root(final_path_, overwrite, failure);
+  detail::agree_or_throw(comm_, "", failure.empty() ? failure : failure + " (checked on rank 0)");
+  broadcast_string(comm_, temporary_path_);
+}
+
+atomic_output::atomic_output(atomic_output&& other) noexcept
+    : comm_(std::move(other.comm_)),
+      final_path_(std::move(other.final_path_)),
+      temporary_path_(std::exchange(other.temporary_path_, std::string())),
+      committed_(std::exchange(other.committed_, false)),
+      keep_temporary_(std::exchange(other.keep_temporary_, false)) {}
+
+atomic_output::~atomic_output() {
+  if (committed_ || keep_temporary_ || temporary_path_.empty() || !comm_.is_root()) return;
+  std::error_code error;
+  fs::remove(temporary_path_, error);
+  if (error) {
+    std::fprintf(stderr, "parallax: warning: could not remove the unfinished output '%s': %s\n",
+                 temporary_path_.c_str(), error.message().c_str());
+  }
+}
+
+void atomic_output::commit() {
+  if (committed_) throw io_error("output '" + final_path_ + "' was already committed");
+  if (temporary_path_.empty()) throw io_error("commit() on an atomic_output that was moved from");
+  // Every rank has finished writing (and closed the file) before root renames it.
+  comm_.barrier();
+  std::string failure;
+  if (comm_.is_root()) {
+    // Data first, then the name: after a crash the final name never points at a partly written file.
+    if (std::string reason = sync_path(temporary_path_, O_RDONLY); !reason.empty()) {
+      failure = "cannot flush '" + temporary_path_ + "' to disk: " + reason;
+    } else {
+      std::error_code error;
+      fs::rename(temporary_path_, final_path_, error);
+      if (error) {
+        failure = "cannot rename '" + temporary_path_ + "' to '" + final_path_ + "': " + error.message();
+      } else {
+        // Best effort: some file systems cannot sync a directory, and the rename already happened.
+        static_cast<void>(sync_path(directory_of(final_path_), O_RDONLY | O_DIRECTORY));
+      }
+    }
+    if (!failure.empty()) failure += "; the data is kept in '" + temporary_path_ + "'";
+  }
+  std::string verdict = failure;
+  broadcast_string(comm_, verdict);
+  if (!verdict.empty()) {
+    keep_temporary_ = true;
+    throw io_error(verdict + " (on rank 0)");
+  }
+  committed_ = true;
+}
+
+}  // namespace plx::io

@@ -1,0 +1,558 @@
+#include <parallax/io/hdf5_file.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
+#include <mpi.h>
+
+namespace plx::io {
+
+// H5Pset_file_locking arrived in HDF5 1.10.7 and 1.12.1 (not in 1.12.0).
+#if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
+#define PLX_HDF5_HAS_FILE_LOCKING_PROPERTY 1
+#else
+#define PLX_HDF5_HAS_FILE_LOCKING_PROPERTY 0
+#endif
+
+// --- detail ------------------------------------------------------------------------------------------
+
+namespace detail {
+
+namespace {
+
+struct error_walk {
+  std::vector<std::string> descriptions;
+};
+
+herr_t collect_error(unsigned /*n*/, const H5E_error2_t* entry, void* client) {
+  auto* walk = static_cast<error_walk*>(client);
+  if (entry != nullptr && entry->desc != nullptr && entry->desc[0] != '\0') {
+    walk->descriptions.emplace_back(entry->desc);
+  }
+  return 0;
+}
+
+std::string describe_h5_failure(const char* call, const std::string& file_path, std::string_view object, int rank,
+                                int size) {
+  // Downward: the API function's own description first, the innermost cause (often with errno) last.
+  error_walk walk;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_error, &walk);
+  H5Eclear2(H5E_DEFAULT);
+  // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) about `"'" + std::string(...)` here.
+  std::string text(call);
+  text.append(" failed for ");
+  if (!object.empty()) text.append("'").append(object).append("' in ");
+  text.append("'").append(file_path).append("' (rank ").append(std::to_string(rank));
+  text.append(" of ").append(std::to_string(size)).append(")");
+  if (!walk.descriptions.empty()) {
+    text.append(": ").append(walk.descriptions.front());
+    if (walk.descriptions.size() > 1) text.append(" (cause: ").append(walk.descriptions.back()).append(")");
+  }
+  return text;
+}
+
+}  // namespace
+
+void throw_h5_failure(const char* call, const std::string& file_path, std::string_view object, int rank, int size) {
+  throw io_error(describe_h5_failure(call, file_path, object, rank, size));
+}
+
+namespace {
+
+// Queries whose failure value is not a negative herr_t, checked all the same.
+H5T_class_t type_class(hid_t type, const h5_file& file, std::string_view object) {
+  const H5T_class_t result = H5Tget_class(type);
+  check_h5(result == H5T_NO_CLASS ? -1 : 0, "H5Tget_class", file, object);
+  return result;
+}
+
+std::size_t type_size(hid_t type, const h5_file& file, std::string_view object) {
+  const std::size_t result = H5Tget_size(type);
+  check_h5(result == 0 ? -1 : 0, "H5Tget_size", file, object);
+  return result;
+}
+
+bool is_group(hid_t object_id, const h5_file& file, std::string_view object) {
+  const H5I_type_t result = H5Iget_type(object_id);
+  check_h5(result == H5I_BADID ? -1 : 0, "H5Iget_type", file, object);
+  return result == H5I_GROUP;
+}
+
+}  // namespace
+
+h5_quiet::h5_quiet() noexcept {
+  saved_ = H5Eget_auto2(H5E_DEFAULT, &function_, &data_) >= 0;
+  if (saved_) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
+
+h5_quiet::~h5_quiet() {
+  if (saved_) H5Eset_auto2(H5E_DEFAULT, function_, data_);
+}
+
+// The type macros expand to `(H5OPEN H5T_..._g)`, which makes sure the library is initialised first.
+hid_t native_double() noexcept { return H5T_NATIVE_DOUBLE; }
+hid_t native_int64() noexcept { return H5T_NATIVE_INT64; }
+hid_t file_double() noexcept { return H5T_IEEE_F64LE; }
+hid_t file_int64() noexcept { return H5T_STD_I64LE; }
+hid_t all_selection() noexcept { return H5S_ALL; }
+
+h5_id collective_transfer(const h5_file& file, std::string_view object) {
+  h5_id dxpl = own(H5Pcreate(H5P_DATASET_XFER), h5_kind::property_list, "H5Pcreate(dataset transfer)", file, object);
+  check_h5(H5Pset_dxpl_mpio(dxpl.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio", file, object);
+  return dxpl;
+}
+
+h5_id open_dataset(const h5_file& file, const std::string& path) {
+  if (!file.exists(path)) {
+    throw io_error("no dataset '" + path + "' in '" + file.path() + "' (" + rank_text(file.comm()) + ")");
+  }
+  return own(H5Dopen2(file.native(), path.c_str(), H5P_DEFAULT), h5_kind::dataset, "H5Dopen2", file, path);
+}
+
+std::vector<hsize_t> space_dims(hid_t space, const h5_file& file, std::string_view object) {
+  const int rank = H5Sget_simple_extent_ndims(space);
+  check_h5(rank, "H5Sget_simple_extent_ndims", file, object);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  if (rank > 0) {
+    check_h5(H5Sget_simple_extent_dims(space, dims.data(), nullptr), "H5Sget_simple_extent_dims", file, object);
+  }
+  return dims;
+}
+
+h5_id create_double_dataset(h5_file& file, const std::string& path, std::span<const hsize_t> dims) {
+  if (file.exists(path)) {
+    h5_id dataset = open_dataset(file, path);
+    h5_id space = own(H5Dget_space(dataset.get()), h5_kind::dataspace, "H5Dget_space", file, path);
+    h5_id type = own(H5Dget_type(dataset.get()), h5_kind::datatype, "H5Dget_type", file, path);
+    const std::vector<hsize_t> existing = space_dims(space.get(), file, path);
+    const bool same_type =
+        type_class(type.get(), file, path) == H5T_FLOAT && type_size(type.get(), file, path) == sizeof(double);
+    if (!same_type || !std::ranges::equal(existing, dims)) {
+      throw io_error("dataset '" + path + "' in '" + file.path() +
+                     "' already exists with another shape or type; datasets are written once");
+    }
+    return dataset;
+  }
+  h5_id space = own(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), h5_kind::dataspace,
+                    "H5Screate_simple", file, path);
+  h5_id lcpl = own(H5Pcreate(H5P_LINK_CREATE), h5_kind::property_list, "H5Pcreate(link create)", file, path);
+  check_h5(H5Pset_create_intermediate_group(lcpl.get(), 1), "H5Pset_create_intermediate_group", file, path);
+  h5_id dcpl = own(H5Pcreate(H5P_DATASET_CREATE), h5_kind::property_list, "H5Pcreate(dataset create)", file, path);
+  // Parallel HDF5 allocates the whole dataset at creation and would write fill values into it
+  // collectively; our writers cover every element, so skip that extra pass over the file.
+  check_h5(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time", file, path);
+  return own(H5Dcreate2(file.native(), path.c_str(), file_double(), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
+             h5_kind::dataset, "H5Dcreate2", file, path);
+}
+
+std::string rank_text(const communicator& comm) {
+  return "rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size());
+}
+
+namespace {
+
+/// Collective: the message of the lowest rank with a non-empty `local_failure`, or "" on every rank.
+std::string agree_on_failure(const communicator& comm, const std::string& local_failure) {
+  const int mine = local_failure.empty() ? comm.size() : comm.rank();
+  int first = comm.size();
+  plx::detail::check_mpi(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm.native()), "MPI_Allreduce");
+  if (first == comm.size()) return {};
+  std::string message = comm.rank() == first ? local_failure : std::string();
+  int length = static_cast<int>(message.size());
+  plx::detail::check_mpi(MPI_Bcast(&length, 1, MPI_INT, first, comm.native()), "MPI_Bcast");
+  message.resize(static_cast<std::size_t>(length));
+  plx::detail::check_mpi(MPI_Bcast(message.data(), length, MPI_CHAR, first, comm.native()), "MPI_Bcast");
+  return message;
+}
+
+}  // namespace
+
+void agree_or_throw(const communicator& comm, const std::string& what, const std::string& local_failure) {
+  const std::string message = agree_on_failure(comm, local_failure);
+  if (!message.empty()) throw io_error(what + message);
+}
+
+}  // namespace detail
+
+// --- h5_id -------------------------------------------------------------------------------------------
+
+herr_t h5_id::close() noexcept {
+  if (id_ < 0) return 0;
+  const hid_t id = std::exchange(id_, H5I_INVALID_HID);
+  switch (kind_) {
+    case h5_kind::file: return H5Fclose(id);
+    case h5_kind::group: return H5Gclose(id);
+    case h5_kind::dataset: return H5Dclose(id);
+    case h5_kind::dataspace: return H5Sclose(id);
+    case h5_kind::datatype: return H5Tclose(id);
+    case h5_kind::property_list: return H5Pclose(id);
+    case h5_kind::attribute: return H5Aclose(id);
+    case h5_kind::object: return H5Oclose(id);
+  }
+  return -1;
+}
+
+void h5_id::reset() noexcept {
+  if (id_ < 0) return;
+  detail::h5_quiet quiet;
+  const hid_t id = id_;
+  if (close() < 0) {
+    std::fprintf(stderr, "parallax: warning: closing HDF5 id %lld (kind %d) failed\n", static_cast<long long>(id),
+                 static_cast<int>(kind_));
+    H5Eclear2(H5E_DEFAULT);
+  }
+}
+
+// --- h5_file -----------------------------------------------------------------------------------------
+
+namespace {
+
+/// Where each object path component ends: "/a/b/c" gives "/a", "/a/b", "/a/b/c". Throws unless the path
+/// is absolute. "/" gives nothing (the root group always exists).
+std::vector<std::string> path_prefixes(const std::string& object_path, const std::string& file_path) {
+  if (object_path.empty() || object_path.front() != '/') {
+    throw io_error("object path '" + object_path + "' in '" + file_path + "' must be absolute (start with '/')");
+  }
+  std::vector<std::string> prefixes;
+  std::size_t end = 0;
+  while (end < object_path.size()) {
+    const std::size_t start = object_path.find_first_not_of('/', end);
+    if (start == std::string::npos) break;
+    end = std::min(object_path.find('/', start), object_path.size());
+    prefixes.push_back(object_path.substr(0, end));
+  }
+  return prefixes;
+}
+
+h5_id file_access_list(const communicator& comm, const std::string& path) {
+  auto check = [&](herr_t code, const char* call) {
+    if (code < 0) detail::throw_h5_failure(call, path, "", comm.rank(), comm.size());
+  };
+  const hid_t id = H5Pcreate(H5P_FILE_ACCESS);
+  if (id < 0) detail::throw_h5_failure("H5Pcreate(file access)", path, "", comm.rank(), comm.size());
+  h5_id fapl(id, h5_kind::property_list);
+  check(H5Pset_fapl_mpio(fapl.get(), comm.native(), MPI_INFO_NULL), "H5Pset_fapl_mpio");
+  // Metadata writes are collective anyway (HDF5's rule); this lets HDF5 write them with collective MPI-IO
+  // instead of from every rank. Metadata *reads* stay independent, so getters need no communication.
+  check(H5Pset_coll_metadata_write(fapl.get(), 1), "H5Pset_coll_metadata_write");
+  if (std::getenv("HDF5_USE_FILE_LOCKING") == nullptr) {
+#if PLX_HDF5_HAS_FILE_LOCKING_PROPERTY
+    check(H5Pset_file_locking(fapl.get(), 0, 1), "H5Pset_file_locking");
+#else
+    // Older HDF5 reads only the environment variable (at each open). Not thread-safe: we are on the one
+    // thread that calls HDF5, before the open.
+    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0);
+#endif
+  }
+  return fapl;
+}
+
+/// Collective. Turns a per-rank open result into a verdict shared by all ranks.
+h5_id agree_on_open(const communicator& comm, hid_t id, const char* call, const std::string& path) {
+  std::string failure;
+  if (id < 0) failure = detail::describe_h5_failure(call, path, "", comm.rank(), comm.size());
+  h5_id file(id, h5_kind::file);
+  const std::string message = detail::agree_on_failure(comm, failure);
+  if (!message.empty()) {
+    if (file) {
+      // Closing is collective and the failed ranks cannot join, so this rank's handle is left open.
+      std::fprintf(stderr, "parallax: warning: %s of '%s' failed on another rank; leaving it open on rank %d\n",
+                   call, path.c_str(), comm.rank());
+      static_cast<void>(file.release());
+    }
+    throw io_error(message);
+  }
+  return file;
+}
+
+}  // namespace
+
+hid_t h5_id::release() noexcept { return std::exchange(id_, H5I_INVALID_HID); }
+
+h5_file::h5_file(communicator comm, std::string path, h5_id id, bool writable) noexcept
+    : comm_(std::move(comm)), path_(std::move(path)), id_(std::move(id)), writable_(writable) {}
+
+h5_file h5_file::create(const communicator& comm, const std::string& path) {
+  detail::h5_quiet quiet;
+  communicator own = comm.dup();
+  h5_id fapl = file_access_list(own, path);
+  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+  h5_id file = agree_on_open(own, id, "H5Fcreate", path);
+  return h5_file(std::move(own), path, std::move(file), true);
+}
+
+h5_file h5_file::open_read(const communicator& comm, const std::string& path) {
+  detail::h5_quiet quiet;
+  communicator own = comm.dup();
+  std::string missing;
+  if (own.is_root()) {
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(path, error)) {
+      missing = "cannot open '" + path + "' for reading: " +
+                (error ? error.message() : std::string("no such file")) + " (checked on rank 0)";
+    }
+  }
+  detail::agree_or_throw(own, "", missing);
+  h5_id fapl = file_access_list(own, path);
+  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
+  h5_id file = agree_on_open(own, id, "H5Fopen", path);
+  return h5_file(std::move(own), path, std::move(file), false);
+}
+
+h5_file::~h5_file() { close_noexcept(); }
+
+h5_file& h5_file::operator=(h5_file&& other) noexcept {
+  if (this != &other) {
+    close_noexcept();
+    comm_ = std::move(other.comm_);
+    path_ = std::move(other.path_);
+    id_ = std::move(other.id_);
+    writable_ = other.writable_;
+  }
+  return *this;
+}
+
+void h5_file::close() {
+  if (!is_open()) return;
+  detail::h5_quiet quiet;
+  if (id_.close() < 0) detail::throw_h5_failure("H5Fclose", path_, "", comm_.rank(), comm_.size());
+}
+
+void h5_file::close_noexcept() noexcept {
+  if (!is_open()) return;
+  detail::h5_quiet quiet;
+  if (id_.close() < 0) {
+    std::fprintf(stderr, "parallax: warning: %s\n",
+                 detail::describe_h5_failure("H5Fclose", path_, "", comm_.rank(), comm_.size()).c_str());
+  }
+}
+
+void h5_file::flush() {
+  detail::h5_quiet quiet;
+  detail::check_h5(H5Fflush(native(), H5F_SCOPE_GLOBAL), "H5Fflush", *this, "");
+}
+
+bool h5_file::exists(const std::string& object_path) const {
+  detail::h5_quiet quiet;
+  const std::vector<std::string> prefixes = path_prefixes(object_path, path_);
+  for (std::size_t i = 0; i < prefixes.size(); ++i) {
+    const std::string& prefix = prefixes[i];
+    if (!detail::check_h5_tri(H5Lexists(native(), prefix.c_str(), H5P_DEFAULT), "H5Lexists", *this, prefix)) {
+      return false;
+    }
+    if (i + 1 < prefixes.size()) {
+      // A parent that is a dataset, not a group, has no children (and H5Lexists would fail below it).
+      h5_id object = detail::own(H5Oopen(native(), prefix.c_str(), H5P_DEFAULT), h5_kind::object, "H5Oopen", *this,
+                                 prefix);
+      if (!detail::is_group(object.get(), *this, prefix)) return false;
+    }
+  }
+  return true;
+}
+
+void h5_file::create_group(const std::string& group_path) {
+  detail::h5_quiet quiet;
+  if (exists(group_path)) {
+    h5_id object = detail::own(H5Oopen(native(), group_path.c_str(), H5P_DEFAULT), h5_kind::object, "H5Oopen",
+                               *this, group_path);
+    if (!detail::is_group(object.get(), *this, group_path)) {
+      throw io_error("cannot create group '" + group_path + "' in '" + path_ + "': a dataset has that name");
+    }
+    return;
+  }
+  h5_id lcpl = detail::own(H5Pcreate(H5P_LINK_CREATE), h5_kind::property_list, "H5Pcreate(link create)", *this,
+                           group_path);
+  detail::check_h5(H5Pset_create_intermediate_group(lcpl.get(), 1), "H5Pset_create_intermediate_group", *this,
+                   group_path);
+  detail::own(H5Gcreate2(native(), group_path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), h5_kind::group,
+              "H5Gcreate2", *this, group_path);
+}
+
+// --- attributes --------------------------------------------------------------------------------------
+
+namespace {
+
+std::string attribute_label(const std::string& object_path, const std::string& name) {
+  return object_path + (object_path.ends_with('/') ? "" : "/") + "@" + name;
+}
+
+h5_id open_object(const h5_file& file, const std::string& object_path) {
+  if (!file.exists(object_path)) {
+    throw io_error("no object '" + object_path + "' in '" + file.path() + "' (" + detail::rank_text(file.comm()) +
+                   ")");
+  }
+  return detail::own(H5Oopen(file.native(), object_path.c_str(), H5P_DEFAULT), h5_kind::object, "H5Oopen", file,
+                     object_path);
+}
+
+/// Collective. Writes `data` (of memory type `mem_type`) as attribute `name` with file type `file_type` and
+/// dataspace `space`, replacing an existing attribute of that name.
+void write_attribute(h5_file& file, const std::string& object_path, const std::string& name, hid_t file_type,
+                     hid_t mem_type, hid_t space, const void* data) {
+  const std::string label = attribute_label(object_path, name);
+  if (!file.is_writable()) {
+    throw io_error("cannot set attribute '" + label + "': '" + file.path() + "' is open for reading only");
+  }
+  h5_id object = open_object(file, object_path);
+  if (detail::check_h5_tri(H5Aexists(object.get(), name.c_str()), "H5Aexists", file, label)) {
+    detail::check_h5(H5Adelete(object.get(), name.c_str()), "H5Adelete", file, label);
+  }
+  h5_id attribute = detail::own(H5Acreate2(object.get(), name.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT),
+                                h5_kind::attribute, "H5Acreate2", file, label);
+  detail::check_h5(H5Awrite(attribute.get(), mem_type, data), "H5Awrite", file, label);
+}
+
+h5_id scalar_space(const h5_file& file, const std::string& label) {
+  return detail::own(H5Screate(H5S_SCALAR), h5_kind::dataspace, "H5Screate", file, label);
+}
+
+struct opened_attribute {
+  h5_id object;  // the attribute keeps its object open anyway; kept for clarity of ownership
+  h5_id attribute;
+  h5_id type;
+  hssize_t points = 0;
+};
+
+opened_attribute open_attribute(const h5_file& file, const std::string& object_path, const std::string& name) {
+  const std::string label = attribute_label(object_path, name);
+  opened_attribute opened;
+  opened.object = open_object(file, object_path);
+  if (!detail::check_h5_tri(H5Aexists(opened.object.get(), name.c_str()), "H5Aexists", file, label)) {
+    throw io_error("no attribute '" + name + "' on '" + object_path + "' in '" + file.path() + "' (" +
+                   detail::rank_text(file.comm()) + ")");
+  }
+  opened.attribute = detail::own(H5Aopen(opened.object.get(), name.c_str(), H5P_DEFAULT), h5_kind::attribute,
+                                 "H5Aopen", file, label);
+  opened.type = detail::own(H5Aget_type(opened.attribute.get()), h5_kind::datatype, "H5Aget_type", file, label);
+  h5_id space =
+      detail::own(H5Aget_space(opened.attribute.get()), h5_kind::dataspace, "H5Aget_space", file, label);
+  opened.points = H5Sget_simple_extent_npoints(space.get());
+  detail::check_h5(opened.points < 0 ? -1 : 0, "H5Sget_simple_extent_npoints", file, label);
+  return opened;
+}
+
+[[noreturn]] void throw_wrong_attribute(const h5_file& file, const std::string& object_path, const std::string& name,
+                                        const std::string& expected) {
+  throw io_error("attribute '" + attribute_label(object_path, name) + "' in '" + file.path() + "' is not " +
+                 expected);
+}
+
+}  // namespace
+
+void set_attribute(h5_file& file, const std::string& object_path, const std::string& name, double value) {
+  detail::h5_quiet quiet;
+  h5_id space = scalar_space(file, attribute_label(object_path, name));
+  write_attribute(file, object_path, name, detail::file_double(), detail::native_double(), space.get(), &value);
+}
+
+void set_attribute(h5_file& file, const std::string& object_path, const std::string& name, std::int64_t value) {
+  detail::h5_quiet quiet;
+  h5_id space = scalar_space(file, attribute_label(object_path, name));
+  write_attribute(file, object_path, name, detail::file_int64(), detail::native_int64(), space.get(), &value);
+}
+
+void set_attribute(h5_file& file, const std::string& object_path, const std::string& name,
+                   const std::string& value) {
+  detail::h5_quiet quiet;
+  const std::string label = attribute_label(object_path, name);
+  h5_id space = scalar_space(file, label);
+  // Fixed length with room for the terminator: readable by every HDF5 tool, no variable-length heap.
+  h5_id type = detail::own(H5Tcopy(H5T_C_S1), h5_kind::datatype, "H5Tcopy", file, label);
+  detail::check_h5(H5Tset_size(type.get(), value.size() + 1), "H5Tset_size", file, label);
+  detail::check_h5(H5Tset_strpad(type.get(), H5T_STR_NULLTERM), "H5Tset_strpad", file, label);
+  detail::check_h5(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset", file, label);
+  write_attribute(file, object_path, name, type.get(), type.get(), space.get(), value.c_str());
+}
+
+void set_attribute(h5_file& file, const std::string& object_path, const std::string& name,
+                   std::span<const double> values) {
+  detail::h5_quiet quiet;
+  const std::string label = attribute_label(object_path, name);
+  const hsize_t size = values.size();
+  h5_id space = detail::own(H5Screate_simple(1, &size, nullptr), h5_kind::dataspace, "H5Screate_simple", file, label);
+  const double none = 0.0;  // HDF5 wants a buffer even for zero elements
+  write_attribute(file, object_path, name, detail::file_double(), detail::native_double(), space.get(),
+                  values.empty() ? &none : values.data());
+}
+
+double get_attribute_double(const h5_file& file, const std::string& object_path, const std::string& name) {
+  detail::h5_quiet quiet;
+  const opened_attribute opened = open_attribute(file, object_path, name);
+  const H5T_class_t type_class = detail::type_class(opened.type.get(), file, attribute_label(object_path, name));
+  if ((type_class != H5T_FLOAT && type_class != H5T_INTEGER) || opened.points != 1) {
+    throw_wrong_attribute(file, object_path, name, "a single number");
+  }
+  double value = 0.0;
+  detail::check_h5(H5Aread(opened.attribute.get(), detail::native_double(), &value), "H5Aread", file,
+                   attribute_label(object_path, name));
+  return value;
+}
+
+std::int64_t get_attribute_int64(const h5_file& file, const std::string& object_path, const std::string& name) {
+  detail::h5_quiet quiet;
+  const opened_attribute opened = open_attribute(file, object_path, name);
+  if (detail::type_class(opened.type.get(), file, attribute_label(object_path, name)) != H5T_INTEGER ||
+      opened.points != 1) {
+    throw_wrong_attribute(file, object_path, name, "a single integer");
+  }
+  std::int64_t value = 0;
+  detail::check_h5(H5Aread(opened.attribute.get(), detail::native_int64(), &value), "H5Aread", file,
+                   attribute_label(object_path, name));
+  return value;
+}
+
+std::string get_attribute_string(const h5_file& file, const std::string& object_path, const std::string& name) {
+  detail::h5_quiet quiet;
+  const opened_attribute opened = open_attribute(file, object_path, name);
+  const std::string label = attribute_label(object_path, name);
+  if (detail::type_class(opened.type.get(), file, label) != H5T_STRING || opened.points != 1) {
+    throw_wrong_attribute(file, object_path, name, "a single string");
+  }
+  const htri_t variable = H5Tis_variable_str(opened.type.get());
+  if (detail::check_h5_tri(variable, "H5Tis_variable_str", file, label)) {
+    // Read in the file's own type (same character set); HDF5 allocates the text, we free it.
+    char* text = nullptr;
+    detail::check_h5(H5Aread(opened.attribute.get(), opened.type.get(), &text), "H5Aread", file, label);
+    std::string value = text != nullptr ? std::string(text) : std::string();
+    H5free_memory(text);
+    return value;
+  }
+  const std::size_t size = detail::type_size(opened.type.get(), file, label);
+  std::string buffer(size, '\0');
+  detail::check_h5(H5Aread(opened.attribute.get(), opened.type.get(), buffer.data()), "H5Aread", file, label);
+  const H5T_str_t padding = H5Tget_strpad(opened.type.get());
+  detail::check_h5(padding == H5T_STR_ERROR ? -1 : 0, "H5Tget_strpad", file, label);
+  if (padding == H5T_STR_SPACEPAD) {
+    buffer.erase(buffer.find_last_not_of(' ') + 1);
+  } else {
+    buffer.resize(std::min(buffer.find('\0'), buffer.size()));
+  }
+  return buffer;
+}
+
+std::vector<double> get_attribute_doubles(const h5_file& file, const std::string& object_path,
+                                          const std::string& name) {
+  detail::h5_quiet quiet;
+  const opened_attribute opened = open_attribute(file, object_path, name);
+  const H5T_class_t type_class = detail::type_class(opened.type.get(), file, attribute_label(object_path, name));
+  if (type_class != H5T_FLOAT && type_class != H5T_INTEGER) {
+    throw_wrong_attribute(file, object_path, name, "numeric");
+  }
+  std::vector<double> values(static_cast<std::size_t>(opened.points));
+  double none = 0.0;
+  detail::check_h5(H5Aread(opened.attribute.get(), detail::native_double(), values.empty() ? &none : values.data()),
+                   "H5Aread", file, attribute_label(object_path, name));
+  return values;
+}
+
+bool has_attribute(const h5_file& file, const std::string& object_path, const std::string& name) {
+  detail::h5_quiet quiet;
+  h5_id object = open_object(file, object_path);
+  return detail::check_h5_tri(H5Aexists(object.get(), name.c_str()), "H5Aexists", file,
+                              attribute_label(object_path, name));
+}
+
+}  // namespace plx::io

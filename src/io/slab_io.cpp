@@ -1,0 +1,298 @@
+#include <parallax/io/slab_io.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <numeric>
+
+#include <mpi.h>
+
+#include <parallax/core/error.hpp>
+
+namespace plx::io {
+
+namespace {
+
+using detail::check_h5;
+using detail::own;
+
+std::string context(const char* function, const h5_file& file, const std::string& path) {
+  return std::string(function) + "('" + path + "' in '" + file.path() + "'): ";
+}
+
+hsize_t product(std::span<const hsize_t> values) {
+  return std::accumulate(values.begin(), values.end(), hsize_t{1}, std::multiplies<>());
+}
+
+hsize_t effective_stride(const slab_block& block) {
+  return block.row_stride == 0 && !block.global_dims.empty() ? block.global_dims.back() : block.row_stride;
+}
+
+/// What is wrong with this rank's block on its own ("" if nothing), for `available` doubles of memory.
+std::string local_problem(const slab_block& block, std::size_t available) {
+  const auto& dims = block.global_dims;
+  if (dims.empty()) return "global_dims is empty";
+  if (std::ranges::find(dims, hsize_t{0}) != dims.end()) return "global_dims has a zero extent";
+  if (dims.size() == 1 && block.row_stride != 0) return "row_stride must be 0 for a 1D array";
+  if (block.row_stride != 0 && block.row_stride < dims.back()) {
+    return "row_stride " + std::to_string(block.row_stride) + " is below the row length " +
+           std::to_string(dims.back());
+  }
+  if (block.offset0 > dims[0] || block.count0 > dims[0] - block.offset0) {
+    return "planes [" + std::to_string(block.offset0) + ", " + std::to_string(block.offset0 + block.count0) +
+           ") exceed dim 0 of extent " + std::to_string(dims[0]);
+  }
+  const std::size_t needed = local_buffer_size(block);
+  if (available < needed) {
+    return "the local buffer holds " + std::to_string(available) + " doubles, the block needs " +
+           std::to_string(needed);
+  }
+  return {};
+}
+
+std::uint64_t shape_hash(const std::string& path, std::span<const hsize_t> dims) {
+  std::uint64_t hash = 1469598103934665603ULL;  // FNV-1a
+  auto mix = [&hash](std::uint64_t byte) { hash = (hash ^ byte) * 1099511628211ULL; };
+  for (const char c : path) mix(static_cast<unsigned char>(c));
+  mix(0xff);
+  for (const hsize_t d : dims) {
+    for (int shift = 0; shift < 64; shift += 8) mix((static_cast<std::uint64_t>(d) >> shift) & 0xffU);
+  }
+  return hash;
+}
+
+/// Collective. One allgather decides, identically on every rank, whether the write may go ahead: every
+/// block valid, the same path and shape everywhere, plane ranges tiling dim 0. Throws on every rank if not.
+void agree_on_write(const h5_file& file, const std::string& path, const slab_block& block,
+                    const std::string& local_failure, const std::string& prefix) {
+  const communicator& comm = file.comm();
+  const std::uint64_t mine[4] = {block.offset0, block.count0, shape_hash(path, block.global_dims),
+                                 local_failure.empty() ? 0U : 1U};
+  std::vector<std::uint64_t> all(4 * static_cast<std::size_t>(comm.size()));
+  plx::detail::check_mpi(MPI_Allgather(mine, 4, MPI_UINT64_T, all.data(), 4, MPI_UINT64_T, comm.native()),
+                         "MPI_Allgather");
+  bool any_failed = false;
+  for (std::size_t r = 0; r < all.size() / 4; ++r) any_failed = any_failed || all[4 * r + 3] != 0;
+  if (any_failed) detail::agree_or_throw(comm, prefix, local_failure);  // lowest failing rank's reason
+
+  struct range {
+    std::uint64_t offset, count;
+    int rank;
+  };
+  std::vector<range> ranges;
+  for (int r = 0; r < comm.size(); ++r) {
+    const std::uint64_t* claim = &all[4 * static_cast<std::size_t>(r)];
+    if (claim[2] != all[2]) {
+      throw io_error(prefix + "rank " + std::to_string(r) + " passes another path or global_dims than rank 0");
+    }
+    if (claim[1] > 0) ranges.push_back({claim[0], claim[1], r});
+  }
+  std::ranges::sort(ranges, {}, &range::offset);
+  std::uint64_t next = 0;
+  for (const range& part : ranges) {
+    if (part.offset != next) {
+      throw io_error(prefix + "the ranks' planes do not tile dim 0: rank " + std::to_string(part.rank) +
+                     " starts at plane " + std::to_string(part.offset) + ", expected " + std::to_string(next) +
+                     (part.offset < next ? " (overlap)" : " (gap)"));
+    }
+    next += part.count;
+  }
+  if (next != block.global_dims[0]) {
+    throw io_error(prefix + "the ranks' planes cover [0, " + std::to_string(next) + ") of dim 0 of extent " +
+                   std::to_string(block.global_dims[0]));
+  }
+}
+
+/// The memory and file selections of one rank's block. Dataspaces are built for every rank, an empty
+/// one selecting nothing, because the collective transfer needs every rank's call.
+struct selections {
+  h5_id memory;
+  h5_id file;
+};
+
+selections select_block(const h5_file& file, const std::string& path, hid_t dataset, const slab_block& block) {
+  const auto& dims = block.global_dims;
+  selections result;
+  result.file = own(H5Dget_space(dataset), h5_kind::dataspace, "H5Dget_space", file, path);
+  if (block.count0 == 0) {
+    const hsize_t one = 1;
+    result.memory = own(H5Screate_simple(1, &one, nullptr), h5_kind::dataspace, "H5Screate_simple", file, path);
+    check_h5(H5Sselect_none(result.memory.get()), "H5Sselect_none", file, path);
+    check_h5(H5Sselect_none(result.file.get()), "H5Sselect_none", file, path);
+    return result;
+  }
+  std::vector<hsize_t> start(dims.size(), 0);
+  std::vector<hsize_t> count(dims.begin(), dims.end());
+  start[0] = block.offset0;
+  count[0] = block.count0;
+  check_h5(H5Sselect_hyperslab(result.file.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+           "H5Sselect_hyperslab(file)", file, path);
+
+  // Memory: the same block, with rows padded to the stride; select the unpadded part.
+  std::vector<hsize_t> memory_dims = count;
+  memory_dims.back() = dims.size() == 1 ? block.count0 : effective_stride(block);
+  result.memory = own(H5Screate_simple(static_cast<int>(memory_dims.size()), memory_dims.data(), nullptr),
+                      h5_kind::dataspace, "H5Screate_simple", file, path);
+  if (memory_dims != count) {
+    const std::vector<hsize_t> origin(dims.size(), 0);
+    check_h5(H5Sselect_hyperslab(result.memory.get(), H5S_SELECT_SET, origin.data(), nullptr, count.data(), nullptr),
+             "H5Sselect_hyperslab(memory)", file, path);
+  }
+  return result;
+}
+
+void check_writable(const h5_file& file, const std::string& prefix) {
+  if (!file.is_open()) throw io_error(prefix + "the file is closed");
+  if (!file.is_writable()) throw io_error(prefix + "the file is open for reading only");
+}
+
+}  // namespace
+
+std::size_t local_buffer_size(const slab_block& block) {
+  const auto& dims = block.global_dims;
+  if (dims.empty() || block.count0 == 0) return 0;
+  if (dims.size() == 1) return block.count0;
+  const hsize_t rows = block.count0 * product(std::span(dims).subspan(1, dims.size() - 2));
+  return rows == 0 ? 0 : (rows - 1) * effective_stride(block) + dims.back();
+}
+
+void write_distributed(h5_file& file, const std::string& dataset_path, const slab_block& block,
+                       std::span<const double> local) {
+  detail::h5_quiet quiet;
+  const std::string prefix = context("write_distributed", file, dataset_path);
+  check_writable(file, prefix);
+  const std::string failure = local_problem(block, local.size());
+  agree_on_write(file, dataset_path, block, failure.empty() ? failure : prefix + failure + " (" +
+                                                                            detail::rank_text(file.comm()) + ")",
+                 "");
+
+  h5_id dataset = detail::create_double_dataset(file, dataset_path, block.global_dims);
+  selections selected = select_block(file, dataset_path, dataset.get(), block);
+  h5_id transfer = detail::collective_transfer(file, dataset_path);
+  const double none = 0.0;  // HDF5 wants a buffer even when this rank selects nothing
+  check_h5(H5Dwrite(dataset.get(), detail::native_double(), selected.memory.get(), selected.file.get(),
+                    transfer.get(), local.empty() ? &none : local.data()),
+           "H5Dwrite", file, dataset_path);
+}
+
+void write_distributed(h5_file& file, const std::string& dataset_path, std::span<const hsize_t> dims,
+                       hsize_t offset0, hsize_t count0, const double* data, hsize_t row_stride) {
+  const slab_block block{.global_dims = std::vector<hsize_t>(dims.begin(), dims.end()),
+                         .offset0 = offset0,
+                         .count0 = count0,
+                         .row_stride = row_stride};
+  const std::size_t size = data == nullptr ? 0 : local_buffer_size(block);
+  write_distributed(file, dataset_path, block, std::span<const double>(data, size));
+}
+
+void read_distributed(h5_file& file, const std::string& dataset_path, const slab_block& block,
+                      std::span<double> local) {
+  detail::h5_quiet quiet;
+  const std::string prefix = context("read_distributed", file, dataset_path);
+  std::string failure;
+  h5_id dataset;
+  try {
+    // Missing dataset or wrong shape: the same on every rank, but agreeing keeps all ranks in step anyway.
+    dataset = detail::open_dataset(file, dataset_path);
+    failure = local_problem(block, local.size());
+    if (failure.empty()) {
+      const std::vector<hsize_t> dims = dataset_dims(file, dataset_path);
+      if (dims != block.global_dims) failure = "global_dims differ from the dataset's shape";
+    }
+  } catch (const io_error& error) {
+    failure = error.what();
+  }
+  detail::agree_or_throw(file.comm(), prefix,
+                         failure.empty() ? failure : failure + " (" + detail::rank_text(file.comm()) + ")");
+
+  selections selected = select_block(file, dataset_path, dataset.get(), block);
+  h5_id transfer = detail::collective_transfer(file, dataset_path);
+  double none = 0.0;
+  check_h5(H5Dread(dataset.get(), detail::native_double(), selected.memory.get(), selected.file.get(),
+                   transfer.get(), local.empty() ? &none : local.data()),
+           "H5Dread", file, dataset_path);
+}
+
+std::vector<double> read_distributed(h5_file& file, const std::string& dataset_path, hsize_t offset0,
+                                     hsize_t count0) {
+  slab_block block{.global_dims = {}, .offset0 = offset0, .count0 = count0, .row_stride = 0};
+  std::string failure;
+  try {
+    detail::h5_quiet quiet;
+    block.global_dims = dataset_dims(file, dataset_path);
+  } catch (const io_error& error) {
+    failure = error.what();
+  }
+  detail::agree_or_throw(file.comm(), "", failure);
+  std::vector<double> local(local_buffer_size(block));
+  read_distributed(file, dataset_path, block, local);
+  return local;
+}
+
+void write_from_root(h5_file& file, const std::string& dataset_path, std::span<const hsize_t> dims,
+                     std::span<const double> root_data) {
+  detail::h5_quiet quiet;
+  const communicator& comm = file.comm();
+  const std::string prefix = context("write_from_root", file, dataset_path);
+  check_writable(file, prefix);
+  std::string failure;
+  if (comm.is_root() && product(dims) != root_data.size()) {
+    failure = "root passes " + std::to_string(root_data.size()) + " values for " + std::to_string(product(dims)) +
+              " elements";
+  }
+  detail::agree_or_throw(comm, prefix, failure);
+
+  // Root's shape, on every rank: creating the dataset is collective and needs the same arguments.
+  int rank_count = static_cast<int>(dims.size());
+  plx::detail::check_mpi(MPI_Bcast(&rank_count, 1, MPI_INT, 0, comm.native()), "MPI_Bcast");
+  std::vector<std::uint64_t> shape(dims.begin(), dims.end());
+  shape.resize(static_cast<std::size_t>(rank_count));
+  plx::detail::check_mpi(MPI_Bcast(shape.data(), rank_count, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
+  const std::vector<hsize_t> global(shape.begin(), shape.end());
+
+  h5_id dataset = detail::create_double_dataset(file, dataset_path, global);
+  // An empty dataset has no storage to write to (HDF5 fails on it); the shape alone is the content. Every
+  // rank sees root's shape, so every rank skips.
+  if (product(global) == 0) return;
+  h5_id file_space = own(H5Dget_space(dataset.get()), h5_kind::dataspace, "H5Dget_space", file, dataset_path);
+  h5_id memory_space = own(H5Scopy(file_space.get()), h5_kind::dataspace, "H5Scopy", file, dataset_path);
+  if (!comm.is_root()) {
+    check_h5(H5Sselect_none(file_space.get()), "H5Sselect_none", file, dataset_path);
+    check_h5(H5Sselect_none(memory_space.get()), "H5Sselect_none", file, dataset_path);
+  }
+  h5_id transfer = detail::collective_transfer(file, dataset_path);
+  const double none = 0.0;
+  const double* data = comm.is_root() && !root_data.empty() ? root_data.data() : &none;
+  check_h5(H5Dwrite(dataset.get(), detail::native_double(), memory_space.get(), file_space.get(), transfer.get(),
+                    data),
+           "H5Dwrite", file, dataset_path);
+}
+
+void write_from_root(h5_file& file, const std::string& dataset_path, std::span<const double> root_data) {
+  const hsize_t size = root_data.size();
+  write_from_root(file, dataset_path, std::span(&size, 1), root_data);
+}
+
+std::vector<double> read_all(const h5_file& file, const std::string& dataset_path) {
+  detail::h5_quiet quiet;
+  h5_id dataset = detail::open_dataset(file, dataset_path);
+  h5_id space = own(H5Dget_space(dataset.get()), h5_kind::dataspace, "H5Dget_space", file, dataset_path);
+  const hssize_t points = H5Sget_simple_extent_npoints(space.get());
+  check_h5(points < 0 ? -1 : 0, "H5Sget_simple_extent_npoints", file, dataset_path);
+  std::vector<double> values(static_cast<std::size_t>(points));
+  if (values.empty()) return values;
+  // Independent transfer (the default list), so one rank may read alone.
+  check_h5(H5Dread(dataset.get(), detail::native_double(), detail::all_selection(), detail::all_selection(),
+                   H5P_DEFAULT, values.data()),
+           "H5Dread", file, dataset_path);
+  return values;
+}
+
+std::vector<hsize_t> dataset_dims(const h5_file& file, const std::string& dataset_path) {
+  detail::h5_quiet quiet;
+  h5_id dataset = detail::open_dataset(file, dataset_path);
+  h5_id space = own(H5Dget_space(dataset.get()), h5_kind::dataspace, "H5Dget_space", file, dataset_path);
+  return detail::space_dims(space.get(), file, dataset_path);
+}
+
+}  // namespace plx::io

@@ -1,0 +1,67 @@
+# plx-cosmo as a user runs it: defaults, the output file and its sidecar, --force, bad parameters (a clear
+# message naming the parameter, exit code 2, no output file), a TOML file overridden by flags, --json.
+# Run by ctest as: cmake -DPLX_COSMO=... -DMPIEXEC=... -DWORK_DIR=... -P cosmo_cli_test.cmake
+cmake_minimum_required(VERSION 3.25)
+file(REMOVE_RECURSE "${WORK_DIR}")
+file(MAKE_DIRECTORY "${WORK_DIR}")
+set(mpi ${MPIEXEC} --oversubscribe)
+
+function(run_case name expected_code expected_regex)
+  execute_process(COMMAND ${ARGN} WORKING_DIRECTORY "${WORK_DIR}" RESULT_VARIABLE code OUTPUT_VARIABLE out
+                  ERROR_VARIABLE err TIMEOUT 120)
+  set(all "${out}${err}")
+  if(NOT code STREQUAL "${expected_code}")
+    message(SEND_ERROR "${name}: exit code ${code}, expected ${expected_code}\n${all}")
+  elseif(NOT all MATCHES "${expected_regex}")
+    message(SEND_ERROR "${name}: output does not match '${expected_regex}':\n${all}")
+  else()
+    message(STATUS "ok: ${name}")
+  endif()
+  set(last_output "${out}" PARENT_SCOPE)
+endfunction()
+
+function(expect_no_file path why)
+  if(EXISTS "${WORK_DIR}/${path}")
+    message(SEND_ERROR "${why}: ${path} exists but should not")
+  endif()
+  file(GLOB leftovers "${WORK_DIR}/*.tmp*")
+  if(leftovers)
+    message(SEND_ERROR "${why}: temporary files left behind: ${leftovers}")
+  endif()
+endfunction()
+
+run_case("--help" 0 "--dim.*--n.*--box.*--seed.*--spectrum.*--times.*--out.*--force.*--json.*--threads" ${PLX_COSMO} --help)
+
+# Bad parameters: refused before any work, no output file.
+run_case("n < 2" 2 "--n must be at least 2" ${mpi} -n 2 ${PLX_COSMO} --n 1 --out bad.h5)
+expect_no_file(bad.h5 "n < 2")
+run_case("box <= 0" 2 "--box must be positive" ${mpi} -n 2 ${PLX_COSMO} --box -1 --out bad.h5)
+run_case("unknown spectrum" 2 "cdm" ${mpi} -n 2 ${PLX_COSMO} --spectrum cdm --out bad.h5)
+run_case("times not increasing" 2 "--times must be increasing" ${mpi} -n 2 ${PLX_COSMO} --times 0,2,1 --out bad.h5)
+run_case("unreadable table" 2 "no-such-table.dat" ${mpi} -n 2 ${PLX_COSMO} --spectrum table --table no-such-table.dat --out bad.h5)
+file(WRITE "${WORK_DIR}/backwards.dat" "# k P\n1.0 2.0\n0.5 1.0\n")
+run_case("non-monotonic table" 2 "backwards.dat.*line 3" ${mpi} -n 2 ${PLX_COSMO} --spectrum table --table backwards.dat --out bad.h5)
+run_case("memory beyond the node" 2 "GiB on a node" ${mpi} -n 2 ${PLX_COSMO} --dim 3 --n 8192 --out bad.h5)
+expect_no_file(bad.h5 "bad parameters")
+
+# A run with defaults on 2 ranks, then a second one refused without --force.
+run_case("defaults on 2 ranks" 0 "wrote cosmo.h5" ${mpi} -n 2 ${PLX_COSMO} --quiet)
+foreach(f cosmo.h5 cosmo.xmf)
+  if(NOT EXISTS "${WORK_DIR}/${f}")
+    message(SEND_ERROR "defaults: ${f} was not written")
+  endif()
+endforeach()
+run_case("existing output is kept without --force" 1 "--force" ${mpi} -n 2 ${PLX_COSMO} --quiet)
+run_case("--force overwrites" 0 "wrote cosmo.h5" ${mpi} -n 2 ${PLX_COSMO} --quiet --force)
+
+# TOML file, overridden by a flag; JSON timings.
+file(WRITE "${WORK_DIR}/small.toml" "dim = 3\nn = 16\nbox = 100.0\ntimes = [0.0, 1.0]\nout = \"small.h5\"\n[spectrum]\nmodel = \"eisenstein-hu\"\n")
+run_case("toml + flags + json" 0
+         "\"noise\": [0-9.]+, \"density\": [0-9.]+, \"potential\": [0-9.]+, \"displacement\": [0-9.]+, \"frames\": [0-9.]+, \"power_spectrum\": [0-9.]+, \"write\": [0-9.]+, \"plan\": [0-9.]+, \"total\": [0-9.]+, \"peak_rss_mb\": \\[[0-9.]+, [0-9.]+, [0-9.]+\\], \"dim\": 3, \"n\": 12"
+         ${mpi} -n 3 ${PLX_COSMO} small.toml --n 12 --json --quiet)
+if(NOT EXISTS "${WORK_DIR}/small.h5")
+  message(SEND_ERROR "toml: small.h5 was not written")
+endif()
+file(WRITE "${WORK_DIR}/typo.toml" "dim = 2\nbxo = 3\n")
+run_case("a typo in the TOML file names the line" 2 "typo.toml:2: unknown key .bxo."
+         ${PLX_COSMO} typo.toml)

@@ -1,0 +1,233 @@
+// The physics of the pipeline: spectrum, Poisson, Zel'dovich, CIC, and bitwise reproducibility.
+#include <parallax/cosmo/gaussian_field.hpp>
+
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <numbers>
+
+#include <gtest/gtest.h>
+
+#include <parallax/cosmo/power_measure.hpp>
+#include <parallax/cosmo/zeldovich.hpp>
+#include <parallax/fft/modes.hpp>
+#include <parallax/fft/plan.hpp>
+
+#include "../support/grid_gather.hpp"
+#include "../support/mpi_test.hpp"
+
+namespace {
+
+using plx::testing_support::rt;
+namespace fft = plx::fft;
+namespace cosmo = plx::cosmo;
+
+// A smooth test spectrum, well resolved by the grid: P(k) = exp(-(k/k0)^2).
+class smooth_spectrum final : public cosmo::power_spectrum {
+ public:
+  explicit smooth_spectrum(double k0) : k0_(k0) {}
+  double operator()(double k) const override { return std::exp(-(k / k0_) * (k / k0_)); }
+  std::string name() const override { return "smooth"; }
+  std::vector<std::pair<std::string, double>> parameters() const override { return {{"k0", k0_}}; }
+
+ private:
+  double k0_;
+};
+
+struct fields {
+  fft::slab_geometry g;
+  std::unique_ptr<fft::field> delta;  // real space after make()
+  std::unique_ptr<fft::field> phi;    // real space
+  std::unique_ptr<fft::r2c_plans> plans;
+};
+
+// noise -> delta_k (physical amplitude) -> phi_k; both inverted to real space.
+fields make(const plx::communicator& comm, int dim, std::ptrdiff_t n, double box, const cosmo::power_spectrum& p,
+            std::uint64_t seed = 7) {
+  fields f;
+  f.g = fft::make_slab_geometry(comm, dim, n);
+  f.delta = std::make_unique<fft::field>(f.g);
+  f.phi = std::make_unique<fft::field>(f.g);
+  f.plans = std::make_unique<fft::r2c_plans>(comm, *f.delta, fft::plan_mode::estimate);
+  cosmo::fill_white_noise(*f.delta, seed);
+  cosmo::apply_spectrum(*f.delta, p, box, f.g.global_cells() / std::pow(box, dim));
+  cosmo::potential_from_density(*f.delta, *f.phi, box);
+  f.plans->backward(*f.delta);
+  f.plans->backward(*f.phi);
+  return f;
+}
+
+TEST(NormalQuantile, matches_known_values_of_the_inverse_normal_cdf) {
+  EXPECT_EQ(cosmo::normal_quantile(0.5), 0.0);
+  EXPECT_NEAR(cosmo::normal_quantile(0.975), 1.959963984540054, 1e-15);
+  EXPECT_NEAR(cosmo::normal_quantile(0.025), -1.959963984540054, 1e-15);
+  EXPECT_NEAR(cosmo::normal_quantile(0.8413447460685429), 1.0, 1e-14);        // central region
+  EXPECT_NEAR(cosmo::normal_quantile(1e-10), -6.361340902404056, 1e-12);      // tail
+  EXPECT_NEAR(cosmo::normal_quantile(1e-20), -9.262340089798408, 1e-11);      // far tail
+}
+
+TEST(WhiteNoise, has_unit_variance_and_a_real_inverse) {
+  const auto g = fft::make_slab_geometry(rt().world(), 3, 32);
+  fft::field f(g);
+  const fft::r2c_plans plans(rt().world(), f, fft::plan_mode::estimate);
+  cosmo::fill_white_noise(f, 3);
+  const double variance = cosmo::variance_from_fourier(rt().world(), f);
+  plans.backward(f);
+  double sum2 = 0;
+  for (std::ptrdiff_t plane = 0; plane < g.real_count; ++plane) {
+    fft::for_each_cell_in_plane(g, plane, [&](std::ptrdiff_t o, auto, auto, auto) { sum2 += f.real()[o] * f.real()[o]; });
+  }
+  double total = 0;
+  MPI_Allreduce(&sum2, &total, 1, MPI_DOUBLE, MPI_SUM, rt().world().native());
+  EXPECT_NEAR(variance, 1.0, 5 * std::sqrt(2.0 / g.global_cells()));
+  EXPECT_NEAR(total / g.global_cells(), variance, 1e-12) << "Parseval";
+}
+
+TEST(Density, measured_power_matches_the_input_within_cosmic_variance) {
+  for (const int dim : {2, 3}) {
+    const std::ptrdiff_t n = dim == 3 ? 48 : 128;
+    const double box = 50;
+    const auto spectrum = cosmo::make_spectrum({});  // the workshop spectrum
+    fields f = make(rt().world(), dim, n, box, *spectrum);
+    f.plans->forward(*f.delta);
+    const auto measured = cosmo::measure_power(rt().world(), *f.delta, box);
+    ASSERT_FALSE(measured.k.empty());
+    int outside = 0;
+    for (std::size_t b = 0; b < measured.k.size(); ++b) {
+      const double expected = (*spectrum)(measured.k[b]);
+      const double sigma = std::sqrt(2.0 / measured.modes[b]);  // relative error of a mean of |delta|^2
+      // The input is evaluated at the shell's mean k; allow the spread of P across the shell too.
+      const double slope = std::abs((*spectrum)(measured.k[b] * 1.01) / expected - 1) / 0.01;
+      const double tolerance = 4 * sigma + slope * 0.5 / (measured.k[b] / (2 * std::numbers::pi / box));
+      if (std::abs(measured.power[b] / expected - 1) > tolerance) ++outside;
+    }
+    EXPECT_LE(outside, 1) << dim << "D: bins outside 4 sigma";
+  }
+}
+
+TEST(Potential, satisfies_poisson_spectrally) {
+  const double box = 10;
+  const smooth_spectrum spectrum(10.0);
+  fields f = make(rt().world(), 3, 16, box, spectrum);
+  f.plans->forward(*f.delta);
+  f.plans->forward(*f.phi);
+  const double k_unit = 2 * std::numbers::pi / box;
+  double worst = 0;
+  double scale = 0;
+  fft::for_each_mode(f.g, [&](std::ptrdiff_t o, const fft::mode& m) {
+    const std::complex<double> laplacian = -m.k2() * k_unit * k_unit * f.phi->fourier()[o];
+#pragma omp critical
+    {
+      worst = std::max(worst, std::abs(laplacian - f.delta->fourier()[o]));
+      scale = std::max(scale, std::abs(f.delta->fourier()[o]));
+    }
+  });
+  double all[2] = {worst, scale};
+  double max[2] = {};
+  MPI_Allreduce(all, max, 2, MPI_DOUBLE, MPI_MAX, rt().world().native());
+  EXPECT_LT(max[0], 1e-10 * max[1]);
+}
+
+TEST(Potential, satisfies_poisson_by_finite_differences_for_a_smooth_field) {
+  const std::ptrdiff_t n = 64;
+  const double box = 1.0;
+  const smooth_spectrum spectrum(2 * std::numbers::pi * 3);  // a few wavelengths per box: kh ~ 0.3 at most
+  fields f = make(rt().world(), 2, n, box, spectrum);
+  const auto delta = plx::testing_support::gather_real(rt().world(), *f.delta);
+  const auto phi = plx::testing_support::gather_real(rt().world(), *f.phi);
+  if (!rt().is_root()) return;
+  const double h = box / n;
+  double worst = 0;
+  double scale = 0;
+  const auto at = [&](const std::vector<double>& v, std::ptrdiff_t x, std::ptrdiff_t y) {
+    return v[static_cast<std::size_t>(((x + n) % n) * n + (y + n) % n)];
+  };
+  for (std::ptrdiff_t x = 0; x < n; ++x)
+    for (std::ptrdiff_t y = 0; y < n; ++y) {
+      const double laplacian =
+          (at(phi, x + 1, y) + at(phi, x - 1, y) + at(phi, x, y + 1) + at(phi, x, y - 1) - 4 * at(phi, x, y)) / (h * h);
+      worst = std::max(worst, std::abs(laplacian - at(delta, x, y)));
+      scale = std::max(scale, std::abs(at(delta, x, y)));
+    }
+  EXPECT_LT(worst, 0.02 * scale) << "second-order differences should agree to ~(kh)^2/12";
+}
+
+TEST(Zeldovich, zero_growth_gives_uniform_density_and_cic_conserves_mass) {
+  for (const int dim : {2, 3}) {
+    const std::ptrdiff_t n = dim == 3 ? 12 : 40;
+    const double box = 50;
+    const auto spectrum = cosmo::make_spectrum({});
+    fields f = make(rt().world(), dim, n, box, *spectrum);
+    std::vector<std::unique_ptr<fft::field>> psi;
+    for (int a = 0; a < dim; ++a) {
+      psi.push_back(std::make_unique<fft::field>(f.g));
+      for (std::size_t i = 0; i < psi.back()->size(); ++i) psi.back()->real()[i] = 3.0 * std::sin(0.37 * double(i) + a);
+    }
+    std::vector<const fft::field*> views;
+    for (const auto& p : psi) views.push_back(p.get());
+    fft::field out(f.g);
+    cosmo::zeldovich_density(rt().world(), views, 0.0, box, out);
+    const auto uniform = plx::testing_support::gather_real(rt().world(), out);
+    cosmo::zeldovich_density(rt().world(), views, 2.5, box, out);
+    const auto moved = plx::testing_support::gather_real(rt().world(), out);
+    if (!rt().is_root()) continue;
+    for (const double v : uniform) ASSERT_EQ(v, 1.0);
+    double mass = 0;
+    for (const double v : moved) mass += v;
+    EXPECT_NEAR(mass, f.g.global_cells(), 1e-9 * f.g.global_cells()) << dim << "D";
+    EXPECT_GT(*std::max_element(moved.begin(), moved.end()), 1.5) << "particles did move";
+  }
+}
+
+// Everything the pipeline writes, for one layout: density, potential, displacement, one frame.
+std::vector<double> pipeline_outputs(const plx::communicator& comm, int dim, std::ptrdiff_t n, int threads) {
+  omp_set_num_threads(threads);
+  fftw_plan_with_nthreads(threads);
+  const double box = 50;
+  const auto spectrum = cosmo::make_spectrum({});
+  fields f = make(comm, dim, n, box, *spectrum, 11);
+  std::vector<double> all = plx::testing_support::gather_real(comm, *f.delta);
+  const auto phi_real = plx::testing_support::gather_real(comm, *f.phi);
+  all.insert(all.end(), phi_real.begin(), phi_real.end());
+  fft::field phi_k(f.g);
+  phi_k.copy_from(*f.phi);
+  f.plans->forward(phi_k);
+  cosmo::scale(phi_k, 1.0 / f.g.global_cells());
+  std::vector<std::unique_ptr<fft::field>> psi;
+  for (int a = 0; a < dim; ++a) {
+    psi.push_back(std::make_unique<fft::field>(f.g));
+    cosmo::minus_gradient(phi_k, *psi.back(), a, box);
+    f.plans->backward(*psi.back());
+    const auto component = plx::testing_support::gather_real(comm, *psi.back());
+    all.insert(all.end(), component.begin(), component.end());
+  }
+  std::vector<const fft::field*> views;
+  for (const auto& p : psi) views.push_back(p.get());
+  fft::field frame(f.g);
+  cosmo::zeldovich_density(comm, views, 3.0, box, frame);
+  const auto frame_real = plx::testing_support::gather_real(comm, frame);
+  all.insert(all.end(), frame_real.begin(), frame_real.end());
+  return all;
+}
+
+TEST(Reproducibility, outputs_are_bitwise_identical_for_any_ranks_and_threads) {
+  // This run's ranks with 2 threads against root alone with 1 thread.
+  const plx::communicator alone = rt().world().split(rt().is_root() ? 0 : MPI_UNDEFINED, 0);
+  for (const int dim : {2, 3}) {
+    const std::ptrdiff_t n = dim == 3 ? 16 : 33;
+    const auto distributed = pipeline_outputs(rt().world(), dim, n, 2);
+    std::vector<double> serial;
+    if (rt().is_root()) serial = pipeline_outputs(alone, dim, n, 1);
+    if (rt().is_root()) {
+      ASSERT_EQ(distributed.size(), serial.size());
+      EXPECT_EQ(std::memcmp(distributed.data(), serial.data(), serial.size() * sizeof(double)), 0)
+          << dim << "D: " << rt().size() << " ranks x 2 threads differ from 1 x 1";
+    }
+  }
+  omp_set_num_threads(rt().threads());
+  fftw_plan_with_nthreads(rt().threads());
+}
+
+}  // namespace

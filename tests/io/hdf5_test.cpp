@@ -1,0 +1,523 @@
+// Collective HDF5 output on 1-4 ranks: slab writes with padded rows and an uneven split (the last rank holds
+// no planes when there are several), root-only datasets, attributes, groups, collective failures and the
+// atomic output file. Every test finishes its collective calls before it asserts.
+//
+// Set PLX_IO_TEST_KEEP=1 to keep the files (root prints where), e.g. to look at them with h5dump.
+#include <parallax/io/atomic_output.hpp>
+#include <parallax/io/hdf5_file.hpp>
+#include <parallax/io/slab_io.hpp>
+
+#include <stdlib.h>  // mkdtemp (POSIX)
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <parallax/core/communicator.hpp>
+#include <parallax/core/error.hpp>
+
+#include "../support/mpi_test.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using plx::testing_support::rt;
+
+const plx::communicator& world() { return rt().world(); }
+
+std::string broadcast_from_root(std::string text) {
+  int length = static_cast<int>(text.size());
+  MPI_Bcast(&length, 1, MPI_INT, 0, world().native());
+  text.resize(static_cast<std::size_t>(length));
+  MPI_Bcast(text.data(), length, MPI_CHAR, 0, world().native());
+  return text;
+}
+
+/// True on every rank when `value` is true on every rank.
+bool all_ranks(bool value) {
+  int mine = value ? 1 : 0;
+  int all = 0;
+  MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, world().native());
+  return all == 1;
+}
+
+/// Planes [offset, offset + count) of this rank: uneven, and none on the last rank when there are several.
+struct plane_range {
+  hsize_t offset = 0;
+  hsize_t count = 0;
+};
+
+plane_range split_planes(hsize_t planes, int rank, int size) {
+  if (size == 1) return {0, planes};
+  const auto holders = static_cast<hsize_t>(size - 1);
+  const auto r = static_cast<hsize_t>(rank);
+  if (r == holders) return {planes, 0};
+  const hsize_t base = planes / holders;
+  const hsize_t extra = planes % holders;  // the first `extra` ranks get one more
+  return {r * base + std::min(r, extra), base + (r < extra ? 1 : 0)};
+}
+
+/// A value that differs for every global index (exactly representable).
+double value_at(hsize_t flat) { return 0.25 + static_cast<double>(flat); }
+
+class Hdf5Io : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::string dir;
+    if (world().is_root()) {
+      std::string pattern = (fs::temp_directory_path() / "plx_io_test.XXXXXX").string();
+      if (mkdtemp(pattern.data()) != nullptr) dir = pattern;
+    }
+    dir_ = broadcast_from_root(dir);
+  }
+  static void TearDownTestSuite() {
+    world().barrier();
+    if (world().is_root() && !dir_.empty()) {
+      if (std::getenv("PLX_IO_TEST_KEEP") != nullptr) {
+        std::printf("[ io_hdf5 ] files kept in %s\n", dir_.c_str());
+      } else {
+        std::error_code ignored;
+        fs::remove_all(dir_, ignored);
+      }
+    }
+  }
+  void SetUp() override { ASSERT_FALSE(dir_.empty()) << "root could not create a temporary directory"; }
+
+  static std::string path(const std::string& name) { return dir_ + "/" + name; }
+
+  static inline std::string dir_;
+};
+
+TEST_F(Hdf5Io, split_gives_the_last_rank_no_planes) {
+  hsize_t covered = 0;
+  for (int r = 0; r < world().size(); ++r) {
+    const plane_range range = split_planes(7, r, world().size());
+    EXPECT_EQ(range.offset, covered);
+    covered += range.count;
+  }
+  EXPECT_EQ(covered, 7U);
+  if (world().size() > 1) {
+    EXPECT_EQ(split_planes(7, world().size() - 1, world().size()).count, 0U);
+  }
+}
+
+TEST_F(Hdf5Io, padded_3d_slabs_round_trip_exactly) {
+  const std::vector<hsize_t> dims = {7, 5, 6};
+  const hsize_t stride = 2 * (dims[2] / 2 + 1);  // FFTW's in-place r2c padding: 8 for 6
+  const plane_range mine = split_planes(dims[0], world().rank(), world().size());
+  const plx::io::slab_block block{.global_dims = dims, .offset0 = mine.offset, .count0 = mine.count,
+                                  .row_stride = stride};
+  constexpr double padding = -999.0;
+  std::vector<double> local(plx::io::local_buffer_size(block), padding);
+  for (hsize_t i = 0; i < mine.count; ++i) {
+    for (hsize_t j = 0; j < dims[1]; ++j) {
+      for (hsize_t k = 0; k < dims[2]; ++k) {
+        local[(i * dims[1] + j) * stride + k] = value_at(((mine.offset + i) * dims[1] + j) * dims[2] + k);
+      }
+    }
+  }
+
+  const std::string file_path = path("slab3d.h5");
+  {
+    auto file = plx::io::h5_file::create(world(), file_path);
+    plx::io::write_distributed(file, "/density", block, local);
+    // The raw-pointer form (FFTW arrays) writes the same thing.
+    plx::io::write_distributed(file, "/density_raw", dims, mine.offset, mine.count,
+                               local.empty() ? nullptr : local.data(), stride);
+    file.close();
+  }
+  auto file = plx::io::h5_file::open_read(world(), file_path);
+  const std::vector<double> contiguous = plx::io::read_distributed(file, "/density", mine.offset, mine.count);
+  const std::vector<double> raw = plx::io::read_distributed(file, "/density_raw", mine.offset, mine.count);
+  std::vector<double> padded(local.size(), padding);
+  plx::io::read_distributed(file, "/density", block, padded);
+  const std::vector<double> whole = plx::io::read_all(file, "/density");
+  const std::vector<hsize_t> shape = plx::io::dataset_dims(file, "/density");
+  file.close();
+
+  EXPECT_EQ(shape, dims);
+  ASSERT_EQ(contiguous.size(), mine.count * dims[1] * dims[2]);
+  for (std::size_t n = 0; n < contiguous.size(); ++n) {
+    ASSERT_EQ(contiguous[n], value_at(mine.offset * dims[1] * dims[2] + n)) << "element " << n;
+  }
+  EXPECT_EQ(raw, contiguous);
+  EXPECT_EQ(padded, local) << "strided read fills the rows and leaves the padding alone";
+  ASSERT_EQ(whole.size(), dims[0] * dims[1] * dims[2]);
+  for (std::size_t n = 0; n < whole.size(); ++n) ASSERT_EQ(whole[n], value_at(n)) << "element " << n;
+}
+
+TEST_F(Hdf5Io, vector_field_keeps_components_last) {
+  const std::vector<hsize_t> dims = {5, 4, 3, 3};
+  const plane_range mine = split_planes(dims[0], world().rank(), world().size());
+  const hsize_t per_plane = dims[1] * dims[2] * dims[3];
+  std::vector<double> local(mine.count * per_plane);
+  for (std::size_t n = 0; n < local.size(); ++n) local[n] = value_at(mine.offset * per_plane + n);
+
+  const std::string file_path = path("vector4d.h5");
+  {
+    auto file = plx::io::h5_file::create(world(), file_path);
+    plx::io::write_distributed(file, "/displacement",
+                               {.global_dims = dims, .offset0 = mine.offset, .count0 = mine.count}, local);
+  }  // the destructor closes (collectively) too
+  auto file = plx::io::h5_file::open_read(world(), file_path);
+  const std::vector<double> back = plx::io::read_distributed(file, "/displacement", mine.offset, mine.count);
+  const std::vector<double> whole = plx::io::read_all(file, "/displacement");
+  const std::vector<hsize_t> shape = plx::io::dataset_dims(file, "/displacement");
+  file.close();
+
+  EXPECT_EQ(shape, dims);
+  EXPECT_EQ(back, local);
+  ASSERT_EQ(whole.size(), dims[0] * per_plane);
+  // Component c of cell (i, j, k) sits at ((i * 4 + j) * 3 + k) * 3 + c.
+  EXPECT_EQ(whole[((2 * 4 + 1) * 3 + 2) * 3 + 1], value_at(((2 * 4 + 1) * 3 + 2) * 3 + 1));
+  for (std::size_t n = 0; n < whole.size(); ++n) ASSERT_EQ(whole[n], value_at(n));
+}
+
+TEST_F(Hdf5Io, root_data_is_written_once_and_read_everywhere) {
+  std::vector<double> k;
+  std::vector<double> table;
+  if (world().is_root()) {
+    k = {0.1, 0.2, 0.3, 0.4};
+    table = {1, 2, 3, 4, 5, 6};
+  }
+  const std::vector<hsize_t> table_dims = {2, 3};
+  const std::vector<hsize_t> ignored = {99};  // other ranks' shapes do not matter
+  const std::string file_path = path("root_data.h5");
+  {
+    auto file = plx::io::h5_file::create(world(), file_path);
+    plx::io::write_from_root(file, "/power_spectrum/k", k);
+    plx::io::write_from_root(file, "/power_spectrum/table", world().is_root() ? table_dims : ignored, table);
+    plx::io::write_from_root(file, "/power_spectrum/empty", std::vector<double>{});
+    file.close();
+  }
+  auto file = plx::io::h5_file::open_read(world(), file_path);
+  const std::vector<double> k_back = plx::io::read_all(file, "/power_spectrum/k");
+  const std::vector<double> table_back = plx::io::read_all(file, "/power_spectrum/table");
+  const std::vector<hsize_t> table_shape = plx::io::dataset_dims(file, "/power_spectrum/table");
+  const std::vector<double> empty_back = plx::io::read_all(file, "/power_spectrum/empty");
+  const std::vector<hsize_t> empty_shape = plx::io::dataset_dims(file, "/power_spectrum/empty");
+  file.close();
+
+  EXPECT_EQ(k_back, (std::vector<double>{0.1, 0.2, 0.3, 0.4}));
+  EXPECT_EQ(table_back, (std::vector<double>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(table_shape, table_dims);
+  EXPECT_TRUE(empty_back.empty());
+  EXPECT_EQ(empty_shape, (std::vector<hsize_t>{0}));
+}
+
+TEST_F(Hdf5Io, attributes_of_every_type_round_trip) {
+  const std::string file_path = path("attributes.h5");
+  const std::vector<double> times = {0.1, 0.5, 1.0};
+  {
+    auto file = plx::io::h5_file::create(world(), file_path);
+    plx::io::set_attribute(file, "/", "box_size_mpc_h", 500.0);
+    plx::io::set_attribute(file, "/", "seed", std::int64_t{-1234567890123});
+    plx::io::set_attribute(file, "/", "ranks", world().size());  // int, stored as int64
+    plx::io::set_attribute(file, "/", "cells", std::size_t{128});
+    plx::io::set_attribute(file, "/", "spectrum", "eisenstein_hu");
+    plx::io::set_attribute(file, "/", "empty_text", std::string());
+    plx::io::set_attribute(file, "/", "times", std::span<const double>(times));
+    plx::io::set_attribute(file, "/", "no_times", std::span<const double>());
+    plx::io::set_attribute(file, "/", "replaced", 1.5);
+    plx::io::set_attribute(file, "/", "replaced", std::string("now a string"));
+    plx::io::write_from_root(file, "/power_spectrum/k", std::vector<double>{1.0});
+    plx::io::set_attribute(file, "/power_spectrum/k", "unit", "h/Mpc");
+    plx::io::set_attribute(file, "/power_spectrum", "bins", 1);
+    file.close();
+  }
+  auto file = plx::io::h5_file::open_read(world(), file_path);
+  const double box = plx::io::get_attribute_double(file, "/", "box_size_mpc_h");
+  const std::int64_t seed = plx::io::get_attribute_int64(file, "/", "seed");
+  const std::int64_t ranks = plx::io::get_attribute_int64(file, "/", "ranks");
+  const double ranks_as_double = plx::io::get_attribute_double(file, "/", "ranks");
+  const std::int64_t cells = plx::io::get_attribute_int64(file, "/", "cells");
+  const std::string spectrum = plx::io::get_attribute_string(file, "/", "spectrum");
+  const std::string empty_text = plx::io::get_attribute_string(file, "/", "empty_text");
+  const std::vector<double> times_back = plx::io::get_attribute_doubles(file, "/", "times");
+  const std::vector<double> no_times = plx::io::get_attribute_doubles(file, "/", "no_times");
+  const std::string replaced = plx::io::get_attribute_string(file, "/", "replaced");
+  const std::string unit = plx::io::get_attribute_string(file, "/power_spectrum/k", "unit");
+  const std::int64_t bins = plx::io::get_attribute_int64(file, "/power_spectrum", "bins");
+  const bool has_seed = plx::io::has_attribute(file, "/", "seed");
+  const bool has_other = plx::io::has_attribute(file, "/", "other");
+  bool missing_throws = false;
+  try {
+    static_cast<void>(plx::io::get_attribute_double(file, "/", "other"));
+  } catch (const plx::io_error& error) {
+    missing_throws = std::string(error.what()).find("other") != std::string::npos;
+  }
+  bool wrong_type_throws = false;
+  try {
+    static_cast<void>(plx::io::get_attribute_int64(file, "/", "spectrum"));
+  } catch (const plx::io_error&) {
+    wrong_type_throws = true;
+  }
+  bool read_only_throws = false;
+  try {
+    plx::io::set_attribute(file, "/", "late", 1.0);  // the same failure on every rank, before any collective
+  } catch (const plx::io_error&) {
+    read_only_throws = true;
+  }
+  file.close();
+
+  EXPECT_EQ(box, 500.0);
+  EXPECT_EQ(seed, -1234567890123);
+  EXPECT_EQ(ranks, world().size());
+  EXPECT_EQ(ranks_as_double, static_cast<double>(world().size()));
+  EXPECT_EQ(cells, 128);
+  EXPECT_EQ(spectrum, "eisenstein_hu");
+  EXPECT_EQ(empty_text, "");
+  EXPECT_EQ(times_back, times);
+  EXPECT_TRUE(no_times.empty());
+  EXPECT_EQ(replaced, "now a string");
+  EXPECT_EQ(unit, "h/Mpc");
+  EXPECT_EQ(bins, 1);
+  EXPECT_TRUE(has_seed);
+  EXPECT_FALSE(has_other);
+  EXPECT_TRUE(missing_throws);
+  EXPECT_TRUE(wrong_type_throws);
+  EXPECT_TRUE(read_only_throws);
+}
+
+TEST_F(Hdf5Io, nested_groups_are_created_on_the_way) {
+  const std::vector<hsize_t> dims = {6, 4};
+  const plane_range mine = split_planes(dims[0], world().rank(), world().size());
+  std::vector<double> local(mine.count * dims[1]);
+  for (std::size_t n = 0; n < local.size(); ++n) local[n] = value_at(mine.offset * dims[1] + n);
+  const std::string file_path = path("groups.h5");
+  {
+    auto file = plx::io::h5_file::create(world(), file_path);
+    for (int frame = 0; frame < 2; ++frame) {
+      char name[32];
+      std::snprintf(name, sizeof name, "/frames/%03d/density", frame);
+      plx::io::write_distributed(file, name, {.global_dims = dims, .offset0 = mine.offset, .count0 = mine.count},
+                                 local);
+      plx::io::set_attribute(file, name, "time", 0.5 * frame);
+    }
+    file.create_group("/meta/run/info");
+    file.create_group("/meta/run");  // exists already: fine
+    file.close();
+  }
+  auto file = plx::io::h5_file::open_read(world(), file_path);
+  const bool frame = file.exists("/frames/001");
+  const bool dataset = file.exists("/frames/001/density");
+  const bool group = file.exists("/meta/run/info");
+  const bool missing = file.exists("/frames/002/density");
+  const bool below_dataset = file.exists("/frames/001/density/x");
+  const bool root = file.exists("/");
+  const double time = plx::io::get_attribute_double(file, "/frames/001/density", "time");
+  const std::vector<double> back = plx::io::read_distributed(file, "/frames/001/density", mine.offset, mine.count);
+  file.close();
+
+  EXPECT_TRUE(frame);
+  EXPECT_TRUE(dataset);
+  EXPECT_TRUE(group);
+  EXPECT_FALSE(missing);
+  EXPECT_FALSE(below_dataset);
+  EXPECT_TRUE(root);
+  EXPECT_EQ(time, 0.5);
+  EXPECT_EQ(back, local);
+}
+
+TEST_F(Hdf5Io, bad_blocks_fail_on_every_rank) {
+  const std::vector<hsize_t> dims = {5, 3};
+  const plane_range mine = split_planes(dims[0], world().rank(), world().size());
+  std::vector<double> local(mine.count * dims[1], 1.0);
+  auto file = plx::io::h5_file::create(world(), path("bad_blocks.h5"));
+
+  auto throws_here = [&](const plx::io::slab_block& block, std::span<const double> data, const std::string& expected) {
+    try {
+      plx::io::write_distributed(file, "/bad", block, data);
+    } catch (const plx::io_error& error) {
+      const std::string text = error.what();
+      if (text.find(expected) == std::string::npos) {
+        ADD_FAILURE() << "message '" << text << "' lacks '" << expected << "'";
+      }
+      return true;
+    }
+    return false;
+  };
+  // Rank 0 alone claims one plane too many: an overlap with rank 1, or beyond dim 0 when it holds all.
+  const plx::io::slab_block overlapping{.global_dims = dims, .offset0 = mine.offset,
+                                        .count0 = mine.count + (world().is_root() ? 1 : 0)};
+  const bool overlap =
+      throws_here(overlapping, std::vector<double>(plx::io::local_buffer_size(overlapping)), "dim 0");
+  // Rank 0 alone passes a buffer one element short: every rank reports rank 0's reason.
+  const plx::io::slab_block whole{.global_dims = dims, .offset0 = mine.offset, .count0 = mine.count};
+  const std::span<const double> data(local);
+  const bool small = throws_here(whole, world().is_root() ? data.first(data.size() - 1) : data, "buffer");
+  // Rank 0 disagrees with the others on the shape.
+  bool shape = true;
+  if (world().size() > 1) {
+    const plx::io::slab_block reshaped{.global_dims = {dims[0], world().is_root() ? dims[1] : dims[1] + 1},
+                                       .offset0 = mine.offset, .count0 = mine.count};
+    shape = throws_here(reshaped, std::vector<double>(plx::io::local_buffer_size(reshaped)),
+                        "another path or global_dims");
+  }
+  // Nothing was created on the way: the file still takes a good write.
+  plx::io::write_distributed(file, "/good", whole, local);
+  const bool bad_exists = file.exists("/bad");
+  file.close();
+
+  EXPECT_TRUE(all_ranks(overlap)) << "every rank throws, not just rank 0";
+  EXPECT_TRUE(all_ranks(small));
+  EXPECT_TRUE(all_ranks(shape));
+  EXPECT_FALSE(bad_exists);
+}
+
+TEST_F(Hdf5Io, open_failures_are_collective_and_name_the_file) {
+  std::string create_message;
+  try {
+    static_cast<void>(plx::io::h5_file::create(world(), path("no_such_dir/out.h5")));
+  } catch (const plx::io_error& error) {
+    create_message = error.what();
+  }
+  std::string open_message;
+  try {
+    static_cast<void>(plx::io::h5_file::open_read(world(), path("missing.h5")));
+  } catch (const plx::io_error& error) {
+    open_message = error.what();
+  }
+  std::string not_hdf5_message;
+  if (world().is_root()) std::ofstream(path("text.h5")) << "not an HDF5 file\n";
+  world().barrier();
+  try {
+    static_cast<void>(plx::io::h5_file::open_read(world(), path("text.h5")));
+  } catch (const plx::io_error& error) {
+    not_hdf5_message = error.what();
+  }
+
+  EXPECT_NE(create_message.find("H5Fcreate"), std::string::npos) << create_message;
+  EXPECT_NE(create_message.find("no_such_dir/out.h5"), std::string::npos) << create_message;
+  EXPECT_NE(open_message.find("missing.h5"), std::string::npos) << open_message;
+  EXPECT_NE(not_hdf5_message.find("H5Fopen"), std::string::npos) << not_hdf5_message;
+  if (world().rank() == 0) std::printf("[ io_hdf5 ] e.g. %s\n", create_message.c_str());
+}
+
+// --- atomic_output ---------------------------------------------------------------------------------
+
+bool exists_on_root(const std::string& file) {
+  int found = world().is_root() && fs::exists(file) ? 1 : 0;
+  MPI_Bcast(&found, 1, MPI_INT, 0, world().native());
+  return found == 1;
+}
+
+void write_marker(const std::string& file_path, double marker) {
+  auto file = plx::io::h5_file::create(world(), file_path);
+  plx::io::set_attribute(file, "/", "marker", marker);
+  file.close();
+}
+
+double read_marker(const std::string& file_path) {
+  auto file = plx::io::h5_file::open_read(world(), file_path);
+  return plx::io::get_attribute_double(file, "/", "marker");
+}
+
+TEST_F(Hdf5Io, atomic_output_appears_on_commit_only) {
+  const std::string final_path = path("run.h5");
+  plx::io::atomic_output output(world(), final_path, false);
+  const std::string temporary = output.temporary_path();
+  const bool same_name_everywhere = all_ranks(broadcast_from_root(temporary) == temporary);
+  const bool temporary_exists = exists_on_root(temporary);
+  write_marker(temporary, 1.0);
+  const bool final_before = exists_on_root(final_path);
+  output.commit();
+  const bool final_after = exists_on_root(final_path);
+  const bool temporary_after = exists_on_root(temporary);
+  const double marker = read_marker(final_path);
+
+  EXPECT_TRUE(same_name_everywhere);
+  EXPECT_EQ(temporary.rfind(final_path + ".tmp.", 0), 0U) << temporary;
+  EXPECT_TRUE(temporary_exists);
+  EXPECT_FALSE(final_before);
+  EXPECT_TRUE(final_after);
+  EXPECT_FALSE(temporary_after);
+  EXPECT_EQ(marker, 1.0);
+  EXPECT_TRUE(output.is_committed());
+}
+
+TEST_F(Hdf5Io, atomic_output_without_commit_leaves_nothing) {
+  const std::string final_path = path("abandoned.h5");
+  std::string temporary;
+  bool caught = false;
+  try {
+    plx::io::atomic_output output(world(), final_path, false);
+    temporary = output.temporary_path();
+    write_marker(temporary, 2.0);
+    throw plx::error("the run failed");  // on every rank, like parallax's own failures
+  } catch (const plx::error&) {
+    caught = true;
+  }
+  world().barrier();  // root has removed the file in the destructor
+  const bool temporary_after = exists_on_root(temporary);
+  const bool final_after = exists_on_root(final_path);
+
+  EXPECT_TRUE(caught);
+  EXPECT_FALSE(temporary.empty());
+  EXPECT_FALSE(temporary_after);
+  EXPECT_FALSE(final_after);
+}
+
+TEST_F(Hdf5Io, atomic_output_refuses_an_existing_file_unless_overwriting) {
+  const std::string final_path = path("existing.h5");
+  write_marker(final_path, 3.0);
+  std::string message;
+  try {
+    plx::io::atomic_output refused(world(), final_path, false);
+  } catch (const plx::io_error& error) {
+    message = error.what();
+  }
+  const double untouched = read_marker(final_path);
+
+  // With overwrite, the old file stays until the commit replaces it.
+  double before_commit = 0.0;
+  {
+    plx::io::atomic_output output(world(), final_path, true);
+    write_marker(output.temporary_path(), 4.0);
+    before_commit = read_marker(final_path);
+    output.commit();
+  }
+  const double replaced = read_marker(final_path);
+
+  EXPECT_NE(message.find("--force"), std::string::npos) << message;
+  EXPECT_NE(message.find(final_path), std::string::npos) << message;
+  EXPECT_EQ(untouched, 3.0);
+  EXPECT_EQ(before_commit, 3.0);
+  EXPECT_EQ(replaced, 4.0);
+}
+
+TEST_F(Hdf5Io, atomic_output_refuses_a_directory_it_cannot_write) {
+  // Tests may run as root, for whom chmod does not make a directory unwritable: use a missing directory
+  // and a regular file in place of a directory instead.
+  const std::string missing_dir = path("missing_dir");
+  std::string missing_message;
+  try {
+    plx::io::atomic_output output(world(), missing_dir + "/run.h5", false);
+  } catch (const plx::io_error& error) {
+    missing_message = error.what();
+  }
+  const std::string not_a_dir = path("plain_file");
+  if (world().is_root()) std::ofstream(not_a_dir) << "x\n";
+  world().barrier();
+  std::string file_message;
+  try {
+    plx::io::atomic_output output(world(), not_a_dir + "/run.h5", true);
+  } catch (const plx::io_error& error) {
+    file_message = error.what();
+  }
+
+  EXPECT_NE(missing_message.find(missing_dir), std::string::npos) << missing_message;
+  EXPECT_NE(file_message.find(not_a_dir), std::string::npos) << file_message;
+  EXPECT_NE(file_message.find("not a directory"), std::string::npos) << file_message;
+}
+
+}  // namespace
