@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # parallax bootstrap: installs the Debian 12 packages that are missing, builds in Release, and runs.
 #
-#   ./bootstrap.sh run [plx-pi options]   set up, build, run the main job (plx-pi on 2 ranks)
+#   ./bootstrap.sh run [plx-cosmo options] set up, build, run the main job: plx-cosmo on 2 ranks with the
+#                                         workshop defaults, output in build/run/cosmo.h5 (+ .xmf)
 #   ./bootstrap.sh test                   set up, build, run the whole test suite (ctest)
 #   ./bootstrap.sh deps                   only install missing packages
 #   ./bootstrap.sh build [preset]         only build (presets: release, debug, asan)
@@ -60,8 +61,10 @@ case "$command" in
     install_missing "${packages[@]}"
     build release
     mpi_environment
-    say "running: mpiexec -n 2 plx-pi $*"
-    exec mpiexec -n 2 $(mpi_flags) build/release/apps/plx-pi "$@"
+    mkdir -p build/run
+    say "running: mpiexec -n 2 plx-cosmo --out build/run/cosmo.h5 --force $*"
+    mpiexec -n 2 $(mpi_flags) build/release/apps/plx-cosmo --out build/run/cosmo.h5 --force "$@"
+    say "pictures: python3 apps/cosmo/plot.py build/run/cosmo.h5 (needs python3-h5py python3-matplotlib)"
     ;;
   test)
     install_missing "${packages[@]}"
@@ -81,12 +84,22 @@ case "$command" in
     install_missing "${packages[@]}" "${bench_packages[@]}"
     build release
     mpi_environment
-    mpiexec -n 2 $(mpi_flags) build/release/apps/plx-bench dispatch --json --quiet
-    mpiexec -n 2 $(mpi_flags) build/release/apps/plx-bench balance --json --quiet
+    # One session, parallax and its peers back to back, so their ratios compare like with like.
+    bench=build/release/apps/plx-bench
+    mpiexec -n 2 $(mpi_flags) $bench dispatch --json --quiet
+    mpiexec -n 2 $(mpi_flags) $bench calls --json --quiet
+    mpiexec -n 2 $(mpi_flags) $bench balance --json --quiet --repeats 3
+    mpiexec -n 1 --bind-to none $bench balance --json --quiet --threads 2 --repeats 3
     /usr/bin/python3 apps/bench/peers.py --json
+    for plan in estimate measure; do
+      mpiexec -n 1 --bind-to none $bench fft --json --quiet --threads 2 --plan $plan --repeats 5
+      mpiexec -n 2 $(mpi_flags) $bench fft --json --quiet --threads 1 --plan $plan --repeats 5
+    done
+    /usr/bin/python3 apps/cosmo/workshop_numpy.py --dim 3 --n 256 --variant fftn --repeats 3 --json
+    /usr/bin/python3 apps/cosmo/workshop_numpy.py --dim 3 --n 256 --variant rfftn --repeats 3 --json
     ;;
   *)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     [ -z "$command" ] || [ "$command" = "-h" ] || [ "$command" = "--help" ] || exit 2
     ;;
 esac

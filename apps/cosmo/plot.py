@@ -131,7 +131,7 @@ def image(ax, data, box, **kwargs):
 
 def save(fig, out_dir, name):
     path = os.path.join(out_dir, name)
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=DPI)  # DPI may be lowered by --dpi (main sets the module value)
     plt.close(fig)
     print(f"wrote {path}", flush=True)
 
@@ -220,7 +220,11 @@ def main(argv=None):
     parser.add_argument("file", help="HDF5 file written by plx-cosmo")
     parser.add_argument("--out", metavar="DIR", help="directory for the PNGs (default: the file's directory)")
     parser.add_argument("--slice", type=int, metavar="INDEX", help="z index of the 3D slices (default N/2)")
+    parser.add_argument("--dpi", type=int, default=DPI, help=f"resolution of the PNGs (default {DPI})")
     args = parser.parse_args(argv)
+    if args.dpi < 10:
+        parser.error("--dpi must be at least 10")
+    globals()["DPI"] = args.dpi
     out_dir = args.out if args.out is not None else (os.path.dirname(args.file) or ".")
 
     try:

@@ -1,5 +1,5 @@
 // XDMF sidecar files: a small XML text that tells ParaView and VisIt how to read the grids in an HDF5
-// file written by parallax (open the .xdmf in ParaView with the "Xdmf3 Reader").
+// file written by parallax (open the .xmf in ParaView with the "Xdmf3 Reader").
 //
 // The grid is uniform: a periodic box of side L with N cells per side in 2D or 3D, origin 0, spacing L/N
 // (XDMF topology 2DCoRectMesh/3DCoRectMesh, geometry ORIGIN_DXDY/ORIGIN_DXDYDZ). Fields are node-centred
@@ -16,7 +16,7 @@
 // directions matter). ParaView vectors have 3 components, so a 2D vector field becomes one scalar
 // attribute per component, "<name>_0" and "<name>_1" (component a of the dataset), each a HyperSlab of it.
 //
-// The text refers to the HDF5 file by its base name ("run.h5:/density"): keep the .xdmf beside it, and
+// The text refers to the HDF5 file by its base name ("run.h5:/density"): keep the .xmf beside it, and
 // pass the final name, not atomic_output's temporary one.
 //
 // Generating the text is pure (no MPI, no files); write_xdmf_file() puts it on disk.
