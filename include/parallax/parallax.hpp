@@ -3,6 +3,7 @@
 
 #include <parallax/version.hpp>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/communicator.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/core/layout.hpp>

@@ -1,7 +1,6 @@
 #include <parallax/dist/detail/call_context.hpp>
 
 #include <algorithm>
-#include <numeric>
 #include <vector>
 
 #include <mpi.h>
@@ -9,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/dist/payload.hpp>
 
@@ -220,18 +220,9 @@ call_summary call_context::finish() {
     // Every rank learns every rank's first failure and picks the same one: the lowest index.
     std::vector<char> mine;
     encode_into(mine, first_failure_);
-    const int my_size = static_cast<int>(mine.size());
-    std::vector<int> sizes(static_cast<std::size_t>(comm_.size()));
-    check_mpi(MPI_Allgather(&my_size, 1, MPI_INT, sizes.data(), 1, MPI_INT, comm_.native()), "MPI_Allgather");
-    std::vector<int> offsets(sizes.size());
-    std::exclusive_scan(sizes.begin(), sizes.end(), offsets.begin(), 0);
-    std::vector<char> everything(static_cast<std::size_t>(offsets.back() + sizes.back()));
-    check_mpi(MPI_Allgatherv(mine.data(), my_size, MPI_BYTE, everything.data(), sizes.data(), offsets.data(),
-                             MPI_BYTE, comm_.native()),
-              "MPI_Allgatherv");
-    for (std::size_t r = 0; r < sizes.size(); ++r) {
-      const auto failure = decode_from<std::optional<task_failure>>(
-          std::span<const char>(everything.data() + offsets[r], static_cast<std::size_t>(sizes[r])));
+    const auto all = allgather_varying<char>(comm_, mine);
+    for (std::size_t r = 0; r < all.counts.size(); ++r) {
+      const auto failure = decode_from<std::optional<task_failure>>(all.part(r));
       if (failure && (!summary.first_failure || failure->index < summary.first_failure->index)) {
         summary.first_failure = failure;
       }

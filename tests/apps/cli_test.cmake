@@ -3,19 +3,7 @@
 # Run by ctest as: cmake -DPLX_PI=... -DPLX_BENCH=... -DMPIEXEC=... -P cli_test.cmake
 cmake_minimum_required(VERSION 3.25)
 
-set(failures 0)
-function(run_case name expected_code expected_regex)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
-  set(all "${out}${err}")
-  if(NOT code STREQUAL "${expected_code}")
-    message(SEND_ERROR "${name}: exit code ${code}, expected ${expected_code}\n${all}")
-  elseif(NOT all MATCHES "${expected_regex}")
-    message(SEND_ERROR "${name}: output does not match '${expected_regex}':\n${all}")
-  else()
-    message(STATUS "ok: ${name}")
-  endif()
-  set(last_output "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run_case.cmake)
 
 set(mpi ${MPIEXEC} --oversubscribe)
 

@@ -25,12 +25,12 @@
 #include <concepts>
 #include <cstddef>
 #include <functional>
-#include <numeric>
 #include <span>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/communicator.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/dist/detail/call_context.hpp>
@@ -269,20 +269,10 @@ Value map_reduce(const communicator& comm, std::size_t n, Fn&& fn, Value identit
   // Every rank folds every rank's value in rank order, so all ranks hold the same result.
   std::vector<char> mine;
   detail::encode_into(mine, local);
-  const int my_size = static_cast<int>(mine.size());
-  std::vector<int> sizes(static_cast<std::size_t>(comm.size()));
-  detail::check_mpi(MPI_Allgather(&my_size, 1, MPI_INT, sizes.data(), 1, MPI_INT, comm.native()), "MPI_Allgather");
-  std::vector<int> offsets(sizes.size());
-  std::exclusive_scan(sizes.begin(), sizes.end(), offsets.begin(), 0);
-  std::vector<char> all(static_cast<std::size_t>(offsets.back() + sizes.back()));
-  detail::check_mpi(MPI_Allgatherv(mine.data(), my_size, MPI_BYTE, all.data(), sizes.data(), offsets.data(),
-                                   MPI_BYTE, comm.native()),
-                    "MPI_Allgatherv");
+  const auto all = detail::allgather_varying<char>(comm, mine);
   Value total = identity;
-  for (std::size_t r = 0; r < sizes.size(); ++r) {
-    total = std::invoke(op, std::move(total),
-                        detail::decode_from<Value>(std::span<const char>(all.data() + offsets[r],
-                                                                         static_cast<std::size_t>(sizes[r]))));
+  for (std::size_t r = 0; r < all.counts.size(); ++r) {
+    total = std::invoke(op, std::move(total), detail::decode_from<Value>(all.part(r)));
   }
   return total;
 }

@@ -1,0 +1,50 @@
+// Small collective helpers the layers above share.
+#pragma once
+
+#include <numeric>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include <mpi.h>
+
+#include <parallax/core/communicator.hpp>
+#include <parallax/core/error.hpp>
+
+namespace plx::detail {
+
+/// Everything every rank contributed, concatenated in rank order, with where each rank's part starts.
+template <class T>
+struct gathered {
+  std::vector<T> values;
+  std::vector<int> counts;   ///< elements from each rank
+  std::vector<int> offsets;  ///< where each rank's elements start in `values`
+
+  [[nodiscard]] std::span<const T> part(std::size_t rank) const {
+    return std::span<const T>(values.data() + offsets[rank], static_cast<std::size_t>(counts[rank]));
+  }
+};
+
+/// Collective: MPI_Allgatherv of trivially copyable values, sizes exchanged first. Each rank's part must
+/// stay below 2^31 elements (MPI's int counts).
+template <class T>
+gathered<T> allgather_varying(const communicator& comm, std::span<const T> mine) {
+  static_assert(std::is_trivially_copyable_v<T>, "allgather_varying sends raw bytes");
+  gathered<T> out;
+  const int bytes = static_cast<int>(mine.size_bytes());
+  std::vector<int> byte_counts(static_cast<std::size_t>(comm.size()));
+  check_mpi(MPI_Allgather(&bytes, 1, MPI_INT, byte_counts.data(), 1, MPI_INT, comm.native()), "MPI_Allgather");
+  std::vector<int> byte_offsets(byte_counts.size());
+  std::exclusive_scan(byte_counts.begin(), byte_counts.end(), byte_offsets.begin(), 0);
+  out.values.resize(static_cast<std::size_t>(byte_offsets.back() + byte_counts.back()) / sizeof(T));
+  check_mpi(MPI_Allgatherv(mine.data(), bytes, MPI_BYTE, out.values.data(), byte_counts.data(), byte_offsets.data(),
+                           MPI_BYTE, comm.native()),
+            "MPI_Allgatherv");
+  for (std::size_t r = 0; r < byte_counts.size(); ++r) {
+    out.counts.push_back(byte_counts[r] / static_cast<int>(sizeof(T)));
+    out.offsets.push_back(byte_offsets[r] / static_cast<int>(sizeof(T)));
+  }
+  return out;
+}
+
+}  // namespace plx::detail

@@ -1,0 +1,19 @@
+# run_case(NAME EXPECTED_EXIT_CODE REGEX COMMAND...): runs COMMAND (in ${WORK_DIR} when set), checks its exit
+# code and that stdout+stderr match REGEX, and leaves stdout in `last_output` for further checks.
+function(run_case name expected_code expected_regex)
+  set(where "${CMAKE_CURRENT_BINARY_DIR}")
+  if(DEFINED WORK_DIR)
+    set(where "${WORK_DIR}")
+  endif()
+  execute_process(COMMAND ${ARGN} WORKING_DIRECTORY "${where}" RESULT_VARIABLE code OUTPUT_VARIABLE out
+                  ERROR_VARIABLE err TIMEOUT 120)
+  set(all "${out}${err}")
+  if(NOT code STREQUAL "${expected_code}")
+    message(SEND_ERROR "${name}: exit code ${code}, expected ${expected_code}\n${all}")
+  elseif(NOT all MATCHES "${expected_regex}")
+    message(SEND_ERROR "${name}: output does not match '${expected_regex}':\n${all}")
+  else()
+    message(STATUS "ok: ${name}")
+  endif()
+  set(last_output "${out}" PARENT_SCOPE)
+endfunction()
