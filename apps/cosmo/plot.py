@@ -131,7 +131,7 @@ def image(ax, data, box, **kwargs):
 
 def save(fig, out_dir, name):
     path = os.path.join(out_dir, name)
-    fig.savefig(path, dpi=DPI)  # DPI may be lowered by --dpi (main sets the module value)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     print(f"wrote {path}", flush=True)
 
@@ -224,7 +224,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.dpi < 10:
         parser.error("--dpi must be at least 10")
-    globals()["DPI"] = args.dpi
+    global DPI  # one resolution for every figure of the run
+    DPI = args.dpi
     out_dir = args.out if args.out is not None else (os.path.dirname(args.file) or ".")
 
     try:
