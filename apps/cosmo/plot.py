@@ -215,6 +215,7 @@ def plot_power_spectrum(cf, out_dir):
 
 
 def main(argv=None):
+    global DPI  # --dpi sets one resolution for every figure of the run
     parser = argparse.ArgumentParser(description="Render density, potential, Zel'dovich frames and power "
                                                  "spectrum PNGs from a plx-cosmo HDF5 file.")
     parser.add_argument("file", help="HDF5 file written by plx-cosmo")
@@ -224,7 +225,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.dpi < 10:
         parser.error("--dpi must be at least 10")
-    global DPI  # one resolution for every figure of the run
     DPI = args.dpi
     out_dir = args.out if args.out is not None else (os.path.dirname(args.file) or ".")
 
