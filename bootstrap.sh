@@ -15,8 +15,8 @@ cd "$(dirname "$0")"
 
 packages=(g++ make cmake git pkg-config libopenmpi-dev openmpi-bin libfftw3-dev libfftw3-mpi-dev
           libhdf5-openmpi-dev hdf5-tools libeigen3-dev libgtest-dev libcli11-dev libfmt-dev libcereal-dev
-          librandom123-dev libtomlplusplus-dev)
-bench_packages=(python3 python3-joblib python3-mpi4py python3-numpy python3-h5py python3-matplotlib parallel)
+          librandom123-dev libtomlplusplus-dev python3-h5py python3-matplotlib)
+bench_packages=(python3-joblib python3-mpi4py python3-numpy parallel)
 
 say() { printf '==> %s\n' "$*" >&2; }
 

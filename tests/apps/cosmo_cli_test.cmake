@@ -64,3 +64,14 @@ foreach(dataset /density /potential /displacement /frames/000/density /frames/00
                 /power_spectrum/k /power_spectrum/modes)
   run_case("${dataset} identical on 1 and 4 ranks" 0 "" ${H5DIFF} one.h5 four.h5 ${dataset} ${dataset})
 endforeach()
+
+# The plotting tool renders the four pictures of a run.
+find_program(SYSTEM_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED)
+run_case("plot.py renders a run" 0 "power_spectrum.png"
+         ${SYSTEM_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/../../apps/cosmo/plot.py one.h5 --out pictures --dpi 40)
+foreach(picture density potential frames power_spectrum)
+  if(NOT EXISTS "${WORK_DIR}/pictures/${picture}.png")
+    message(SEND_ERROR "plot.py: ${picture}.png missing")
+  endif()
+endforeach()
+run_case("plot.py names a missing file" 2 "no-such.h5" ${SYSTEM_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/../../apps/cosmo/plot.py no-such.h5)
