@@ -75,6 +75,8 @@ int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtim
     return report(e.what(), exit_failure);
   } catch (const timeout_error& e) {
     return report(e.what(), exit_failure);
+  } catch (const stopped_error& e) {
+    return report(e.what(), exit_interrupted);
   } catch (const std::exception& e) {
     report(e.what(), exit_failure);
   } catch (...) {

@@ -24,6 +24,9 @@ task_error::task_error(const std::string& message, std::size_t index, int rank, 
 timeout_error::timeout_error(const std::string& message, std::size_t finished, std::size_t total)
     : error(message), finished_(finished), total_(total) {}
 
+stopped_error::stopped_error(const std::string& message, std::size_t finished, std::size_t total)
+    : error(message), finished_(finished), total_(total) {}
+
 void detail::check_mpi(int code, const char* call) {
   if (code != MPI_SUCCESS) {
     throw mpi_error(call, code);

@@ -138,6 +138,13 @@ std::optional<chunk> call_context::next_chunk(worker_state& worker) {
 
 bool call_context::keep_going() {
   if (stop_.load(std::memory_order_relaxed)) return false;
+  if (options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed)) {
+    stop_seen_.store(true, std::memory_order_relaxed);
+    stop_.store(true, std::memory_order_relaxed);
+    std::lock_guard lock(mpi_mutex_);
+    request_stop_locked();
+    return false;
+  }
   if (has_deadline_ && clock::now() >= deadline_) {
     deadline_passed_.store(true, std::memory_order_relaxed);
     stop_.store(true, std::memory_order_relaxed);
@@ -203,18 +210,19 @@ std::vector<std::vector<char>> call_context::wait_results() {
 }
 
 call_summary call_context::finish() {
-  std::uint64_t local[3] = {ran_.load(), 0, deadline_passed_.load() ? 1u : 0u};
+  std::uint64_t local[4] = {ran_.load(), 0, deadline_passed_.load() ? 1u : 0u, stop_seen_.load() ? 1u : 0u};
   {
     std::lock_guard lock(failure_mutex_);
     local[1] = failures_;
   }
-  std::uint64_t total[3] = {};
-  check_mpi(MPI_Allreduce(local, total, 3, MPI_UINT64_T, MPI_SUM, comm_.native()), "MPI_Allreduce");
+  std::uint64_t total[4] = {};
+  check_mpi(MPI_Allreduce(local, total, 4, MPI_UINT64_T, MPI_SUM, comm_.native()), "MPI_Allreduce");
 
   call_summary summary;
   summary.finished = total[0];
   summary.failures = total[1];
   summary.timed_out = total[2] > 0;
+  summary.stopped = total[3] > 0;
 
   if (summary.failures > 0) {
     // Every rank learns every rank's first failure and picks the same one: the lowest index.
@@ -246,6 +254,11 @@ void raise_for(const call_summary& summary, const map_options& options, std::siz
     const double limit = options.timeout ? options.timeout->count() : 0.0;
     throw timeout_error("map '" + options.label + "' timed out after " + fmt::format("{:g}", limit) + " s: " +
                             std::to_string(summary.finished) + " of " + std::to_string(items) + " items finished",
+                        summary.finished, items);
+  }
+  if (summary.stopped) {
+    throw stopped_error("map '" + options.label + "' stopped on request: " + std::to_string(summary.finished) + " of " +
+                            std::to_string(items) + " items finished",
                         summary.finished, items);
   }
 }

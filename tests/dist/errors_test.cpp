@@ -178,6 +178,33 @@ TEST(Collect, every_item_yields_its_value_or_its_failure) {
   }
 }
 
+TEST(Stop, an_outside_request_on_one_rank_stops_every_rank) {
+  // As a signal handler would: the flag is set on the last rank only, while its tasks run.
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> ran{0};
+  plx::map_options options;
+  options.stop = &stop;
+  options.schedule = plx::schedule::dynamic(1);
+  const int signalled = rt().size() - 1;
+  try {
+    (void)plx::map(rt().world(), 2000, [&](std::size_t) {
+      if (ran.fetch_add(1) == 3 && rt().rank() == signalled) stop.store(true);
+      sleep_ms(1);
+      return 0;
+    }, options);
+    ADD_FAILURE() << "expected stopped_error";
+  } catch (const plx::stopped_error& e) {
+    EXPECT_LT(e.finished(), e.total());
+    EXPECT_NE(std::string(e.what()).find("stopped on request"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(sum_over_ranks(ran.load()), 1000u);
+  stop.store(false);
+  const auto again = plx::map(rt().world(), 10, [](std::size_t i) { return i; }, options);
+  if (rt().is_root()) {
+    EXPECT_EQ(again.size(), 10u);
+  }
+}
+
 TEST(Timeout, deadline_stops_the_call_and_every_rank_throws_with_the_count) {
   const std::size_t n = 10'000;
   plx::map_options options;

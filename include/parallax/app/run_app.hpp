@@ -24,10 +24,13 @@ namespace plx {
 inline constexpr int exit_ok = 0;
 inline constexpr int exit_failure = 1;  ///< a run-time failure (task error, I/O, MPI)
 inline constexpr int exit_usage = 2;    ///< bad command line or parameters
+/// Stopped on request (a signal) before finishing, with the work done so far saved: a batch script tests for
+/// it to requeue itself and resume (BSD's EX_TEMPFAIL).
+inline constexpr int exit_interrupted = 75;
 
 /// Runs `body` inside a runtime configured from the shared options; returns the process exit code.
 /// plx::config_error (thrown on every rank alike) exits with exit_usage; task and timeout errors
-/// (also collective) with exit_failure; any other exception, which may have hit one rank only while
+/// (also collective) with exit_failure; plx::stopped_error with exit_interrupted; any other exception, which may have hit one rank only while
 /// the others wait in a collective, is printed and followed by MPI_Abort so the job cannot hang.
 int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtime&)>& body);
 

@@ -72,6 +72,18 @@ class timeout_error : public error {
   std::size_t total_;
 };
 
+/// A map call was stopped on request (map_options::stop). Thrown on every rank of the call.
+class stopped_error : public error {
+ public:
+  stopped_error(const std::string& message, std::size_t finished, std::size_t total);
+  [[nodiscard]] std::size_t finished() const noexcept { return finished_; }
+  [[nodiscard]] std::size_t total() const noexcept { return total_; }
+
+ private:
+  std::size_t finished_;
+  std::size_t total_;
+};
+
 namespace detail {
 /// Throws plx::mpi_error unless `code` is MPI_SUCCESS. Every MPI return code goes through here.
 void check_mpi(int code, const char* call);

@@ -1,6 +1,7 @@
 // How a map call runs: schedule, deadline, progress and threads. A small value type, no MPI.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -41,6 +42,10 @@ struct map_options {
   /// Overall deadline of the call, from its start. Past it no new task starts, and every rank throws
   /// plx::timeout_error saying how many items finished. A task already running is not interrupted.
   std::optional<std::chrono::duration<double>> timeout;
+  /// A stop request from outside (a signal handler sets it, say): once it reads true on any rank, no new
+  /// task starts anywhere, the call finishes the tasks already running, and every rank throws
+  /// plx::stopped_error. The flag must outlive the call.
+  const std::atomic<bool>* stop = nullptr;
   /// Progress on root's stderr: a bar with done/total, rate and ETA on a terminal, plain lines at most
   /// every `progress_interval` otherwise (SLURM output files).
   bool progress = false;

@@ -37,6 +37,7 @@ struct call_summary {
   std::size_t finished = 0;  ///< items that ran (succeeded or failed), all ranks
   std::size_t failures = 0;
   bool timed_out = false;
+  bool stopped = false;  ///< map_options::stop was seen on some rank
   std::optional<task_failure> first_failure;  ///< the failure with the lowest index
 };
 
@@ -114,6 +115,7 @@ class call_context {
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> deadline_passed_{false};
+  std::atomic<bool> stop_seen_{false};
   bool stop_published_ = false;  // guarded by mpi_mutex_
   bool has_deadline_ = false;
   std::chrono::steady_clock::time_point deadline_{};
@@ -125,7 +127,7 @@ class call_context {
 };
 
 /// Throws, on every rank alike: plx::task_error when a task failed under fail_fast, else
-/// plx::timeout_error when the deadline passed.
+/// plx::timeout_error when the deadline passed, else plx::stopped_error when a stop was requested.
 void raise_for(const call_summary& summary, const map_options& options, std::size_t items, bool fail_fast);
 
 }  // namespace plx::detail

@@ -1,0 +1,101 @@
+// plx-run: a task farm over MPI ranks x slots that never loses finished work.
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
+
+#include <parallax/app/run_app.hpp>
+#include <parallax/farm/farm.hpp>
+
+namespace {
+
+// Set from signal handlers: lock-free atomics only.
+std::atomic<bool> drain_requested{false};
+std::atomic<bool> kill_requested{false};
+std::atomic<int> signals_seen{0};
+
+extern "C" void on_shutdown_signal(int) {
+  // First signal: drain (no new tasks, let running ones finish within the grace). Second: kill them now.
+  if (signals_seen.fetch_add(1) == 0) {
+    drain_requested.store(true);
+  } else {
+    kill_requested.store(true);
+  }
+}
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_shutdown_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (const int signal : {SIGTERM, SIGINT, SIGUSR1}) sigaction(signal, &action, nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"Task farm: runs one shell command per line of TASKS (or a TOML parameter sweep) over MPI ranks x\n"
+               "slots, records every finished task in a durable journal, and resumes after a stop.\n"
+               "Exit codes: 0 all tasks succeeded, 1 some failed, 2 bad input, 75 stopped by a signal or\n"
+               "--max-failures with work left (resume with --resume).",
+               "plx-run"};
+  std::string tasks_path;
+  plx::farm::farm_options o;
+  double timeout_s = 0;
+  double grace_s = 30;
+  double kill_grace_s = 5;
+  std::size_t max_failures = 0;
+  bool json = false;
+  cli.add_option("TASKS", tasks_path, "command file (one per line, # comments) or sweep (.toml)")->required();
+  cli.add_option("--slots", o.slots, "concurrent tasks per rank (default: threads per rank)")->check(CLI::PositiveNumber);
+  cli.add_option("--journal", o.journal, "journal file (default: WORKDIR/journal)");
+  cli.add_flag("--resume", o.resume, "continue a stopped run: rerun only tasks the journal does not record as succeeded");
+  cli.add_option("--timeout", timeout_s, "per-task wall time limit in seconds (SIGTERM, then SIGKILL)")->check(CLI::PositiveNumber);
+  cli.add_option("--retries", o.retries, "extra attempts of a failed task")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cli.add_option("--max-failures", max_failures, "stop after this many failed tasks (default: never)")->check(CLI::PositiveNumber);
+  cli.add_option("--workdir", o.workdir, "directory for per-task output, journal and summary")->capture_default_str();
+  cli.add_option("--grace", grace_s, "after SIGTERM/SIGINT/SIGUSR1, seconds running tasks may finish")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cli.add_option("--kill-grace", kill_grace_s, "seconds between SIGTERM and SIGKILL of a task")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cli.add_flag("--progress", o.progress, "progress lines on stderr");
+  cli.add_flag("--json", json, "print one JSON object with the counts");
+
+  return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
+    install_signal_handlers();
+    if (timeout_s > 0) o.task_timeout = std::chrono::duration<double>(timeout_s);
+    if (max_failures > 0) o.max_failures = max_failures;
+    o.drain_grace = std::chrono::duration<double>(grace_s);
+    o.kill_grace = std::chrono::duration<double>(kill_grace_s);
+    o.drain = &drain_requested;
+    o.kill_now = &kill_requested;
+
+    // Every rank loads the task set (the same file): each needs the commands, none ships them.
+    const plx::farm::task_set tasks = plx::farm::task_set::load(tasks_path);
+    const auto start = std::chrono::steady_clock::now();
+    const plx::farm::farm_summary s = plx::farm::run_farm(rt.world(), tasks, o);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    plx::farm::write_summary(rt.world(), s, o.workdir + "/summary.h5");
+    const bool complete = s.succeeded + s.already_done == s.total;
+    const int code = complete ? plx::exit_ok : (s.failed > 0 && !s.stopped ? plx::exit_failure : plx::exit_interrupted);
+    if (rt.is_root()) {
+      const std::string table = plx::farm::summary_table(s, tasks, o);
+      if (FILE* f = std::fopen((o.workdir + "/summary.txt").c_str(), "w")) {
+        std::fputs(table.c_str(), f);
+        std::fclose(f);
+      }
+      if (json) {
+        std::printf("%s\n", fmt::format(R"({{"tasks": {}, "succeeded": {}, "already_done": {}, "failed": {}, )"
+                                        R"("interrupted": {}, "not_started": {}, "stopped": {}, "seconds": {:.3f}, )"
+                                        R"("ranks": {}, "slots": {}, "exit_code": {}}})",
+                                        s.total, s.succeeded, s.already_done, s.failed, s.interrupted, s.not_started,
+                                        s.stopped ? "true" : "false", seconds, rt.size(),
+                                        o.slots > 0 ? o.slots : rt.threads(), code)
+                                .c_str());
+      } else {
+        std::fputs(table.c_str(), stdout);
+        if (code == plx::exit_interrupted) std::printf("stopped with work left: rerun with --resume (exit code 75)\n");
+      }
+    }
+    return code;
+  });
+}

@@ -1,0 +1,62 @@
+// The task farm: every command of a task set run over MPI ranks x slots, each finished task recorded in a
+// durable journal on root the moment it finishes, so that a run stopped at any instant resumes where it
+// stood. Slots are the OpenMP threads of the map layer's dynamic schedule (chunk 1): one slow task never
+// holds back the others.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <parallax/core/communicator.hpp>
+#include <parallax/farm/journal.hpp>
+#include <parallax/farm/task_set.hpp>
+
+namespace plx::farm {
+
+struct farm_options {
+  int slots = 0;                 ///< concurrent tasks per rank; 0 = the runtime's threads
+  std::string journal;           ///< journal path ("" = <workdir>/journal)
+  bool resume = false;           ///< skip tasks the journal records as succeeded
+  std::string workdir = "plx-run";  ///< per-task stdout/stderr go to <workdir>/tasks/<id>.{out,err}
+  std::optional<std::chrono::duration<double>> task_timeout;
+  std::chrono::duration<double> kill_grace = std::chrono::seconds(5);  ///< SIGTERM -> SIGKILL of a task
+  int retries = 0;               ///< extra attempts of a failed task
+  std::optional<std::size_t> max_failures;  ///< stop after this many tasks failed for good
+  /// Shutdown requests, set by signal handlers (must outlive the call): `drain` stops handing out tasks and
+  /// lets running ones finish within `drain_grace`, then kills them; `kill_now` kills running tasks at once.
+  const std::atomic<bool>* drain = nullptr;
+  const std::atomic<bool>* kill_now = nullptr;
+  std::chrono::duration<double> drain_grace = std::chrono::seconds(30);
+  bool progress = false;         ///< progress lines on root's stderr
+};
+
+struct farm_summary {
+  std::size_t total = 0;
+  std::size_t already_done = 0;  ///< succeeded in an earlier run (resume)
+  std::size_t succeeded = 0;     ///< in this run
+  std::size_t failed = 0;        ///< in this run, after every retry
+  std::size_t interrupted = 0;   ///< killed at shutdown (to run again on resume)
+  std::size_t not_started = 0;
+  bool stopped = false;          ///< ended by a shutdown request or max_failures, not by running out of tasks
+  std::string stop_reason;
+  /// Root: the last record of every task that has one, by id, over this and earlier runs.
+  std::vector<task_record> final_records;
+};
+
+/// Collective. Runs the task set; throws plx::config_error / plx::io_error (every rank) for an unwritable work
+/// directory or a journal of another task set, before any task starts.
+farm_summary run_farm(const communicator& comm, const task_set& tasks, const farm_options& options);
+
+/// Collective: writes the summary as HDF5, one row per task with a record (datasets id, outcome, exit_code,
+/// signal, attempt, rank, start_s, end_s; outcome codes 0 ok, 1 failed, 2 timeout, 3 interrupted, 4 error, in the
+/// `outcome_codes` attribute), through a temporary name.
+void write_summary(const communicator& comm, const farm_summary& summary, const std::string& path);
+
+/// The human-readable summary: counts, the slowest tasks, failures with exit codes and stderr paths.
+[[nodiscard]] std::string summary_table(const farm_summary& summary, const task_set& tasks, const farm_options& options);
+
+}  // namespace plx::farm

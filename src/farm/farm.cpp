@@ -1,0 +1,301 @@
+#include <parallax/farm/farm.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include <mpi.h>
+
+#include <fmt/format.h>
+
+#include <parallax/core/error.hpp>
+#include <parallax/dist/map.hpp>
+#include <parallax/farm/process.hpp>
+#include <parallax/io/atomic_output.hpp>
+#include <parallax/io/hdf5_file.hpp>
+#include <parallax/io/slab_io.hpp>
+
+namespace plx::farm {
+
+namespace {
+
+// One attempt at one task, as it travels from the rank that ran it to root's journal.
+struct attempt_report {
+  std::uint64_t id = 0;
+  int attempt = 1;
+  int rank = 0;
+  std::string host;
+  command_result result;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(id, attempt, rank, host, result.outcome, result.exit_code, result.signal, result.start_s, result.end_s,
+      result.stdout_bytes, result.stderr_bytes, result.error);
+  }
+};
+
+task_record to_record(const attempt_report& r) {
+  task_record t;
+  t.id = r.id;
+  t.exit_code = r.result.exit_code;
+  t.signal = r.result.signal;
+  t.outcome = r.result.outcome;
+  t.attempt = r.attempt;
+  t.rank = r.rank;
+  t.host = r.host;
+  t.start_s = r.result.start_s;
+  t.end_s = r.result.end_s;
+  t.stdout_bytes = r.result.stdout_bytes;
+  t.stderr_bytes = r.result.stderr_bytes;
+  return t;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+// Root checks, every rank throws the same message: nothing is started unless all is well.
+void agree(const communicator& comm, std::string problem) {
+  int length = static_cast<int>(problem.size());
+  detail::check_mpi(MPI_Bcast(&length, 1, MPI_INT, 0, comm.native()), "MPI_Bcast");
+  problem.resize(static_cast<std::size_t>(length));
+  detail::check_mpi(MPI_Bcast(problem.data(), length, MPI_CHAR, 0, comm.native()), "MPI_Bcast");
+  if (!problem.empty()) throw config_error(problem);
+}
+
+std::string prepare_workdir(const std::string& workdir) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(workdir) / "tasks", ec);
+  if (ec) return "cannot create work directory " + workdir + "/tasks: " + ec.message();
+  const std::string probe = workdir + "/tasks/.plx-write-test";
+  if (FILE* f = std::fopen(probe.c_str(), "w")) {
+    std::fclose(f);
+    std::remove(probe.c_str());
+    return {};
+  }
+  return "work directory " + workdir + " is not writable: " + std::strerror(errno);
+}
+
+std::string output_path(const farm_options& o, std::uint64_t id, int attempt, const char* stream) {
+  return fmt::format("{}/tasks/{}{}.{}", o.workdir, id, attempt > 1 ? fmt::format(".{}", attempt) : "", stream);
+}
+
+// Turns the signal flags into the two shutdown phases: stop dispatching at once, kill running tasks after
+// the grace period (or at once on the second signal). A plain thread: it makes no MPI calls.
+class shutdown_watch {
+ public:
+  shutdown_watch(const farm_options& o, std::atomic<bool>& dispatch_stop, std::atomic<bool>& kill)
+      : thread_([this, &o, &dispatch_stop, &kill] {
+          std::optional<std::chrono::steady_clock::time_point> drain_started;
+          while (!done_.load()) {
+            const auto now = std::chrono::steady_clock::now();
+            if (o.drain != nullptr && o.drain->load() && !drain_started) {
+              drain_started = now;
+              dispatch_stop.store(true);
+            }
+            if (drain_started && now - *drain_started >= o.drain_grace) kill.store(true);
+            if (o.kill_now != nullptr && o.kill_now->load()) {
+              dispatch_stop.store(true);
+              kill.store(true);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          }
+        }) {}
+  ~shutdown_watch() {
+    done_.store(true);
+    thread_.join();
+  }
+  shutdown_watch(const shutdown_watch&) = delete;
+  shutdown_watch& operator=(const shutdown_watch&) = delete;
+
+ private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+farm_summary run_farm(const communicator& comm, const task_set& tasks, const farm_options& o_in) {
+  farm_options o = o_in;
+  if (o.journal.empty()) o.journal = o.workdir + "/journal";
+
+  // 1. Before any task: the work directory, the journal, and which tasks are left.
+  std::unique_ptr<journal_writer> journal;
+  std::vector<std::uint64_t> pending;
+  std::map<std::uint64_t, task_record> final_records;
+  std::size_t already_done = 0;
+  std::string problem;
+  if (comm.is_root()) {
+    problem = prepare_workdir(o.workdir);
+    std::optional<journal_contents> previous;
+    if (problem.empty()) {
+      try {
+        previous = read_journal(o.journal);
+        if (previous && !o.resume) {
+          problem = "journal " + o.journal + " exists: pass --resume to continue that run, or remove it to start over";
+        } else if (previous && previous->fingerprint != tasks.fingerprint()) {
+          problem = "journal " + o.journal + " was written for another task set (fingerprint " + previous->fingerprint +
+                    ", the task file now gives " + tasks.fingerprint() + "): the task file changed since; remove the journal to start over";
+        }
+        if (problem.empty()) journal = std::make_unique<journal_writer>(o.journal, tasks.fingerprint(), tasks.size(), previous.has_value());
+      } catch (const std::exception& e) {
+        problem = e.what();
+      }
+    }
+    if (problem.empty()) {
+      std::vector<bool> done(tasks.size(), false);
+      if (previous) {
+        done = previous->succeeded_ids();
+        for (const task_record& r : previous->records) final_records[r.id] = r;
+      }
+      for (std::uint64_t id = 0; id < tasks.size(); ++id) {
+        if (done[id]) {
+          ++already_done;
+        } else {
+          pending.push_back(id);
+        }
+      }
+    }
+  }
+  agree(comm, problem);
+  std::uint64_t count = pending.size();
+  detail::check_mpi(MPI_Bcast(&count, 1, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
+  pending.resize(count);
+  detail::check_mpi(MPI_Bcast(pending.data(), static_cast<int>(count), MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
+
+  // 2. Run what is left: dynamic schedule, one task per draw, results to root's journal as they finish.
+  std::atomic<bool> dispatch_stop{false};
+  std::atomic<bool> kill{false};
+  farm_summary summary;
+  summary.total = tasks.size();
+  summary.already_done = already_done;
+  std::size_t failed_for_good = 0;
+  {
+    const shutdown_watch watch(o, dispatch_stop, kill);
+    map_options m;
+    m.schedule = schedule::dynamic(1);
+    m.threads = o.slots;
+    m.stop = &dispatch_stop;
+    m.label = "tasks";
+    m.progress = o.progress;
+    const std::string host = host_name();
+    const int rank = comm.rank();
+    auto run_one = [&](std::size_t k) {
+      const std::uint64_t id = pending[k];
+      std::vector<attempt_report> attempts;
+      for (int attempt = 1; attempt <= o.retries + 1; ++attempt) {
+        command_spec spec;
+        spec.command = tasks.tasks()[id].command;
+        spec.stdout_path = output_path(o, id, attempt, "out");
+        spec.stderr_path = output_path(o, id, attempt, "err");
+        spec.environment = {{"PLX_TASK_ID", std::to_string(id)},
+                            {"PLX_RANK", std::to_string(rank)},
+                            {"PLX_ATTEMPT", std::to_string(attempt)}};
+        spec.timeout = o.task_timeout;
+        spec.kill_grace = o.kill_grace;
+        attempts.push_back({id, attempt, rank, host, run_command(spec, stop_token{&kill})});
+        const std::string& outcome = attempts.back().result.outcome;
+        if (outcome == "ok" || outcome == "interrupted" || kill.load()) break;
+      }
+      return attempts;
+    };
+    auto record = [&](std::size_t, std::vector<attempt_report>&& attempts) {
+      for (const attempt_report& a : attempts) {
+        const task_record r = to_record(a);
+        journal->append(r);  // durable before anything else happens
+        final_records[r.id] = r;
+      }
+      const std::string& last = attempts.back().result.outcome;
+      if (last == "ok") {
+        ++summary.succeeded;
+      } else if (last == "interrupted") {
+        ++summary.interrupted;
+      } else {
+        ++summary.failed;
+        ++failed_for_good;
+        if (o.max_failures && failed_for_good >= *o.max_failures && !dispatch_stop.load()) {
+          summary.stop_reason = fmt::format("{} tasks failed (--max-failures {})", failed_for_good, *o.max_failures);
+          dispatch_stop.store(true);
+        }
+      }
+    };
+    try {
+      map_unordered(comm, pending.size(), run_one, record, m);
+    } catch (const stopped_error&) {
+      summary.stopped = true;
+    }
+  }
+  if (summary.stopped && summary.stop_reason.empty()) summary.stop_reason = "shutdown requested (signal)";
+  if (comm.is_root()) {
+    summary.not_started = tasks.size() - already_done - summary.succeeded - summary.failed - summary.interrupted;
+    for (auto& [id, r] : final_records) summary.final_records.push_back(r);
+  }
+  // Root counted (its journal saw every result); every rank returns the same counts and exit status.
+  std::uint64_t counts[5] = {summary.already_done, summary.succeeded, summary.failed, summary.interrupted,
+                             summary.not_started};
+  detail::check_mpi(MPI_Bcast(counts, 5, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
+  summary.already_done = counts[0];
+  summary.succeeded = counts[1];
+  summary.failed = counts[2];
+  summary.interrupted = counts[3];
+  summary.not_started = counts[4];
+  return summary;
+}
+
+void write_summary(const communicator& comm, const farm_summary& summary, const std::string& path) {
+  static const std::vector<std::string> codes = {"ok", "failed", "timeout", "interrupted", "error"};
+  std::vector<std::vector<double>> columns(8);
+  for (const task_record& r : summary.final_records) {
+    const auto code = std::find(codes.begin(), codes.end(), r.outcome) - codes.begin();
+    const double row[8] = {static_cast<double>(r.id), static_cast<double>(code), static_cast<double>(r.exit_code),
+                           static_cast<double>(r.signal), static_cast<double>(r.attempt), static_cast<double>(r.rank),
+                           r.start_s, r.end_s};
+    for (std::size_t c = 0; c < 8; ++c) columns[c].push_back(row[c]);
+  }
+  static const char* names[8] = {"id", "outcome", "exit_code", "signal", "attempt", "rank", "start_s", "end_s"};
+  io::atomic_output output(comm, path, true);
+  io::h5_file file = io::h5_file::create(comm, output.temporary_path());
+  for (std::size_t c = 0; c < 8; ++c) io::write_from_root(file, std::string("/") + names[c], columns[c]);
+  io::set_attribute(file, "/", "outcome_codes", std::string("0 ok, 1 failed, 2 timeout, 3 interrupted, 4 error"));
+  io::set_attribute(file, "/", "tasks", static_cast<std::int64_t>(summary.total));
+  file.close();
+  output.commit();
+}
+
+std::string summary_table(const farm_summary& s, const task_set& tasks, const farm_options& o) {
+  std::string text = fmt::format("{} tasks: {} succeeded ({} in earlier runs), {} failed, {} interrupted, {} not started{}\n",
+                                 s.total, s.succeeded + s.already_done, s.already_done, s.failed, s.interrupted,
+                                 s.not_started, s.stopped ? " -- stopped: " + s.stop_reason : "");
+  std::vector<const task_record*> by_time;
+  for (const auto& r : s.final_records) by_time.push_back(&r);
+  std::sort(by_time.begin(), by_time.end(),
+            [](const task_record* a, const task_record* b) { return a->end_s - a->start_s > b->end_s - b->start_s; });
+  if (!by_time.empty()) {
+    text += "slowest:\n";
+    for (std::size_t i = 0; i < std::min<std::size_t>(5, by_time.size()); ++i) {
+      const task_record& r = *by_time[i];
+      text += fmt::format("  task {:>6}  {:8.2f} s  rank {}  {}\n", r.id, r.end_s - r.start_s, r.rank,
+                          tasks.tasks()[r.id].label);
+    }
+  }
+  bool header = false;
+  for (const auto& r : s.final_records) {
+    if (r.succeeded()) continue;
+    if (!header) text += "not succeeded:\n";
+    header = true;
+    text += fmt::format("  task {:>6}  {:<11} exit {:>3} signal {:>2}  attempt {}  stderr {}\n    {}\n", r.id, r.outcome,
+                        r.exit_code, r.signal, r.attempt, output_path(o, r.id, r.attempt, "err"), tasks.tasks()[r.id].command);
+  }
+  return text;
+}
+
+}  // namespace plx::farm

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# plx-run as a user runs it: bad input (exit 2, no task started), a sweep, kill -9 of the whole job then
+# --resume (every task succeeds, no recorded task runs again), SIGTERM and SIGUSR1 drains (exit 75) then
+# --resume. Usage: run_cli_test.sh PLX_RUN MPIEXEC WORK_DIR
+set -u
+PLX_RUN=$1
+MPIEXEC=$2
+WORK=$3
+rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
+mpi=("$MPIEXEC" --oversubscribe)
+failures=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAILED: $*"; failures=$((failures + 1)); }
+
+# expect CODE REGEX NAME -- command...: exit code and a message matching REGEX (stdout+stderr)
+expect() {
+  local code=$1 regex=$2 name=$3
+  shift 4
+  local out
+  out=$("$@" 2>&1)
+  local got=$?
+  if [ "$got" != "$code" ]; then bad "$name: exit $got, expected $code: $out"
+  elif ! grep -Eq -- "$regex" <<<"$out"; then bad "$name: output does not match '$regex': $out"
+  else ok "$name"; fi
+}
+
+# journal_ok_ids FILE: ids recorded as succeeded
+journal_ok_ids() { grep -o 'id=[0-9]* outcome=ok' "$1" | sed 's/id=\([0-9]*\).*/\1/' | sort -n | uniq; }
+
+# --- bad input: a clear message, exit code 2, and no task started
+echo 'touch started' > one.txt
+expect 2 "no-such.txt" "missing task file" -- "$PLX_RUN" no-such.txt --quiet
+printf '# nothing\n\n   \n' > empty.txt
+expect 2 "no tasks" "empty task list" -- "$PLX_RUN" empty.txt --quiet
+printf 'command = "echo {x} {y}"\n[parameters]\nx = [1, 2]\n' > unknown.toml
+expect 2 "\{y\}" "sweep naming an unknown parameter" -- "$PLX_RUN" unknown.toml --quiet
+printf 'command = "echo {x}"\n[parameters]\nx = { start = 5, stop = 1 }\n' > range.toml
+expect 2 "stop" "bad range" -- "$PLX_RUN" range.toml --quiet
+touch not-a-dir
+expect 2 "not-a-dir" "unwritable work directory" -- "$PLX_RUN" one.txt --workdir not-a-dir --quiet
+[ -e started ] && bad "a task started despite bad input" || ok "no task started"
+expect 0 "1 tasks: 1 succeeded" "one task" -- "$PLX_RUN" one.txt --workdir w1 --quiet
+echo 'true' > other.txt
+expect 2 "another task set|task file changed" "journal of another task set" -- "$PLX_RUN" other.txt --workdir w1 --resume --quiet
+expect 2 "resume" "existing journal without --resume" -- "$PLX_RUN" one.txt --workdir w1 --quiet
+
+# --- a sweep: 2 x 3 tasks
+printf 'command = "echo {name}-{x} >> sweep.log"\n[parameters]\nx = [1, 2, 3]\nname = ["a", "b"]\n' > sweep.toml
+expect 0 "6 tasks: 6 succeeded" "sweep of 2 x 3" -- "${mpi[@]}" -n 2 "$PLX_RUN" sweep.toml --workdir ws --quiet
+[ "$(sort sweep.log | tr '\n' ' ')" = "a-1 a-2 a-3 b-1 b-2 b-3 " ] && ok "sweep expansion" || bad "sweep expansion: $(sort sweep.log | tr '\n' ' ')"
+
+# --- kill -9 of every process mid-run, then --resume
+: > ran.log
+for i in $(seq 0 59); do echo 'sleep 0.1; echo $PLX_TASK_ID >> ran.log'; done > kill.txt
+# Every process of the job: mpiexec, the ranks (Open MPI gives them process groups of their own) and the
+# tasks. Frozen first, so none reacts to the others dying, then killed at once.
+descendants() { local child; for child in $(ps -o pid= --ppid "$1"); do echo "$child"; descendants "$child"; done; }
+"${mpi[@]}" -n 2 "$PLX_RUN" kill.txt --workdir wk --quiet > /dev/null 2>&1 &
+leader=$!
+sleep 1.5
+job="$leader $(descendants "$leader")"
+kill -STOP $job 2>/dev/null
+kill -9 $job 2>/dev/null
+wait "$leader" 2>/dev/null
+gone() { local state; state=$(ps -o stat= -p "$1" 2>/dev/null); [ -z "$state" ] || [[ $state == Z* ]]; }
+for pid in $job; do for _ in $(seq 100); do gone "$pid" && break; sleep 0.05; done; done
+cp wk/journal journal-at-kill
+before=$(journal_ok_ids journal-at-kill | wc -l)
+[ "$before" -gt 0 ] && [ "$before" -lt 60 ] && ok "killed mid-run with $before tasks recorded" || bad "kill: $before tasks recorded"
+cp ran.log ran-at-kill.log
+expect 0 "60 tasks: 60 succeeded" "resume after kill -9" -- "${mpi[@]}" -n 2 "$PLX_RUN" kill.txt --workdir wk --resume --quiet
+[ "$(journal_ok_ids wk/journal | wc -l)" = 60 ] && ok "every task recorded as succeeded" || bad "journal after resume"
+missing=$(comm -23 <(seq 0 59 | sort) <(sort -u ran.log))
+[ -z "$missing" ] && ok "every task ran" || bad "tasks never ran: $missing"
+rerun=""
+for id in $(journal_ok_ids journal-at-kill); do
+  [ "$(grep -cx "$id" ran.log)" = 1 ] || rerun="$rerun $id"
+done
+[ -z "$rerun" ] && ok "no recorded task ran again" || bad "recorded tasks ran again:$rerun"
+
+# --- SIGTERM to a single process: drain, exit 75, journal intact; then --resume
+for i in $(seq 0 39); do echo 'sleep 0.2'; done > term.txt
+"$PLX_RUN" term.txt --workdir wt --slots 2 --grace 10 --quiet > term.out 2>&1 &
+pid=$!
+sleep 1
+kill -TERM "$pid"
+wait "$pid"
+code=$?
+[ "$code" = 75 ] && ok "SIGTERM drains with exit 75" || bad "SIGTERM: exit $code: $(cat term.out)"
+grep -q "interrupted" wt/journal && bad "SIGTERM: a task was killed despite the grace" || ok "running tasks finished within the grace"
+expect 0 "40 tasks: 40 succeeded" "resume after SIGTERM" -- "$PLX_RUN" term.txt --workdir wt --slots 2 --resume --quiet
+
+# --- SIGUSR1 (SLURM's early warning) to mpiexec, which forwards it to every rank
+for i in $(seq 0 39); do echo 'sleep 0.2'; done > usr1.txt
+"${mpi[@]}" -n 2 "$PLX_RUN" usr1.txt --workdir wu --grace 10 --quiet > usr1.out 2>&1 &
+pid=$!
+sleep 1.5
+kill -USR1 "$pid"
+wait "$pid"
+code=$?
+[ "$code" = 75 ] && ok "SIGUSR1 through mpiexec drains with exit 75" || bad "SIGUSR1: exit $code: $(cat usr1.out)"
+expect 0 "40 tasks: 40 succeeded" "resume after SIGUSR1" -- "${mpi[@]}" -n 2 "$PLX_RUN" usr1.txt --workdir wu --resume --quiet
+
+echo "$((failures == 0 ? 1 : 0)) passed, $failures failed"
+[ "$failures" = 0 ]

@@ -1,0 +1,193 @@
+// The farm end to end over MPI ranks: counts, the journal, resume, failures on any rank, max-failures and a
+// drain request.
+#include <parallax/farm/farm.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <parallax/core/error.hpp>
+
+#include "../support/mpi_test.hpp"
+
+namespace {
+
+using plx::testing_support::rt;
+namespace farm = plx::farm;
+
+// A directory every rank agrees on (root picks, broadcasts), empty.
+std::string shared_directory(const std::string& name) {
+  std::string dir;
+  if (rt().is_root()) {
+    dir = ::testing::TempDir() + "/plx-farm-" + name + "-" + std::to_string(getpid());
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+  }
+  int length = static_cast<int>(dir.size());
+  MPI_Bcast(&length, 1, MPI_INT, 0, rt().world().native());
+  dir.resize(static_cast<std::size_t>(length));
+  MPI_Bcast(dir.data(), length, MPI_CHAR, 0, rt().world().native());
+  return dir;
+}
+
+farm::task_set command_file(const std::string& dir, const std::vector<std::string>& commands) {
+  if (rt().is_root()) {
+    std::ofstream out(dir + "/tasks.txt");
+    out << "# test tasks\n";
+    for (const auto& c : commands) out << c << "\n";
+  }
+  rt().world().barrier();
+  return farm::task_set::load(dir + "/tasks.txt");
+}
+
+TEST(Farm, runs_every_task_once_and_journals_it) {
+  const std::string dir = shared_directory("basic");
+  std::vector<std::string> commands;
+  for (int i = 0; i < 24; ++i) commands.push_back("echo task $PLX_TASK_ID on rank $PLX_RANK");
+  const auto tasks = command_file(dir, commands);
+  farm::farm_options o;
+  o.workdir = dir + "/work";
+  o.slots = 2;
+  const auto s = farm::run_farm(rt().world(), tasks, o);
+  EXPECT_FALSE(s.stopped);
+  if (!rt().is_root()) return;
+  EXPECT_EQ(s.succeeded, 24u);
+  EXPECT_EQ(s.failed, 0u);
+  const auto journal = farm::read_journal(o.workdir + "/journal");
+  ASSERT_TRUE(journal.has_value());
+  EXPECT_EQ(journal->records.size(), 24u);
+  std::set<std::uint64_t> ids;
+  for (const auto& r : journal->records) ids.insert(r.id);
+  EXPECT_EQ(ids.size(), 24u);
+  std::ifstream out(o.workdir + "/tasks/7.out");
+  std::string line;
+  std::getline(out, line);
+  EXPECT_EQ(line.rfind("task 7 on rank ", 0), 0u) << line;
+}
+
+TEST(Farm, failures_on_any_rank_are_recorded_and_resume_reruns_only_them) {
+  const std::string dir = shared_directory("resume");
+  std::vector<std::string> commands;
+  // Tasks 3 and the last fail the first time (no marker yet), then succeed.
+  for (int i = 0; i < 12; ++i) {
+    const bool flaky = i == 3 || i == 11;
+    commands.push_back(flaky ? "test -e " + dir + "/marker-$PLX_TASK_ID || { touch " + dir + "/marker-$PLX_TASK_ID; exit 3; }"
+                             : "true");
+  }
+  const auto tasks = command_file(dir, commands);
+  farm::farm_options o;
+  o.workdir = dir + "/work";
+  const auto first = farm::run_farm(rt().world(), tasks, o);
+  o.resume = true;
+  const auto second = farm::run_farm(rt().world(), tasks, o);
+  if (!rt().is_root()) return;
+  EXPECT_EQ(first.succeeded, 10u);
+  EXPECT_EQ(first.failed, 2u);
+  EXPECT_EQ(second.already_done, 10u);
+  EXPECT_EQ(second.succeeded, 2u);
+  ASSERT_EQ(second.final_records.size(), 12u);
+  for (const auto& r : second.final_records) EXPECT_TRUE(r.succeeded()) << r.id;
+  const auto journal = farm::read_journal(o.workdir + "/journal");
+  ASSERT_TRUE(journal);
+  EXPECT_EQ(journal->records.size(), 14u) << "10 + 2 failures + 2 reruns";
+}
+
+TEST(Farm, retries_then_max_failures) {
+  const std::string dir = shared_directory("retries");
+  const auto tasks = command_file(dir, {"exit 5", "exit 6", "true", "true", "exit 7", "true"});
+  farm::farm_options o;
+  o.workdir = dir + "/work";
+  o.retries = 2;
+  o.slots = 1;
+  const auto s = farm::run_farm(rt().world(), tasks, o);
+  if (rt().is_root()) {
+    EXPECT_EQ(s.failed, 3u);
+    for (const auto& r : s.final_records) {
+      if (!r.succeeded()) {
+        EXPECT_EQ(r.attempt, 3);
+        EXPECT_EQ(r.outcome, "failed");
+        EXPECT_GE(r.exit_code, 5);
+      }
+    }
+  }
+  const std::string dir2 = shared_directory("maxfail");
+  std::vector<std::string> failing(40, "sleep 0.05; exit 1");
+  const auto many = command_file(dir2, failing);
+  farm::farm_options m;
+  m.workdir = dir2 + "/work";
+  m.max_failures = 2;
+  m.slots = 1;
+  const auto stopped = farm::run_farm(rt().world(), many, m);
+  EXPECT_TRUE(stopped.stopped);
+  if (rt().is_root()) {
+    EXPECT_GE(stopped.failed, 2u);
+    EXPECT_LT(stopped.failed, 40u);
+    EXPECT_NE(stopped.stop_reason.find("max-failures"), std::string::npos);
+  }
+}
+
+TEST(Farm, a_hanging_task_is_killed_at_its_timeout) {
+  const std::string dir = shared_directory("timeout");
+  const auto tasks = command_file(dir, {"sleep 60", "true"});
+  farm::farm_options o;
+  o.workdir = dir + "/work";
+  o.task_timeout = std::chrono::milliseconds(300);
+  o.kill_grace = std::chrono::milliseconds(200);
+  const auto s = farm::run_farm(rt().world(), tasks, o);
+  if (!rt().is_root()) return;
+  ASSERT_EQ(s.final_records.size(), 2u);
+  EXPECT_EQ(s.final_records[0].outcome, "timeout");
+  EXPECT_TRUE(s.final_records[1].succeeded());
+}
+
+TEST(Farm, drain_request_stops_dispatch_and_resume_finishes) {
+  const std::string dir = shared_directory("drain");
+  std::vector<std::string> commands(30, "sleep 0.1");
+  const auto tasks = command_file(dir, commands);
+  std::atomic<bool> drain{false};
+  farm::farm_options o;
+  o.workdir = dir + "/work";
+  o.slots = 1;
+  o.drain = &drain;
+  o.drain_grace = std::chrono::seconds(10);
+  std::thread signaller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    drain.store(true);  // as the SIGTERM handler would, on every rank
+  });
+  const auto first = farm::run_farm(rt().world(), tasks, o);
+  signaller.join();
+  EXPECT_TRUE(first.stopped);
+  o.drain = nullptr;
+  o.resume = true;
+  const auto second = farm::run_farm(rt().world(), tasks, o);
+  EXPECT_FALSE(second.stopped);
+  if (!rt().is_root()) return;
+  EXPECT_LT(first.succeeded, 30u);
+  EXPECT_EQ(first.interrupted, 0u) << "running tasks finished within the grace";
+  EXPECT_EQ(second.already_done + second.succeeded, 30u);
+  EXPECT_EQ(second.already_done, first.succeeded);
+}
+
+TEST(Farm, bad_setup_is_refused_on_every_rank_before_any_task) {
+  const std::string dir = shared_directory("bad");
+  const auto tasks = command_file(dir, {"touch " + dir + "/should-not-exist"});
+  farm::farm_options o;
+  o.workdir = dir + "/tasks.txt";  // a file, not a directory
+  EXPECT_THROW((void)farm::run_farm(rt().world(), tasks, o), plx::config_error);
+  o.workdir = dir + "/work";
+  (void)farm::run_farm(rt().world(), tasks, o);
+  // The journal now exists: running again without --resume, or with another task set, is refused.
+  EXPECT_THROW((void)farm::run_farm(rt().world(), tasks, o), plx::config_error);
+  const auto other = command_file(dir, {"true", "false"});
+  o.resume = true;
+  EXPECT_THROW((void)farm::run_farm(rt().world(), other, o), plx::config_error);
+}
+
+}  // namespace
