@@ -91,6 +91,7 @@ case "$command" in
     mpiexec -n 2 $(mpi_flags) $bench balance --json --quiet --repeats 3
     mpiexec -n 1 --bind-to none $bench balance --json --quiet --threads 2 --repeats 3
     /usr/bin/python3 apps/bench/peers.py --json
+    mpiexec -n 2 $(mpi_flags) $bench farm --json --quiet --threads 1
     for plan in estimate measure; do
       mpiexec -n 1 --bind-to none $bench fft --json --quiet --threads 2 --plan $plan --repeats 5
       mpiexec -n 2 $(mpi_flags) $bench fft --json --quiet --threads 1 --plan $plan --repeats 5

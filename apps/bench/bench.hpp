@@ -28,6 +28,11 @@ struct fft_options {
   bool json = false;
 };
 
+struct farm_bench_options {
+  std::size_t tasks = 10'000;
+  bool json = false;
+};
+
 struct balance_options {
   double unit_ms = 100;  ///< sleep per character of a word
   int repeats = 1;
@@ -40,6 +45,8 @@ int run_dispatch(runtime& rt, const dispatch_options& options);
 int run_calls(runtime& rt, const calls_options& options);
 /// Noise -> density -> potential against the workshop's 4 bare FFTW transforms.
 int run_fft(runtime& rt, const fft_options& options);
+/// `true` commands through plx-run against GNU parallel and xargs -P.
+int run_farm_bench(runtime& rt, const farm_bench_options& options);
 /// The 12-word tutorial workload: makespan against the best possible schedule.
 int run_balance(runtime& rt, const balance_options& options);
 

@@ -30,6 +30,11 @@ int main(int argc, char** argv) {
   fft_cmd->add_option("--plan", fft.plan, "estimate | measure")->capture_default_str()->check(CLI::IsMember({"estimate", "measure"}));
   fft_cmd->add_flag("--json", fft.json, "one JSON object per line");
 
+  plx::bench::farm_bench_options farm;
+  CLI::App* farm_cmd = cli.add_subcommand("farm", "'true' commands through plx-run vs GNU parallel and xargs -P");
+  farm_cmd->add_option("--tasks", farm.tasks, "commands")->capture_default_str()->check(CLI::PositiveNumber);
+  farm_cmd->add_flag("--json", farm.json, "one JSON object per line");
+
   plx::bench::balance_options balance;
   CLI::App* balance_cmd = cli.add_subcommand(
       "balance", "12 tasks 'hello world how are you a b c d e f g' sleeping 100 ms per character");
@@ -41,6 +46,7 @@ int main(int argc, char** argv) {
     if (dispatch_cmd->parsed()) return plx::bench::run_dispatch(rt, dispatch);
     if (calls_cmd->parsed()) return plx::bench::run_calls(rt, calls);
     if (fft_cmd->parsed()) return plx::bench::run_fft(rt, fft);
+    if (farm_cmd->parsed()) return plx::bench::run_farm_bench(rt, farm);
     return plx::bench::run_balance(rt, balance);
   });
 }

@@ -1,11 +1,14 @@
 // plx-run: a task farm over MPI ranks x slots that never loses finished work.
 #include <csignal>
+#include <cstdlib>
+#include <ctime>
 #include <cstdio>
 #include <string>
 
 #include <fmt/format.h>
 
 #include <parallax/app/run_app.hpp>
+#include <parallax/core/error.hpp>
 #include <parallax/farm/farm.hpp>
 
 namespace {
@@ -32,6 +35,51 @@ void install_signal_handlers() {
   for (const int signal : {SIGTERM, SIGINT, SIGUSR1}) sigaction(signal, &action, nullptr);
 }
 
+// The job's end as an absolute time, decided on root and shared so every rank uses the same one.
+std::chrono::system_clock::time_point resolve_deadline(const plx::communicator& comm, const std::string& text) {
+  double end_s = 0;
+  std::string problem;
+  if (comm.is_root()) {
+    const double now_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (text == "slurm") {
+      const char* job = std::getenv("SLURM_JOB_ID");
+      if (job == nullptr) {
+        problem = "--deadline slurm: SLURM_JOB_ID is not set (not inside a SLURM job)";
+      } else if (FILE* pipe = popen(("squeue -h -o %e -j " + std::string(job) + " 2>/dev/null").c_str(), "r")) {
+        char line[128] = {};
+        const bool read = std::fgets(line, sizeof(line), pipe) != nullptr;
+        pclose(pipe);
+        std::tm tm{};
+        if (!read || strptime(line, "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) {
+          problem = "--deadline slurm: squeue gave no end time for job " + std::string(job);
+        } else {
+          tm.tm_isdst = -1;
+          end_s = static_cast<double>(std::mktime(&tm));
+        }
+      } else {
+        problem = "--deadline slurm: cannot run squeue";
+      }
+    } else {
+      try {
+        std::size_t used = 0;
+        const double seconds = std::stod(text, &used);
+        if (used != text.size() || !(seconds > 0)) throw std::invalid_argument(text);
+        end_s = now_s + seconds;
+      } catch (const std::exception&) {
+        problem = "--deadline '" + text + "' is neither a positive number of seconds nor 'slurm'";
+      }
+    }
+  }
+  int length = static_cast<int>(problem.size());
+  MPI_Bcast(&length, 1, MPI_INT, 0, comm.native());
+  problem.resize(static_cast<std::size_t>(length));
+  MPI_Bcast(problem.data(), length, MPI_CHAR, 0, comm.native());
+  if (!problem.empty()) throw plx::config_error(problem);
+  MPI_Bcast(&end_s, 1, MPI_DOUBLE, 0, comm.native());
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(end_s)));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -47,6 +95,7 @@ int main(int argc, char** argv) {
   double kill_grace_s = 5;
   std::size_t max_failures = 0;
   bool json = false;
+  std::string deadline;
   cli.add_option("TASKS", tasks_path, "command file (one per line, # comments) or sweep (.toml)")->required();
   cli.add_option("--slots", o.slots, "concurrent tasks per rank (default: threads per rank)")->check(CLI::PositiveNumber);
   cli.add_option("--journal", o.journal, "journal file (default: WORKDIR/journal)");
@@ -57,6 +106,9 @@ int main(int argc, char** argv) {
   cli.add_option("--workdir", o.workdir, "directory for per-task output, journal and summary")->capture_default_str();
   cli.add_option("--grace", grace_s, "after SIGTERM/SIGINT/SIGUSR1, seconds running tasks may finish")->capture_default_str()->check(CLI::NonNegativeNumber);
   cli.add_option("--kill-grace", kill_grace_s, "seconds between SIGTERM and SIGKILL of a task")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cli.add_option("--deadline", deadline,
+                 "end of the job: seconds from now, or 'slurm' (asks squeue for this job's end time); no task starts "
+                 "that would not finish by then, judging by the tasks so far");
   cli.add_flag("--progress", o.progress, "progress lines on stderr");
   cli.add_flag("--json", json, "print one JSON object with the counts");
 
@@ -68,6 +120,7 @@ int main(int argc, char** argv) {
     o.kill_grace = std::chrono::duration<double>(kill_grace_s);
     o.drain = &drain_requested;
     o.kill_now = &kill_requested;
+    if (!deadline.empty()) o.deadline = resolve_deadline(rt.world(), deadline);
 
     // Every rank loads the task set (the same file): each needs the commands, none ships them.
     const plx::farm::task_set tasks = plx::farm::task_set::load(tasks_path);

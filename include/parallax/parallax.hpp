@@ -10,6 +10,7 @@
 #include <parallax/core/runtime.hpp>
 #include <parallax/core/thread_count.hpp>
 
+#include <parallax/dist/checkpoint.hpp>
 #include <parallax/dist/chunk_sizer.hpp>
 #include <parallax/dist/map.hpp>
 #include <parallax/dist/options.hpp>

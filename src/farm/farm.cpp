@@ -189,9 +189,24 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
     m.progress = o.progress;
     const std::string host = host_name();
     const int rank = comm.rank();
+    // Walltime-aware dispatch: this rank's mean task duration so far (threads of the rank share it).
+    std::atomic<double> finished_seconds{0.0};
+    std::atomic<std::size_t> finished_tasks{0};
+    std::atomic<bool> deadline_hit{false};
     auto run_one = [&](std::size_t k) {
       const std::uint64_t id = pending[k];
       std::vector<attempt_report> attempts;
+      if (o.deadline) {
+        const std::size_t seen = finished_tasks.load();
+        const double expected = seen == 0 ? 0.0 : finished_seconds.load() / static_cast<double>(seen);
+        const auto now = std::chrono::system_clock::now();
+        if (now + std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(expected)) >
+            *o.deadline) {
+          deadline_hit.store(true);
+          dispatch_stop.store(true);  // drain: other ranks stop drawing at their next task
+          return attempts;            // empty: not started
+        }
+      }
       for (int attempt = 1; attempt <= o.retries + 1; ++attempt) {
         command_spec spec;
         spec.command = tasks.tasks()[id].command;
@@ -203,17 +218,23 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
         spec.timeout = o.task_timeout;
         spec.kill_grace = o.kill_grace;
         attempts.push_back({id, attempt, rank, host, run_command(spec, stop_token{&kill})});
-        const std::string& outcome = attempts.back().result.outcome;
+        const command_result& done = attempts.back().result;
+        finished_seconds.fetch_add(done.end_s - done.start_s);
+        finished_tasks.fetch_add(1);
+        const std::string& outcome = done.outcome;
         if (outcome == "ok" || outcome == "interrupted" || kill.load()) break;
       }
       return attempts;
     };
     auto record = [&](std::size_t, std::vector<attempt_report>&& attempts) {
+      if (attempts.empty()) return;  // not started (deadline)
+      const auto journal_start = std::chrono::steady_clock::now();
       for (const attempt_report& a : attempts) {
         const task_record r = to_record(a);
         journal->append(r);  // durable before anything else happens
         final_records[r.id] = r;
       }
+      summary.journal_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - journal_start).count();
       const std::string& last = attempts.back().result.outcome;
       if (last == "ok") {
         ++summary.succeeded;
@@ -233,8 +254,13 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
     } catch (const stopped_error&) {
       summary.stopped = true;
     }
+    int hit = deadline_hit.load() ? 1 : 0;
+    int any_hit = 0;
+    detail::check_mpi(MPI_Allreduce(&hit, &any_hit, 1, MPI_INT, MPI_MAX, comm.native()), "MPI_Allreduce");
+    if (summary.stopped && summary.stop_reason.empty()) {
+      summary.stop_reason = any_hit ? "the deadline leaves no time for another task" : "shutdown requested (signal)";
+    }
   }
-  if (summary.stopped && summary.stop_reason.empty()) summary.stop_reason = "shutdown requested (signal)";
   if (comm.is_root()) {
     summary.not_started = tasks.size() - already_done - summary.succeeded - summary.failed - summary.interrupted;
     for (auto& [id, r] : final_records) summary.final_records.push_back(r);

@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <parallax/core/crc32.hpp>
 #include <parallax/core/error.hpp>
 
 namespace plx::farm {
@@ -31,23 +32,6 @@ constexpr std::string_view crc_key = " crc=";
 constexpr std::size_t crc_digits = 8;
 constexpr std::array<std::string_view, 5> outcomes = {"ok", "failed", "timeout", "interrupted", "error"};
 
-// CRC-32 as in IEEE 802.3 / zlib (reflected polynomial 0xedb88320), so that a line can be checked with
-// Python's zlib.crc32. zlib itself is not linked, and 20 lines do not justify the dependency.
-constexpr std::array<std::uint32_t, 256> crc_table = [] {
-  std::array<std::uint32_t, 256> table{};
-  for (std::uint32_t n = 0; n < 256; ++n) {
-    std::uint32_t c = n;
-    for (int bit = 0; bit < 8; ++bit) c = (c & 1U) != 0 ? 0xedb88320U ^ (c >> 1U) : c >> 1U;
-    table[n] = c;
-  }
-  return table;
-}();
-
-std::uint32_t crc32(std::string_view bytes) {
-  std::uint32_t c = 0xffffffffU;
-  for (const char ch : bytes) c = crc_table[(c ^ static_cast<unsigned char>(ch)) & 0xffU] ^ (c >> 8U);
-  return c ^ 0xffffffffU;
-}
 
 /// Appends " crc=<hex>\n" for the line so far.
 void seal(std::string& line) {

@@ -43,3 +43,6 @@ run_case("bench dispatch JSON" 0
          "\"benchmark\": \"dispatch\", \"schedule\": \"dynamic\", \"chunk\": \"auto\", \"ranks\": 2, \"threads\": 1, \"tasks\": 2000, \"us_per_task\": [0-9.]+"
          ${mpi} -n 2 ${PLX_BENCH} dispatch --tasks 2000 --repeats 1 --json --threads 1 --quiet)
 run_case("bench needs a subcommand" 2 "subcommand" ${PLX_BENCH})
+run_case("bench farm JSON" 0
+         "\"benchmark\": \"farm\", \"tool\": \"plx-run\", \"tasks\": 40, \"seconds\": [0-9.]+, \"tasks_per_s\": [0-9.]+, \"ranks\": 2, \"slots\": 1, \"journal_us_per_task\": [0-9.]+"
+         ${mpi} -n 2 ${PLX_BENCH} farm --tasks 40 --json --threads 1 --quiet)

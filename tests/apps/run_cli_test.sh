@@ -101,5 +101,12 @@ code=$?
 [ "$code" = 75 ] && ok "SIGUSR1 through mpiexec drains with exit 75" || bad "SIGUSR1: exit $code: $(cat usr1.out)"
 expect 0 "40 tasks: 40 succeeded" "resume after SIGUSR1" -- "${mpi[@]}" -n 2 "$PLX_RUN" usr1.txt --workdir wu --resume --quiet
 
+# --- walltime-aware dispatch: no task starts that the durations so far say would not finish in time
+for i in $(seq 0 39); do echo 'sleep 0.3'; done > deadline.txt
+expect 75 "deadline leaves no time" "--deadline drains before the end" -- "$PLX_RUN" deadline.txt --workdir wd --slots 2 --deadline 1.5 --quiet
+grep -q "interrupted" wd/journal && bad "--deadline: a task was killed" || ok "--deadline killed no task"
+expect 0 "40 tasks: 40 succeeded" "resume after --deadline" -- "$PLX_RUN" deadline.txt --workdir wd --slots 2 --resume --quiet
+expect 2 "--deadline 'soon'" "bad --deadline" -- "$PLX_RUN" deadline.txt --workdir wd2 --deadline soon --quiet
+
 echo "$((failures == 0 ? 1 : 0)) passed, $failures failed"
 [ "$failures" = 0 ]

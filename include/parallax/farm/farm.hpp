@@ -31,6 +31,9 @@ struct farm_options {
   const std::atomic<bool>* drain = nullptr;
   const std::atomic<bool>* kill_now = nullptr;
   std::chrono::duration<double> drain_grace = std::chrono::seconds(30);
+  /// The job's end (a batch time limit): a task is not started when the mean duration of the tasks this rank
+  /// has finished says it would not end before it; the farm then drains and stops like on a signal.
+  std::optional<std::chrono::system_clock::time_point> deadline;
   bool progress = false;         ///< progress lines on root's stderr
 };
 
@@ -43,6 +46,7 @@ struct farm_summary {
   std::size_t not_started = 0;
   bool stopped = false;          ///< ended by a shutdown request or max_failures, not by running out of tasks
   std::string stop_reason;
+  double journal_seconds = 0;    ///< root: time spent making journal records durable in this run
   /// Root: the last record of every task that has one, by id, over this and earlier runs.
   std::vector<task_record> final_records;
 };

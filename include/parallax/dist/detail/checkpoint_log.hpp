@@ -1,0 +1,45 @@
+// The file behind a checkpointed map: root appends each result the moment it arrives, durably, and a
+// later run reads back every complete record and recomputes only the rest.
+//
+// Layout: a text header line "plx-checkpoint 1 items=<n> type=<result type> crc=<hex>\n", then binary
+// records [u64 index][u64 length][length bytes of the cereal-encoded result][u32 CRC-32 of all before],
+// little-endian as the machine writes them. Each record is one write(2) followed by fdatasync. A torn or
+// corrupted tail (a crash mid-write) fails its checksum: it is ignored and cut off before appending.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace plx::detail {
+
+class checkpoint_log {
+ public:
+  /// Opens (or creates) `path` for a map of `items` results of type `type_name`. An existing file for
+  /// another item count or type is refused with plx::config_error naming both; unreadable or unwritable
+  /// paths throw plx::io_error.
+  checkpoint_log(const std::string& path, std::uint64_t items, const std::string& type_name);
+  ~checkpoint_log();
+  // Owns a file descriptor.
+  checkpoint_log(const checkpoint_log&) = delete;
+  checkpoint_log& operator=(const checkpoint_log&) = delete;
+  checkpoint_log(checkpoint_log&&) = delete;
+  checkpoint_log& operator=(checkpoint_log&&) = delete;
+
+  struct record {
+    std::uint64_t index;
+    std::vector<char> bytes;
+  };
+  /// The complete records found when the file was opened, in file order.
+  [[nodiscard]] const std::vector<record>& existing() const noexcept { return existing_; }
+  /// Appends one record; durable on disk when this returns.
+  void append(std::uint64_t index, std::span<const char> bytes);
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::vector<record> existing_;
+};
+
+}  // namespace plx::detail

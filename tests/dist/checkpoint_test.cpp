@@ -1,0 +1,117 @@
+// Checkpointed maps: results persist as they arrive; a rerun computes only what is missing.
+#include <parallax/dist/checkpoint.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include "../support/mpi_test.hpp"
+
+namespace {
+
+using plx::testing_support::rt;
+
+std::string shared_path(const std::string& name) {
+  std::string path;
+  if (rt().is_root()) {
+    path = ::testing::TempDir() + "/plx-ckpt-" + name + "-" + std::to_string(getpid());
+    std::filesystem::remove(path);
+  }
+  int length = static_cast<int>(path.size());
+  MPI_Bcast(&length, 1, MPI_INT, 0, rt().world().native());
+  path.resize(static_cast<std::size_t>(length));
+  MPI_Bcast(path.data(), length, MPI_CHAR, 0, rt().world().native());
+  return path;
+}
+
+std::size_t sum_over_ranks(std::size_t local) {
+  std::uint64_t mine = local;
+  std::uint64_t total = 0;
+  MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, rt().world().native());
+  return total;
+}
+
+std::string value_of(std::size_t i) { return "result " + std::to_string(i * i); }
+
+TEST(Checkpoint, a_second_run_computes_nothing_and_returns_the_same_results) {
+  const std::string path = shared_path("again");
+  std::atomic<std::size_t> calls{0};
+  const auto task = [&](std::size_t i) {
+    calls.fetch_add(1);
+    return value_of(i);
+  };
+  const auto first = plx::checkpointed_map(rt().world(), 50, task, path);
+  EXPECT_EQ(sum_over_ranks(calls.exchange(0)), 50u);
+  const auto second = plx::checkpointed_map(rt().world(), 50, task, path);
+  EXPECT_EQ(sum_over_ranks(calls.load()), 0u);
+  if (rt().is_root()) {
+    ASSERT_EQ(second.size(), 50u);
+    EXPECT_EQ(first, second);
+    EXPECT_EQ(second[7], value_of(7));
+    std::filesystem::remove(path);
+  }
+}
+
+TEST(Checkpoint, an_interrupted_map_rerun_computes_only_the_missing_items) {
+  const std::string path = shared_path("interrupted");
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> calls{0};
+  plx::map_options options;
+  options.stop = &stop;
+  options.schedule = plx::schedule::dynamic(1);
+  EXPECT_THROW((void)plx::checkpointed_map(rt().world(), 200, [&](std::size_t i) {
+    if (calls.fetch_add(1) == 20) stop.store(true);  // as a signal handler would
+    return value_of(i);
+  }, path, options), plx::stopped_error);
+  const std::size_t first = sum_over_ranks(calls.exchange(0));
+  stop.store(false);
+  const auto results = plx::checkpointed_map(rt().world(), 200, [&](std::size_t i) {
+    calls.fetch_add(1);
+    return value_of(i);
+  }, path, options);
+  const std::size_t second = sum_over_ranks(calls.load());
+  EXPECT_LT(first, 200u);
+  EXPECT_EQ(first + second, 200u) << "every item computed exactly once across both runs";
+  if (rt().is_root()) {
+    for (std::size_t i = 0; i < 200; ++i) ASSERT_EQ(results[i], value_of(i));
+    std::filesystem::remove(path);
+  }
+}
+
+TEST(Checkpoint, a_torn_last_record_is_recomputed) {
+  const std::string path = shared_path("torn");
+  (void)plx::checkpointed_map(rt().world(), 10, [](std::size_t i) { return double(i); }, path);
+  if (rt().is_root()) std::filesystem::resize_file(path, std::filesystem::file_size(path) - 3);
+  std::atomic<std::size_t> calls{0};
+  const auto results = plx::checkpointed_map(rt().world(), 10, [&](std::size_t i) {
+    calls.fetch_add(1);
+    return double(i);
+  }, path);
+  EXPECT_EQ(sum_over_ranks(calls.load()), 1u);
+  if (rt().is_root()) {
+    for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(results[i], double(i));
+    std::filesystem::remove(path);
+  }
+}
+
+TEST(Checkpoint, a_file_of_another_map_is_refused_on_every_rank) {
+  const std::string path = shared_path("other");
+  (void)plx::checkpointed_map(rt().world(), 10, [](std::size_t i) { return int(i); }, path);
+  try {
+    (void)plx::checkpointed_map(rt().world(), 11, [](std::size_t i) { return int(i); }, path);
+    ADD_FAILURE() << "expected config_error";
+  } catch (const plx::config_error& e) {
+    EXPECT_NE(std::string(e.what()).find("belongs to another map"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)plx::checkpointed_map(rt().world(), 10, [](std::size_t i) { return double(i); }, path),
+               plx::config_error);
+  if (rt().is_root()) std::filesystem::remove(path);
+}
+
+}  // namespace
