@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   std::string tasks_path;
   plx::farm::farm_options o;
   double timeout_s = 0;
-  double grace_s = 30;
+  double grace_s = 20;
   double kill_grace_s = 5;
   std::size_t max_failures = 0;
   bool json = false;

@@ -77,6 +77,13 @@ for id in $(journal_ok_ids journal-at-kill); do
   [ "$(grep -cx "$id" ran.log)" = 1 ] || rerun="$rerun $id"
 done
 [ -z "$rerun" ] && ok "no recorded task ran again" || bad "recorded tasks ran again:$rerun"
+expect 0 "60 tasks: 60 succeeded" "the same tasks uninterrupted" -- "${mpi[@]}" -n 2 "$PLX_RUN" kill.txt --workdir wk-whole --quiet
+if h5diff wk/summary.h5 wk-whole/summary.h5 /id /id > /dev/null && h5diff wk/summary.h5 wk-whole/summary.h5 /outcome /outcome > /dev/null &&
+   h5diff wk/summary.h5 wk-whole/summary.h5 /exit_code /exit_code > /dev/null; then
+  ok "the summary equals an uninterrupted run's (ids, outcomes, exit codes)"
+else
+  bad "the summaries of the interrupted and the uninterrupted run differ"
+fi
 
 # --- SIGTERM to a single process: drain, exit 75, journal intact; then --resume
 for i in $(seq 0 39); do echo 'sleep 0.2'; done > term.txt

@@ -99,6 +99,31 @@ TEST(Farm, failures_on_any_rank_are_recorded_and_resume_reruns_only_them) {
   EXPECT_EQ(journal->records.size(), 14u) << "10 + 2 failures + 2 reruns";
 }
 
+TEST(Farm, a_task_failing_on_a_non_root_rank_is_recorded_with_its_rank) {
+  if (rt().size() == 1) GTEST_SKIP() << "needs a second rank";
+  const std::string dir = shared_directory("nonroot");
+  std::vector<std::string> commands(16, "sleep 0.02; [ \"$PLX_RANK\" = 0 ] || exit 4");
+  const auto tasks = command_file(dir, commands);
+  farm::farm_options o;
+  o.workdir = dir + "/work";
+  o.slots = 1;
+  const auto s = farm::run_farm(rt().world(), tasks, o);
+  EXPECT_FALSE(s.stopped);
+  if (!rt().is_root()) return;
+  std::size_t failed_elsewhere = 0;
+  for (const auto& r : s.final_records) {
+    if (r.rank != 0) {
+      EXPECT_EQ(r.outcome, "failed");
+      EXPECT_EQ(r.exit_code, 4);
+      ++failed_elsewhere;
+    } else {
+      EXPECT_TRUE(r.succeeded());
+    }
+  }
+  EXPECT_GT(failed_elsewhere, 0u);
+  EXPECT_EQ(s.failed, failed_elsewhere);
+}
+
 TEST(Farm, retries_then_max_failures) {
   const std::string dir = shared_directory("retries");
   const auto tasks = command_file(dir, {"exit 5", "exit 6", "true", "true", "exit 7", "true"});

@@ -30,7 +30,7 @@ struct farm_options {
   /// lets running ones finish within `drain_grace`, then kills them; `kill_now` kills running tasks at once.
   const std::atomic<bool>* drain = nullptr;
   const std::atomic<bool>* kill_now = nullptr;
-  std::chrono::duration<double> drain_grace = std::chrono::seconds(30);
+  std::chrono::duration<double> drain_grace = std::chrono::seconds(20);  // below SLURM's default KillWait (30 s)
   /// The job's end (a batch time limit): a task is not started when the mean duration of the tasks this rank
   /// has finished says it would not end before it; the farm then drains and stops like on a signal.
   std::optional<std::chrono::system_clock::time_point> deadline;
