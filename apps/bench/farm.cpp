@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/farm/farm.hpp>
 
 #include "bench.hpp"
@@ -49,10 +50,7 @@ int run_farm_bench(runtime& rt, const farm_bench_options& options) {
     std::ofstream out(dir + "/tasks.txt");
     for (std::size_t i = 0; i < options.tasks; ++i) out << "true\n";
   }
-  int length = static_cast<int>(dir.size());
-  MPI_Bcast(&length, 1, MPI_INT, 0, comm.native());
-  dir.resize(static_cast<std::size_t>(length));
-  MPI_Bcast(dir.data(), length, MPI_CHAR, 0, comm.native());
+  detail::broadcast_from_root(comm, dir);
 
   const int workers = comm.size() * rt.threads();
   if (comm.is_root() && !options.json) {

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/app/run_app.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/farm/farm.hpp>
@@ -70,10 +71,7 @@ std::chrono::system_clock::time_point resolve_deadline(const plx::communicator& 
       }
     }
   }
-  int length = static_cast<int>(problem.size());
-  MPI_Bcast(&length, 1, MPI_INT, 0, comm.native());
-  problem.resize(static_cast<std::size_t>(length));
-  MPI_Bcast(problem.data(), length, MPI_CHAR, 0, comm.native());
+  plx::detail::broadcast_from_root(comm, problem);
   if (!problem.empty()) throw plx::config_error(problem);
   MPI_Bcast(&end_s, 1, MPI_DOUBLE, 0, comm.native());
   return std::chrono::system_clock::time_point(

@@ -1,3 +1,4 @@
+#include <parallax/core/collectives.hpp>
 #include <parallax/farm/farm.hpp>
 
 #include <sys/stat.h>
@@ -65,10 +66,7 @@ std::string host_name() {
 
 // Root checks, every rank throws the same message: nothing is started unless all is well.
 void agree(const communicator& comm, std::string problem) {
-  int length = static_cast<int>(problem.size());
-  detail::check_mpi(MPI_Bcast(&length, 1, MPI_INT, 0, comm.native()), "MPI_Bcast");
-  problem.resize(static_cast<std::size_t>(length));
-  detail::check_mpi(MPI_Bcast(problem.data(), length, MPI_CHAR, 0, comm.native()), "MPI_Bcast");
+  detail::broadcast_from_root(comm, problem);
   if (!problem.empty()) throw config_error(problem);
 }
 

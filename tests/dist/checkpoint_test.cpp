@@ -1,4 +1,5 @@
 // Checkpointed maps: results persist as they arrive; a rerun computes only what is missing.
+#include <parallax/core/collectives.hpp>
 #include <parallax/dist/checkpoint.hpp>
 
 #include <unistd.h>
@@ -23,10 +24,7 @@ std::string shared_path(const std::string& name) {
     path = ::testing::TempDir() + "/plx-ckpt-" + name + "-" + std::to_string(getpid());
     std::filesystem::remove(path);
   }
-  int length = static_cast<int>(path.size());
-  MPI_Bcast(&length, 1, MPI_INT, 0, rt().world().native());
-  path.resize(static_cast<std::size_t>(length));
-  MPI_Bcast(path.data(), length, MPI_CHAR, 0, rt().world().native());
+  plx::detail::broadcast_from_root(rt().world(), path);
   return path;
 }
 

@@ -1,5 +1,6 @@
 // The farm end to end over MPI ranks: counts, the journal, resume, failures on any rank, max-failures and a
 // drain request.
+#include <parallax/core/collectives.hpp>
 #include <parallax/farm/farm.hpp>
 
 #include <unistd.h>
@@ -30,10 +31,7 @@ std::string shared_directory(const std::string& name) {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
   }
-  int length = static_cast<int>(dir.size());
-  MPI_Bcast(&length, 1, MPI_INT, 0, rt().world().native());
-  dir.resize(static_cast<std::size_t>(length));
-  MPI_Bcast(dir.data(), length, MPI_CHAR, 0, rt().world().native());
+  plx::detail::broadcast_from_root(rt().world(), dir);
   return dir;
 }
 

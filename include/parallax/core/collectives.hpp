@@ -3,6 +3,7 @@
 
 #include <numeric>
 #include <span>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -45,6 +46,14 @@ gathered<T> allgather_varying(const communicator& comm, std::span<const T> mine)
     out.offsets.push_back(byte_offsets[r] / static_cast<int>(sizeof(T)));
   }
   return out;
+}
+
+/// Collective: root's `text` on every rank (one decision, e.g. a path or an error message, shared by all).
+inline void broadcast_from_root(const communicator& comm, std::string& text) {
+  int length = static_cast<int>(text.size());
+  check_mpi(MPI_Bcast(&length, 1, MPI_INT, 0, comm.native()), "MPI_Bcast");
+  text.resize(static_cast<std::size_t>(length));
+  check_mpi(MPI_Bcast(text.data(), length, MPI_CHAR, 0, comm.native()), "MPI_Bcast");
 }
 
 }  // namespace plx::detail

@@ -13,6 +13,7 @@
 
 #include <mpi.h>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/communicator.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/dist/detail/checkpoint_log.hpp>
@@ -52,10 +53,7 @@ auto checkpointed_map(const communicator& comm, std::size_t n, Fn&& fn, const st
     }
   }
   // Root's verdict and the list of missing items, on every rank.
-  int length = static_cast<int>(problem.size());
-  detail::check_mpi(MPI_Bcast(&length, 1, MPI_INT, 0, comm.native()), "MPI_Bcast");
-  problem.resize(static_cast<std::size_t>(length));
-  detail::check_mpi(MPI_Bcast(problem.data(), length, MPI_CHAR, 0, comm.native()), "MPI_Bcast");
+  detail::broadcast_from_root(comm, problem);
   if (!problem.empty()) throw config_error(problem);
   std::uint64_t count = missing.size();
   detail::check_mpi(MPI_Bcast(&count, 1, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
