@@ -52,11 +52,11 @@ progress_meter::progress_meter(std::string label, std::size_t total, bool enable
 
 bool progress_meter::due() const { return enabled_ && clock::now() >= next_; }
 
-void progress_meter::update(std::size_t done) {
+void progress_meter::update(std::size_t done, const std::string& detail) {
   if (!enabled_) return;
   const auto now = clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const std::string line = format_progress(label_, done, total_, elapsed, terminal_);
+  const std::string line = format_progress(label_, done, total_, elapsed, terminal_) + (detail.empty() ? "" : "  " + detail);
   if (terminal_) {
     std::fprintf(stream_, "\r%s\033[K", line.c_str());
     next_ = now + terminal_period;
@@ -67,10 +67,10 @@ void progress_meter::update(std::size_t done) {
   std::fflush(stream_);
 }
 
-void progress_meter::finish(std::size_t done) {
+void progress_meter::finish(std::size_t done, const std::string& detail) {
   if (!enabled_) return;
   const double elapsed = std::chrono::duration<double>(clock::now() - start_).count();
-  const std::string line = format_progress(label_, done, total_, elapsed, terminal_);
+  const std::string line = format_progress(label_, done, total_, elapsed, terminal_) + (detail.empty() ? "" : "  " + detail);
   std::fprintf(stream_, terminal_ ? "\r%s\033[K\n" : "%s\n", line.c_str());
   std::fflush(stream_);
 }

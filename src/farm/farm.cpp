@@ -13,11 +13,13 @@
 #include <thread>
 
 #include <mpi.h>
+#include <omp.h>
 
 #include <fmt/format.h>
 
 #include <parallax/core/error.hpp>
 #include <parallax/dist/map.hpp>
+#include <parallax/dist/progress.hpp>
 #include <parallax/farm/process.hpp>
 #include <parallax/io/atomic_output.hpp>
 #include <parallax/io/hdf5_file.hpp>
@@ -184,7 +186,16 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
     m.threads = o.slots;
     m.stop = &dispatch_stop;
     m.label = "tasks";
-    m.progress = o.progress;
+    // The farm reports its own progress (with failures and busy slots), from root's journal.
+    int slots = o.slots > 0 ? o.slots : omp_get_max_threads();
+    int all_slots = 0;
+    detail::check_mpi(MPI_Allreduce(&slots, &all_slots, 1, MPI_INT, MPI_SUM, comm.native()), "MPI_Allreduce");
+    progress_meter progress("tasks", pending.size(), o.progress && comm.is_root(), stderr, std::chrono::seconds(5));
+    std::size_t finished = 0;
+    const auto progress_detail = [&] {
+      const std::size_t busy = std::min<std::size_t>(static_cast<std::size_t>(all_slots), pending.size() - finished);
+      return fmt::format("{} failed, {} running", failed_for_good, dispatch_stop.load() ? std::string("draining") : std::to_string(busy));
+    };
     const std::string host = host_name();
     const int rank = comm.rank();
     // Walltime-aware dispatch: this rank's mean task duration so far (threads of the rank share it).
@@ -233,6 +244,7 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
         final_records[r.id] = r;
       }
       summary.journal_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - journal_start).count();
+      ++finished;
       const std::string& last = attempts.back().result.outcome;
       if (last == "ok") {
         ++summary.succeeded;
@@ -246,12 +258,14 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
           dispatch_stop.store(true);
         }
       }
+      if (progress.due()) progress.update(finished, progress_detail());
     };
     try {
       map_unordered(comm, pending.size(), run_one, record, m);
     } catch (const stopped_error&) {
       summary.stopped = true;
     }
+    progress.finish(finished, progress_detail());
     int hit = deadline_hit.load() ? 1 : 0;
     int any_hit = 0;
     detail::check_mpi(MPI_Allreduce(&hit, &any_hit, 1, MPI_INT, MPI_MAX, comm.native()), "MPI_Allreduce");

@@ -23,9 +23,10 @@ class progress_meter {
   [[nodiscard]] bool enabled() const noexcept { return enabled_; }
   /// True when a line is due now (cheap; call it before fetching `done` from elsewhere).
   [[nodiscard]] bool due() const;
-  void update(std::size_t done);
+  /// `detail` is appended to the line (e.g. "3 failed, 4 running").
+  void update(std::size_t done, const std::string& detail = {});
   /// Final line (with a newline on a terminal).
-  void finish(std::size_t done);
+  void finish(std::size_t done, const std::string& detail = {});
 
  private:
   using clock = std::chrono::steady_clock;
