@@ -83,8 +83,8 @@ std::chrono::system_clock::time_point resolve_deadline(const plx::communicator& 
 int main(int argc, char** argv) {
   CLI::App cli{"Task farm: runs one shell command per line of TASKS (or a TOML parameter sweep) over MPI ranks x\n"
                "slots, records every finished task in a durable journal, and resumes after a stop.\n"
-               "Exit codes: 0 all tasks succeeded, 1 some failed, 2 bad input, 75 stopped by a signal or\n"
-               "--max-failures with work left (resume with --resume).",
+               "Exit codes: 0 all tasks succeeded, 1 some failed (or --max-failures stopped the run), 2 bad\n"
+               "input, 75 stopped by a signal or --deadline with work left (requeue and rerun with --resume).",
                "plx-run"};
   std::string tasks_path;
   plx::farm::farm_options o;
@@ -127,7 +127,10 @@ int main(int argc, char** argv) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     plx::farm::write_summary(rt.world(), s, o.workdir + "/summary.h5");
     const bool complete = s.succeeded + s.already_done == s.total;
-    const int code = complete ? plx::exit_ok : (s.failed > 0 && !s.stopped ? plx::exit_failure : plx::exit_interrupted);
+    // 75 asks the batch script to requeue and resume: only for a stop that more time would cure (a signal,
+    // the deadline), not for --max-failures or tasks that failed.
+    const bool requeue = s.stopped && s.stop_reason.find("max-failures") == std::string::npos;
+    const int code = complete ? plx::exit_ok : (requeue ? plx::exit_interrupted : plx::exit_failure);
     if (rt.is_root()) {
       const std::string table = plx::farm::summary_table(s, tasks, o);
       if (FILE* f = std::fopen((o.workdir + "/summary.txt").c_str(), "w")) {

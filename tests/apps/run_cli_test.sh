@@ -108,6 +108,10 @@ code=$?
 [ "$code" = 75 ] && ok "SIGUSR1 through mpiexec drains with exit 75" || bad "SIGUSR1: exit $code: $(cat usr1.out)"
 expect 0 "40 tasks: 40 succeeded" "resume after SIGUSR1" -- "${mpi[@]}" -n 2 "$PLX_RUN" usr1.txt --workdir wu --resume --quiet
 
+# --- --max-failures stops the run with exit 1 (more time would not help, so no requeue code)
+for i in $(seq 0 29); do echo 'sleep 0.05; exit 1'; done > failing.txt
+expect 1 "stopped: 2 tasks failed" "--max-failures 2 stops with exit 1" -- "$PLX_RUN" failing.txt --workdir wf --slots 1 --max-failures 2 --quiet
+
 # --- walltime-aware dispatch: no task starts that the durations so far say would not finish in time
 for i in $(seq 0 39); do echo 'sleep 0.3'; done > deadline.txt
 expect 75 "deadline leaves no time" "--deadline drains before the end" -- "$PLX_RUN" deadline.txt --workdir wd --slots 2 --deadline 1.5 --quiet
