@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <parallax/app/run_app.hpp>
+#include <parallax/core/collectives.hpp>
 #include <parallax/cosmo/params.hpp>
 #include <parallax/cosmo/pipeline.hpp>
 
@@ -40,7 +41,10 @@ int main(int argc, char** argv) {
 
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
     plx::cosmo::pipeline_params p;
-    if (!params_file.empty()) p = plx::cosmo::load_params(params_file);
+    // Every rank reads the file; a rank that cannot must not leave the others waiting.
+    if (!params_file.empty()) {
+      p = plx::detail::on_all_ranks(rt.world(), [&] { return plx::cosmo::load_params(params_file); });
+    }
     if (dim) p.dim = *dim;
     if (n) p.n = *n;
     if (box) p.box = *box;

@@ -9,6 +9,7 @@
 
 #include <parallax/core/collectives.hpp>
 #include <parallax/app/run_app.hpp>
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/farm/farm.hpp>
 
@@ -121,7 +122,8 @@ int main(int argc, char** argv) {
     if (!deadline.empty()) o.deadline = resolve_deadline(rt.world(), deadline);
 
     // Every rank loads the task set (the same file): each needs the commands, none ships them.
-    const plx::farm::task_set tasks = plx::farm::task_set::load(tasks_path);
+    const plx::farm::task_set tasks =
+        plx::detail::on_all_ranks(rt.world(), [&] { return plx::farm::task_set::load(tasks_path); });
     const auto start = std::chrono::steady_clock::now();
     const plx::farm::farm_summary s = plx::farm::run_farm(rt.world(), tasks, o);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <utility>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
 
 namespace plx {
@@ -83,5 +84,22 @@ void communicator::release() noexcept {
   comm_ = MPI_COMM_NULL;
   owned_ = false;
 }
+
+namespace detail {
+
+std::string agree_on_failure(const communicator& comm, const std::string& local_failure) {
+  const int mine = local_failure.empty() ? comm.size() : comm.rank();
+  int first = comm.size();
+  check_mpi(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm.native()), "MPI_Allreduce");
+  if (first == comm.size()) return {};
+  std::string message = comm.rank() == first ? local_failure : std::string();
+  int length = static_cast<int>(message.size());
+  check_mpi(MPI_Bcast(&length, 1, MPI_INT, first, comm.native()), "MPI_Bcast");
+  message.resize(static_cast<std::size_t>(length));
+  check_mpi(MPI_Bcast(message.data(), length, MPI_CHAR, first, comm.native()), "MPI_Bcast");
+  return message;
+}
+
+}  // namespace detail
 
 }  // namespace plx

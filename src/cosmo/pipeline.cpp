@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/cosmo/gaussian_field.hpp>
 #include <parallax/cosmo/power_measure.hpp>
@@ -128,8 +129,10 @@ std::string frame_path(std::size_t index) { return fmt::format("/frames/{:03}/de
 }  // namespace
 
 stage_timings run_density_potential(const communicator& comm, const pipeline_params& params) {
-  validate(params);
-  const auto spectrum = make_spectrum(params.spectrum);
+  const auto spectrum = detail::on_all_ranks(comm, [&] {
+    validate(params);
+    return make_spectrum(params.spectrum);
+  });
   const fft::slab_geometry g = fft::make_slab_geometry(comm, params.dim, params.n);
   stage_timings t;
   stopwatch watch;
@@ -140,8 +143,11 @@ stage_timings run_density_potential(const communicator& comm, const pipeline_par
 }
 
 pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p, const run_info& info, bool log) {
-  validate(p);  // the same verdict on every rank: nothing below depends on the rank
-  const auto spectrum = make_spectrum(p.spectrum);
+  // Every rank checks (and may read a table); one rank's failure fails them all, before any work.
+  const auto spectrum = detail::on_all_ranks(comm, [&] {
+    validate(p);
+    return make_spectrum(p.spectrum);
+  });
   const fft::slab_geometry g = fft::make_slab_geometry(comm, p.dim, p.n);
   const std::vector<fft::slab_geometry> all = fft::gather_geometries(comm, g);
   if (log && comm.is_root()) {

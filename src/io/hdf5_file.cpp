@@ -8,6 +8,8 @@
 
 #include <mpi.h>
 
+#include <parallax/core/collectives.hpp>
+
 namespace plx::io {
 
 // H5Pset_file_locking arrived in HDF5 1.10.7 and 1.12.1 (not in 1.12.0).
@@ -154,24 +156,11 @@ std::string rank_text(const communicator& comm) {
 
 namespace {
 
-/// Collective: the message of the lowest rank with a non-empty `local_failure`, or "" on every rank.
-std::string agree_on_failure(const communicator& comm, const std::string& local_failure) {
-  const int mine = local_failure.empty() ? comm.size() : comm.rank();
-  int first = comm.size();
-  plx::detail::check_mpi(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm.native()), "MPI_Allreduce");
-  if (first == comm.size()) return {};
-  std::string message = comm.rank() == first ? local_failure : std::string();
-  int length = static_cast<int>(message.size());
-  plx::detail::check_mpi(MPI_Bcast(&length, 1, MPI_INT, first, comm.native()), "MPI_Bcast");
-  message.resize(static_cast<std::size_t>(length));
-  plx::detail::check_mpi(MPI_Bcast(message.data(), length, MPI_CHAR, first, comm.native()), "MPI_Bcast");
-  return message;
-}
 
 }  // namespace
 
 void agree_or_throw(const communicator& comm, const std::string& what, const std::string& local_failure) {
-  const std::string message = agree_on_failure(comm, local_failure);
+  const std::string message = plx::detail::agree_on_failure(comm, local_failure);
   if (!message.empty()) throw io_error(what + message);
 }
 
@@ -255,7 +244,7 @@ h5_id agree_on_open(const communicator& comm, hid_t id, const char* call, const 
   std::string failure;
   if (id < 0) failure = detail::describe_h5_failure(call, path, "", comm.rank(), comm.size());
   h5_id file(id, h5_kind::file);
-  const std::string message = detail::agree_on_failure(comm, failure);
+  const std::string message = plx::detail::agree_on_failure(comm, failure);
   if (!message.empty()) {
     if (file) {
       // Closing is collective and the failed ranks cannot join, so this rank's handle is left open.

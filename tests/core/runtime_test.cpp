@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/communicator.hpp>
 #include <parallax/core/error.hpp>
 
@@ -88,6 +89,23 @@ TEST(Communicator, errors_become_exceptions_not_aborts) {
   const int code = MPI_Bcast(&value, 1, MPI_INT, 99, rt().world().native());
   EXPECT_NE(code, MPI_SUCCESS);
   EXPECT_THROW(plx::detail::check_mpi(code, "MPI_Bcast"), plx::mpi_error);
+}
+
+TEST(OnAllRanks, a_failure_on_one_rank_fails_every_rank_with_its_message) {
+  const int last = rt().size() - 1;
+  try {
+    (void)plx::detail::on_all_ranks(rt().world(), [&]() -> int {
+      if (rt().rank() == last) throw plx::config_error("cannot read params.toml on rank " + std::to_string(last));
+      return 1;
+    });
+    ADD_FAILURE() << "expected config_error on every rank";
+  } catch (const plx::config_error& e) {
+    EXPECT_EQ(std::string(e.what()), "cannot read params.toml on rank " + std::to_string(last));
+  }
+  EXPECT_THROW(plx::detail::on_all_ranks(rt().world(), [&] {
+    if (rt().rank() == last) throw std::runtime_error("disk full");
+  }), plx::io_error);
+  EXPECT_EQ(plx::detail::on_all_ranks(rt().world(), [] { return std::string("fine"); }), "fine");
 }
 
 }  // namespace

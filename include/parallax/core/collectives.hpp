@@ -1,9 +1,12 @@
 // Small collective helpers the layers above share.
 #pragma once
 
+#include <exception>
 #include <numeric>
+#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <type_traits>
 #include <vector>
 
@@ -54,6 +57,40 @@ inline void broadcast_from_root(const communicator& comm, std::string& text) {
   check_mpi(MPI_Bcast(&length, 1, MPI_INT, 0, comm.native()), "MPI_Bcast");
   text.resize(static_cast<std::size_t>(length));
   check_mpi(MPI_Bcast(text.data(), length, MPI_CHAR, 0, comm.native()), "MPI_Bcast");
+}
+
+/// Collective: the message of the lowest rank whose `local_failure` is not empty, or "" on every rank.
+std::string agree_on_failure(const communicator& comm, const std::string& local_failure);
+
+/// Collective: runs `step` on every rank and makes its failure collective. A check that can fail on some
+/// ranks only (a file one node cannot read) would otherwise throw there while the others go on into the
+/// next collective and wait forever. If `step` throws on any rank, every rank throws: plx::config_error
+/// when the lowest failing rank threw one, else plx::io_error, with that rank's message.
+template <class Step>
+auto on_all_ranks(const communicator& comm, Step&& step) {
+  using Result = decltype(step());
+  std::string failure;
+  bool config = false;
+  std::optional<std::conditional_t<std::is_void_v<Result>, bool, Result>> result;
+  try {
+    if constexpr (std::is_void_v<Result>) {
+      step();
+      result = true;
+    } else {
+      result.emplace(step());
+    }
+  } catch (const config_error& e) {
+    failure = e.what();
+    config = true;
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  const std::string message = agree_on_failure(comm, failure.empty() ? failure : (config ? "c" : "i") + failure);
+  if (!message.empty()) {
+    if (message.front() == 'c') throw config_error(message.substr(1));
+    throw io_error(message.substr(1));
+  }
+  if constexpr (!std::is_void_v<Result>) return std::move(*result);
 }
 
 }  // namespace plx::detail
