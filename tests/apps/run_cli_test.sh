@@ -51,13 +51,13 @@ expect 0 "6 tasks: 6 succeeded" "sweep of 2 x 3" -- "${mpi[@]}" -n 2 "$PLX_RUN" 
 
 # --- kill -9 of every process mid-run, then --resume
 : > ran.log
-for i in $(seq 0 59); do echo 'sleep 0.1; echo $PLX_TASK_ID >> ran.log'; done > kill.txt
+for i in $(seq 0 59); do echo 'sleep 0.15; echo $PLX_TASK_ID >> ran.log'; done > kill.txt
 # Every process of the job: mpiexec, the ranks (Open MPI gives them process groups of their own) and the
 # tasks. Frozen first, so none reacts to the others dying, then killed at once.
 descendants() { local child; for child in $(ps -o pid= --ppid "$1"); do echo "$child"; descendants "$child"; done; }
 "${mpi[@]}" -n 2 "$PLX_RUN" kill.txt --workdir wk --quiet > /dev/null 2>&1 &
 leader=$!
-sleep 1.5
+sleep 2
 job="$leader $(descendants "$leader")"
 kill -STOP $job 2>/dev/null
 kill -9 $job 2>/dev/null
@@ -86,10 +86,12 @@ else
 fi
 
 # --- SIGTERM to a single process: drain, exit 75, journal intact; then --resume
-for i in $(seq 0 39); do echo 'sleep 0.2'; done > term.txt
+# Timings leave a slow machine room: MPI start-up (and the signal handlers) well before the signal, and
+# work left after it.
+for i in $(seq 0 39); do echo 'sleep 0.3'; done > term.txt
 "$PLX_RUN" term.txt --workdir wt --slots 2 --grace 10 --quiet > term.out 2>&1 &
 pid=$!
-sleep 1
+sleep 2
 kill -TERM "$pid"
 wait "$pid"
 code=$?
@@ -98,10 +100,10 @@ grep -q "interrupted" wt/journal && bad "SIGTERM: a task was killed despite the 
 expect 0 "40 tasks: 40 succeeded" "resume after SIGTERM" -- "$PLX_RUN" term.txt --workdir wt --slots 2 --resume --quiet
 
 # --- SIGUSR1 (SLURM's early warning) to mpiexec, which forwards it to every rank
-for i in $(seq 0 39); do echo 'sleep 0.2'; done > usr1.txt
+for i in $(seq 0 39); do echo 'sleep 0.3'; done > usr1.txt
 "${mpi[@]}" -n 2 "$PLX_RUN" usr1.txt --workdir wu --grace 10 --quiet > usr1.out 2>&1 &
 pid=$!
-sleep 1.5
+sleep 2.5
 kill -USR1 "$pid"
 wait "$pid"
 code=$?
