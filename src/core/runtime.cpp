@@ -1,6 +1,7 @@
 #include <parallax/core/runtime.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include <mpi.h>
@@ -39,6 +40,12 @@ runtime::runtime(int& argc, char**& argv, const runtime_options& options) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
+#ifdef OPEN_MPI
+    // Open MPI 4.1 prefers its osc/rdma component for windows that span nodes, and on networks without
+    // RDMA (plain TCP) it then fails to create them (MPI_ERR_WIN, seen with srun over two nodes), which the
+    // map layer's shared counter needs. Without it osc/ucx (or pt2pt) takes over. A user's own choice wins.
+    setenv("OMPI_MCA_osc", "^rdma", 0);
+#endif
     detail::check_mpi(MPI_Init_thread(&argc, &argv, wanted_thread_level, &thread_level_), "MPI_Init_thread");
     owns_mpi_ = true;
   } else {

@@ -17,8 +17,13 @@ work_counter::work_counter(const communicator& comm) {
   std::uint64_t* base = nullptr;
   root_ = comm.is_root();
   const MPI_Aint bytes = comm.is_root() ? static_cast<MPI_Aint>(slot_count * sizeof(std::uint64_t)) : 0;
-  check_mpi(MPI_Win_allocate(bytes, sizeof(std::uint64_t), MPI_INFO_NULL, comm.native(), &base, &window_),
-            "MPI_Win_allocate");
+  const int code = MPI_Win_allocate(bytes, sizeof(std::uint64_t), MPI_INFO_NULL, comm.native(), &base, &window_);
+  if (code != MPI_SUCCESS) {
+    // Which one-sided component works depends on the network; say how to choose another.
+    throw mpi_error("MPI_Win_allocate (the map layer's shared counter; with Open MPI, OMPI_MCA_osc selects the "
+                    "one-sided component: try ucx or pt2pt)",
+                    code);
+  }
   base_ = base;
   if (comm.is_root()) {
     base[slot_next] = 0;
