@@ -266,16 +266,17 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
   output.commit();
   t.write += watch.lap();
 
-  // The XDMF sidecar names the final file, so it is written once the rename is done.
-  if (comm.is_root()) {
-    io::xdmf_grid grid{p.dim, static_cast<std::size_t>(p.n), p.box};
-    std::vector<io::xdmf_field> fields = {{"density", "/density", false}, {"potential", "/potential", false},
-                                          {"displacement", "/displacement", true}};
+  // The XDMF sidecar names the final file, so it is written once the rename is done. Root writes it; a
+  // failure there (a full disk) is everyone's failure, so no rank is left waiting.
+  detail::on_all_ranks(comm, [&] {
+    if (!comm.is_root()) return;
+    const io::xdmf_grid grid{p.dim, static_cast<std::size_t>(p.n), p.box};
+    const std::vector<io::xdmf_field> fields = {{"density", "/density", false}, {"potential", "/potential", false},
+                                                {"displacement", "/displacement", true}};
     std::vector<io::xdmf_frame> frames;
     for (std::size_t i = 0; i < p.times.size(); ++i) frames.push_back({p.times[i], {{"density", frame_path(i), false}}});
     io::write_xdmf_file(io::xdmf_path_for(p.out), p.out, grid, fields, frames);
-  }
-  comm.barrier();
+  });
   t.total = watch.since_start();
   report.output = p.out;
 
