@@ -7,7 +7,6 @@
 
 #include <fmt/format.h>
 
-#include <parallax/core/collectives.hpp>
 #include <parallax/app/run_app.hpp>
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>

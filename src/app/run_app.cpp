@@ -8,6 +8,7 @@
 #include <mpi.h>
 
 #include <parallax/core/error.hpp>
+#include <parallax/version.hpp>
 
 namespace plx {
 
@@ -40,6 +41,9 @@ int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtim
   cli.add_flag("--report-layout", options.report_layout,
                "print every rank's host, node-local rank, threads and bound cores");
   cli.add_flag("--quiet", options.quiet, "no start-up banner or layout warnings on stderr");
+  cli.set_version_flag("--version",
+                       cli.get_name() + " (parallax " + version_string + ", git " + git_hash + ", " + build_type + ")",
+                       "print the parallax version and exit (without starting MPI: works on a login node)");
 
   // Parse before MPI starts, print after: every rank sees the same argv, and only root should speak.
   std::optional<int> parse_exit;
@@ -47,6 +51,9 @@ int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtim
   std::ostringstream parse_err;
   try {
     cli.parse(argc, argv);
+  } catch (const CLI::CallForVersion& e) {
+    std::printf("%s\n", e.what());
+    return exit_ok;
   } catch (const CLI::ParseError& e) {
     const int code = cli.exit(e, parse_out, parse_err);
     parse_exit = code == 0 ? exit_ok : exit_usage;

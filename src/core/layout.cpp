@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <sstream>
 
 #include <mpi.h>
+#include <omp.h>
 
 #include <fmt/format.h>
 
@@ -19,9 +21,22 @@ namespace plx {
 namespace {
 
 std::vector<int> affinity_cpus() {
+  std::vector<int> cpus;
+  // With OMP_PROC_BIND set, the OpenMP runtime pins the initial thread to the first place at start-up, so
+  // this thread's mask shows one core where the rank's threads have all of them: the places (built from the
+  // mask the rank started with) are the truth then.
+  if (const int places = omp_get_num_places(); places > 0 && omp_get_proc_bind() != omp_proc_bind_false) {
+    for (int place = 0; place < places; ++place) {
+      std::vector<int> ids(static_cast<std::size_t>(omp_get_place_num_procs(place)));
+      omp_get_place_proc_ids(place, ids.data());
+      cpus.insert(cpus.end(), ids.begin(), ids.end());
+    }
+    std::sort(cpus.begin(), cpus.end());
+    cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+    return cpus;
+  }
   cpu_set_t set;
   CPU_ZERO(&set);
-  std::vector<int> cpus;
   if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
   for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
     if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
@@ -39,9 +54,11 @@ std::string host_name() {
 // Fixed-size record so that one MPI_Gather moves every rank's placement.
 constexpr std::size_t host_chars = MPI_MAX_PROCESSOR_NAME;
 constexpr std::size_t max_cpus = 1024;
+constexpr std::size_t slurm_node_chars = 256;
 struct placement_record {
   int numbers[6];  // rank, node_rank, node_size, node_cores, threads, cpu count
   char host[host_chars];
+  char slurm_node[slurm_node_chars];
   int cpus[max_cpus];
 };
 
@@ -51,6 +68,7 @@ rank_placement local_placement(int rank, int node_rank, int node_size, int threa
   rank_placement p;
   p.rank = rank;
   p.host = host_name();
+  if (const char* node = std::getenv("SLURMD_NODENAME")) p.slurm_node = node;
   p.node_rank = node_rank;
   p.node_size = node_size;
   p.node_cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
@@ -69,6 +87,7 @@ std::vector<rank_placement> gather_layout(const communicator& comm, const rank_p
   const std::size_t ncpus = std::min(mine.cpus.size(), max_cpus);
   record.numbers[5] = static_cast<int>(ncpus);
   std::strncpy(record.host, mine.host.c_str(), host_chars - 1);
+  std::strncpy(record.slurm_node, mine.slurm_node.c_str(), slurm_node_chars - 1);
   std::copy_n(mine.cpus.begin(), ncpus, record.cpus);
 
   std::vector<placement_record> all(comm.is_root() ? static_cast<std::size_t>(comm.size()) : 0);
@@ -85,6 +104,7 @@ std::vector<rank_placement> gather_layout(const communicator& comm, const rank_p
     p.node_cores = r.numbers[3];
     p.threads = r.numbers[4];
     p.host = r.host;
+    p.slurm_node = r.slurm_node;
     p.cpus.assign(r.cpus, r.cpus + r.numbers[5]);
     layout.push_back(std::move(p));
   }
@@ -108,13 +128,26 @@ std::string format_cpu_list(std::vector<int> cpus) {
 
 std::string layout_table(const std::vector<rank_placement>& layout) {
   std::size_t host_width = 4;
-  for (const auto& p : layout) host_width = std::max(host_width, p.host.size());
-  std::string out = fmt::format("{:>5}  {:<{}}  {:>9}  {:>7}  {}\n", "rank", "host", host_width, "node-rank",
-                                "threads", "cores");
+  std::size_t node_width = 0;  // 0: no SLURM node column
   for (const auto& p : layout) {
-    out += fmt::format("{:>5}  {:<{}}  {:>5}/{:<3}  {:>7}  {} ({} of {})\n", p.rank, p.host, host_width,
-                       p.node_rank, p.node_size, p.threads, format_cpu_list(p.cpus), p.cpus.size(),
-                       p.node_cores);
+    host_width = std::max(host_width, p.host.size());
+    // The host's short name is the usual SLURM node name: show the column only when it tells more.
+    if (!p.slurm_node.empty() && p.slurm_node != p.host.substr(0, p.host.find('.'))) {
+      node_width = std::max<std::size_t>(node_width, 10);
+    }
+  }
+  if (node_width > 0) {
+    for (const auto& p : layout) node_width = std::max(node_width, p.slurm_node.size());
+  }
+  const auto node_cell = [&](const std::string& text) {
+    return node_width > 0 ? fmt::format("  {:<{}}", text, node_width) : std::string();
+  };
+  std::string out = fmt::format("{:>5}  {:<{}}{}  {:>9}  {:>7}  {}\n", "rank", "host", host_width,
+                                node_cell("slurm-node"), "node-rank", "threads", "cores");
+  for (const auto& p : layout) {
+    out += fmt::format("{:>5}  {:<{}}{}  {:>5}/{:<3}  {:>7}  {} ({} of {})\n", p.rank, p.host, host_width,
+                       node_cell(p.slurm_node.empty() ? "-" : p.slurm_node), p.node_rank, p.node_size, p.threads,
+                       format_cpu_list(p.cpus), p.cpus.size(), p.node_cores);
   }
   return out;
 }

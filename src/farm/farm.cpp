@@ -1,4 +1,3 @@
-#include <parallax/core/collectives.hpp>
 #include <parallax/farm/farm.hpp>
 
 #include <sys/stat.h>
@@ -6,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/dist/map.hpp>
 #include <parallax/dist/progress.hpp>
@@ -87,6 +88,24 @@ std::string prepare_workdir(const std::string& workdir) {
 
 std::string output_path(const farm_options& o, std::uint64_t id, int attempt, const char* stream) {
   return fmt::format("{}/tasks/{}{}.{}", o.workdir, id, attempt > 1 ? fmt::format(".{}", attempt) : "", stream);
+}
+
+// Under srun, a signal for the job (scancel, the time limit, srun passing on the batch script's USR1) reaches
+// every process of the step, the farm's tasks included. SIGUSR1 is the farm's "drain" request: tasks start
+// with it ignored, so that it stops the dispatch without killing the work in flight. (posix_spawn resets a
+// caught signal to its default, so the shell sets the ignore; it is inherited by what the shell runs.)
+std::string shielded_command(const std::string& command) { return "trap '' USR1\n" + command; }
+
+// A task killed by SIGTERM or SIGINT while the farm is shutting down was killed by the same job-wide signal,
+// not by its own fault: it is interrupted (rerun on resume, exit code 75), not failed. The farm's own copy of
+// the signal may land a moment after the task's, hence the short wait for the flag.
+bool killed_by_the_shutdown(const command_result& result, const farm_options& o) {
+  if (result.signal != SIGTERM && result.signal != SIGINT) return false;
+  const auto requested = [&] {
+    return (o.drain != nullptr && o.drain->load()) || (o.kill_now != nullptr && o.kill_now->load());
+  };
+  for (int i = 0; i < 25 && !requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return requested();
 }
 
 // Turns the signal flags into the two shutdown phases: stop dispatching at once, kill running tasks after
@@ -218,7 +237,7 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
       }
       for (int attempt = 1; attempt <= o.retries + 1; ++attempt) {
         command_spec spec;
-        spec.command = tasks.tasks()[id].command;
+        spec.command = shielded_command(tasks.tasks()[id].command);
         spec.stdout_path = output_path(o, id, attempt, "out");
         spec.stderr_path = output_path(o, id, attempt, "err");
         spec.environment = {{"PLX_TASK_ID", std::to_string(id)},
@@ -227,7 +246,8 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
         spec.timeout = o.task_timeout;
         spec.kill_grace = o.kill_grace;
         attempts.push_back({id, attempt, rank, host, run_command(spec, stop_token{&kill})});
-        const command_result& done = attempts.back().result;
+        command_result& done = attempts.back().result;
+        if (done.outcome == "failed" && killed_by_the_shutdown(done, o)) done.outcome = "interrupted";
         finished_seconds.fetch_add(done.end_s - done.start_s);
         finished_tasks.fetch_add(1);
         const std::string& outcome = done.outcome;
@@ -286,6 +306,12 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
   summary.failed = counts[2];
   summary.interrupted = counts[3];
   summary.not_started = counts[4];
+  // Tasks killed by a shutdown that came after the last task was handed out: the dispatch had nothing left
+  // to stop, but the run did stop with work left (exit code 75, not 1).
+  if (summary.interrupted > 0 && !summary.stopped) {
+    summary.stopped = true;
+    summary.stop_reason = "shutdown requested (signal)";
+  }
   return summary;
 }
 

@@ -30,6 +30,23 @@ TEST(LayoutTable, has_one_line_per_rank_with_host_and_cores) {
   EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 3);
 }
 
+TEST(LayoutTable, shows_the_slurm_node_only_where_it_differs_from_the_host) {
+  std::vector<plx::rank_placement> layout = {placement(0, "c12.cluster.org", 2, {0, 1}, 4),
+                                             placement(1, "c13.cluster.org", 2, {0, 1}, 4)};
+  layout[0].slurm_node = "c12";
+  layout[1].slurm_node = "c13";
+  EXPECT_EQ(plx::layout_table(layout).find("slurm-node"), std::string::npos) << plx::layout_table(layout);
+
+  // Two slurmd emulating two nodes on one host: the column is what tells the ranks apart.
+  layout[0].host = layout[1].host = "vm";
+  layout[0].slurm_node = "node1";
+  layout[1].slurm_node = "node2";
+  const std::string table = plx::layout_table(layout);
+  EXPECT_NE(table.find("slurm-node"), std::string::npos) << table;
+  EXPECT_NE(table.find("node1"), std::string::npos) << table;
+  EXPECT_NE(table.find("node2"), std::string::npos) << table;
+}
+
 TEST(Oversubscription, fitting_layout_has_no_warning) {
   const std::vector<plx::rank_placement> layout = {placement(0, "a", 2, {0, 1}, 4), placement(1, "a", 2, {2, 3}, 4),
                                                    placement(2, "b", 4, {0, 1, 2, 3}, 4)};

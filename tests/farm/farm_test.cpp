@@ -198,6 +198,43 @@ TEST(Farm, drain_request_stops_dispatch_and_resume_finishes) {
   EXPECT_EQ(second.already_done, first.succeeded);
 }
 
+// Under srun a job's signals reach every process of the step, the farm's tasks included (seen with SLURM
+// 22.05: srun passing on the batch script's USR1 killed the running tasks).
+TEST(Farm, tasks_ignore_the_drain_signal_usr1) {
+  const std::string dir = shared_directory("usr1");
+  const auto tasks = command_file(dir, {"kill -USR1 $$; sh -c 'kill -USR1 $$'; echo survived"});
+  farm::farm_options o;
+  o.workdir = dir + "/work";
+  const auto s = farm::run_farm(rt().world(), tasks, o);
+  if (!rt().is_root()) return;
+  EXPECT_EQ(s.succeeded, 1u);
+  EXPECT_EQ(s.failed, 0u);
+}
+
+TEST(Farm, a_task_killed_by_sigterm_during_a_shutdown_is_interrupted_not_failed) {
+  const std::string dir = shared_directory("term");
+  // The task waits until the drain has been requested, then dies of SIGTERM as a job-wide signal would kill it.
+  const auto tasks = command_file(dir, {"touch " + dir + "/started; while [ ! -f " + dir +
+                                        "/go ]; do sleep 0.02; done; kill -TERM $$"});
+  std::atomic<bool> drain{false};
+  farm::farm_options o;
+  o.workdir = dir + "/work";
+  o.drain = &drain;
+  std::thread signaller([&] {
+    // Every rank sets its flag (as every rank's handler would), after the one task has started somewhere.
+    while (!std::filesystem::exists(dir + "/started")) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    drain.store(true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ofstream(dir + "/go").put('\n');
+  });
+  const auto s = farm::run_farm(rt().world(), tasks, o);
+  signaller.join();
+  EXPECT_TRUE(s.stopped);
+  if (!rt().is_root()) return;
+  EXPECT_EQ(s.interrupted, 1u);
+  EXPECT_EQ(s.failed, 0u);
+}
+
 TEST(Farm, bad_setup_is_refused_on_every_rank_before_any_task) {
   const std::string dir = shared_directory("bad");
   const auto tasks = command_file(dir, {"touch " + dir + "/should-not-exist"});

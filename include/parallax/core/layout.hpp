@@ -15,6 +15,9 @@ namespace plx {
 struct rank_placement {
   int rank = 0;
   std::string host;
+  /// The SLURM node the rank runs on (SLURMD_NODENAME), "" outside SLURM. Usually the host's short name;
+  /// it differs where a site names nodes otherwise, or where several slurmd emulate nodes on one host.
+  std::string slurm_node;
   int node_rank = 0;       ///< rank among the ranks of the same node
   int node_size = 1;       ///< ranks on the same node
   int node_cores = 1;      ///< online processors of the node
@@ -31,7 +34,8 @@ struct rank_placement {
 /// "0-3,8,10-11" for {0,1,2,3,8,10,11}.
 [[nodiscard]] std::string format_cpu_list(std::vector<int> cpus);
 
-/// A fixed-width table, one line per rank: rank, host, node rank, threads, bound cores.
+/// A fixed-width table, one line per rank: rank, host, node rank, threads, bound cores; and the SLURM node
+/// when some rank's differs from its host name.
 [[nodiscard]] std::string layout_table(const std::vector<rank_placement>& layout);
 
 /// One warning (possibly several lines) when ranks x threads exceed a node's cores, or a rank runs more

@@ -2,6 +2,10 @@
 // durable journal on root the moment it finishes, so that a run stopped at any instant resumes where it
 // stood. Slots are the OpenMP threads of the map layer's dynamic schedule (chunk 1): one slow task never
 // holds back the others.
+//
+// Signals: tasks start with SIGUSR1 ignored, since it is the farm's drain request and srun passes a job's
+// signals to every process of the step; a task killed by SIGTERM or SIGINT during a shutdown counts as
+// interrupted (rerun on resume), not failed.
 #pragma once
 
 #include <atomic>
