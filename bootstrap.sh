@@ -3,8 +3,9 @@
 #
 #   ./bootstrap.sh run [plx-cosmo options] set up, build, run the main job: plx-cosmo on 2 ranks with the
 #                                         workshop defaults, output in build/run/cosmo.h5 (+ .xmf)
-#   ./bootstrap.sh test                   set up, build, run the whole test suite (ctest)
-#   ./bootstrap.sh deps                   only install missing packages
+#   ./bootstrap.sh test                   set up, build, run the whole test suite (ctest), the jobscripts
+#                                         through a local SLURM cluster included (as root or with sudo)
+#   ./bootstrap.sh deps                   only install missing packages (those of the tests too)
 #   ./bootstrap.sh build [preset]         only build (presets: release, debug, asan)
 #   ./bootstrap.sh bench                  build and run the benchmarks with their peers (README table)
 #
@@ -16,6 +17,9 @@ cd "$(dirname "$0")"
 packages=(g++ make cmake git pkg-config libopenmpi-dev openmpi-bin libfftw3-dev libfftw3-mpi-dev
           libhdf5-openmpi-dev hdf5-tools libeigen3-dev libgtest-dev libcli11-dev libfmt-dev libcereal-dev
           librandom123-dev libtomlplusplus-dev python3-h5py python3-matplotlib)
+# The test suite also runs jobscripts/ through a local SLURM cluster (tests/slurm/local_cluster.sh); srun's
+# PMIx plugin loads libpmix.so, which only the -dev package provides.
+test_packages=(slurmctld slurmd slurm-client munge libpmix-dev)
 bench_packages=(python3-joblib python3-mpi4py python3-numpy parallel)
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -32,8 +36,21 @@ install_missing() {
     command -v sudo >/dev/null || { echo "error: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
     sudo=(sudo)
   fi
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Packages with daemons (munge, slurmctld, slurmd) would start them on installation, unconfigured, and a
+  # failed start fails the installation: the standard policy-rc.d "101" stops that for the installation's
+  # length. The tests start the daemons they need themselves (tests/slurm/local_cluster.sh).
+  local policy=/usr/sbin/policy-rc.d own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    own_policy=1
+  fi
+  local status=0
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+    status=$?
+  [ $own_policy -eq 0 ] || "${sudo[@]}" rm -f "$policy"
+  return $status
 }
 
 mpi_environment() {
@@ -67,14 +84,14 @@ case "$command" in
     say "pictures: python3 apps/cosmo/plot.py build/run/cosmo.h5 (needs python3-h5py python3-matplotlib)"
     ;;
   test)
-    install_missing "${packages[@]}"
+    install_missing "${packages[@]}" "${test_packages[@]}"
     build release
     mpi_environment
     say "testing"
     ctest --preset release -j "$(nproc)"
     ;;
   deps)
-    install_missing "${packages[@]}"
+    install_missing "${packages[@]}" "${test_packages[@]}"
     ;;
   build)
     install_missing "${packages[@]}"
@@ -100,7 +117,7 @@ case "$command" in
     /usr/bin/python3 apps/cosmo/workshop_numpy.py --dim 3 --n 256 --variant rfftn --repeats 3 --json
     ;;
   *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     [ -z "$command" ] || [ "$command" = "-h" ] || [ "$command" = "--help" ] || exit 2
     ;;
 esac
