@@ -166,6 +166,10 @@ case "$command" in
     [[ "$nodes" =~ ^[1-9][0-9]*$ ]] || die "NODES must be a positive whole number, not '$nodes'"
     can_run || exit $?
     stop_daemons "$dir"
+    # Another cluster on these ports would answer our sinfo and take our jobs.
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      die "port $port is in use (another local cluster?): stop it, or choose other ports with PLX_SLURM_PORT"
+    fi
     as_root rm -rf "$dir/spool" "$dir/log" "$dir/tmp"
     write_config "$dir" "$nodes"
     start_munge "$dir"
