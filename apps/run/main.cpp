@@ -96,6 +96,10 @@ int main(int argc, char** argv) {
   std::string deadline;
   cli.add_option("TASKS", tasks_path, "command file (one per line, # comments) or sweep (.toml)")->required();
   cli.add_option("--slots", o.slots, "concurrent tasks per rank (default: threads per rank)")->check(CLI::PositiveNumber);
+  cli.add_option("--task-threads", o.task_threads,
+                 "threads per task: OMP_NUM_THREADS and the BLAS libraries' thread variables in each task's "
+                 "environment (default: threads per rank / slots, at least 1)")
+      ->check(CLI::PositiveNumber);
   cli.add_option("--journal", o.journal, "journal file (default: WORKDIR/journal)");
   cli.add_flag("--resume", o.resume, "continue a stopped run: rerun only tasks the journal does not record as succeeded");
   cli.add_option("--timeout", timeout_s, "per-task wall time limit in seconds (SIGTERM, then SIGKILL)")->check(CLI::PositiveNumber);

@@ -108,6 +108,15 @@ bool killed_by_the_shutdown(const command_result& result, const farm_options& o)
   return requested();
 }
 
+// What keeps slots x task threads within the rank's cores: every threading library a task may use gets the
+// same count (as joblib's workers do), and no inherited OMP_PROC_BIND pins every task to the same cores.
+std::vector<std::pair<std::string, std::string>> task_thread_environment(int threads) {
+  const std::string n = std::to_string(threads);
+  return {{"PLX_TASK_THREADS", n},    {"OMP_NUM_THREADS", n},     {"OPENBLAS_NUM_THREADS", n},
+          {"MKL_NUM_THREADS", n},     {"BLIS_NUM_THREADS", n},    {"NUMEXPR_NUM_THREADS", n},
+          {"VECLIB_MAXIMUM_THREADS", n}, {"OMP_PROC_BIND", "false"}};
+}
+
 // Turns the signal flags into the two shutdown phases: stop dispatching at once, kill running tasks after
 // the grace period (or at once on the second signal). A plain thread: it makes no MPI calls.
 class shutdown_watch {
@@ -207,6 +216,8 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
     m.label = "tasks";
     // The farm reports its own progress (with failures and busy slots), from root's journal.
     int slots = o.slots > 0 ? o.slots : omp_get_max_threads();
+    const auto thread_environment = task_thread_environment(
+        o.task_threads > 0 ? o.task_threads : std::max(1, omp_get_max_threads() / slots));
     int all_slots = 0;
     detail::check_mpi(MPI_Allreduce(&slots, &all_slots, 1, MPI_INT, MPI_SUM, comm.native()), "MPI_Allreduce");
     progress_meter progress("tasks", pending.size(), o.progress && comm.is_root(), stderr, std::chrono::seconds(5));
@@ -240,9 +251,10 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
         spec.command = shielded_command(tasks.tasks()[id].command);
         spec.stdout_path = output_path(o, id, attempt, "out");
         spec.stderr_path = output_path(o, id, attempt, "err");
-        spec.environment = {{"PLX_TASK_ID", std::to_string(id)},
-                            {"PLX_RANK", std::to_string(rank)},
-                            {"PLX_ATTEMPT", std::to_string(attempt)}};
+        spec.environment = thread_environment;
+        spec.environment.insert(spec.environment.end(), {{"PLX_TASK_ID", std::to_string(id)},
+                                                         {"PLX_RANK", std::to_string(rank)},
+                                                         {"PLX_ATTEMPT", std::to_string(attempt)}});
         spec.timeout = o.task_timeout;
         spec.kill_grace = o.kill_grace;
         attempts.push_back({id, attempt, rank, host, run_command(spec, stop_token{&kill})});

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 
 #include <gtest/gtest.h>
 #include <mpi.h>
+#include <omp.h>
 
 #include <parallax/core/error.hpp>
 
@@ -196,6 +198,36 @@ TEST(Farm, drain_request_stops_dispatch_and_resume_finishes) {
   EXPECT_EQ(first.interrupted, 0u) << "running tasks finished within the grace";
   EXPECT_EQ(second.already_done + second.succeeded, 30u);
   EXPECT_EQ(second.already_done, first.succeeded);
+}
+
+// slots x task threads fit the rank's cores: every threading library in a task gets the same count, and an
+// inherited OMP_PROC_BIND does not pin every task to the same cores.
+TEST(Farm, tasks_get_a_thread_count_that_fits_the_slots) {
+  const std::string dir = shared_directory("threads");
+  const auto tasks = command_file(dir, {"echo $PLX_TASK_THREADS $OMP_NUM_THREADS $OPENBLAS_NUM_THREADS "
+                                        "$MKL_NUM_THREADS $OMP_PROC_BIND"});
+  ::setenv("OMP_PROC_BIND", "close", 1);  // as a batch script may set for the ranks
+  farm::farm_options o;
+  o.workdir = dir + "/work";
+  o.slots = 2;
+  o.task_threads = 3;
+  const auto explicit_count = farm::run_farm(rt().world(), tasks, o);
+  o.workdir = dir + "/work-default";
+  o.task_threads = 0;
+  const auto default_count = farm::run_farm(rt().world(), tasks, o);
+  ::unsetenv("OMP_PROC_BIND");
+  if (!rt().is_root()) return;
+  ASSERT_EQ(explicit_count.succeeded, 1u);
+  ASSERT_EQ(default_count.succeeded, 1u);
+  const auto first_line = [](const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  };
+  EXPECT_EQ(first_line(dir + "/work/tasks/0.out"), "3 3 3 3 false");
+  const std::string n = std::to_string(std::max(1, omp_get_max_threads() / 2));
+  EXPECT_EQ(first_line(dir + "/work-default/tasks/0.out"), n + " " + n + " " + n + " " + n + " false");
 }
 
 // Under srun a job's signals reach every process of the step, the farm's tasks included (seen with SLURM

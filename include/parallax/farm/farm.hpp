@@ -23,6 +23,11 @@ namespace plx::farm {
 
 struct farm_options {
   int slots = 0;                 ///< concurrent tasks per rank; 0 = the runtime's threads
+  /// Threads each task may use: its environment gets OMP_NUM_THREADS and the BLAS libraries' variables
+  /// (OpenBLAS, MKL, BLIS, numexpr, vecLib) set to it, and OMP_PROC_BIND=false (the farm does not pin
+  /// tasks, and inherited binding would pin every task's threads to the same first cores). 0 = the rank's
+  /// threads / slots, at least 1, so slots x task threads fit the rank's cores.
+  int task_threads = 0;
   std::string journal;           ///< journal path ("" = <workdir>/journal)
   bool resume = false;           ///< skip tasks the journal records as succeeded
   std::string workdir = "plx-run";  ///< per-task stdout/stderr go to <workdir>/tasks/<id>.{out,err}
