@@ -46,7 +46,7 @@ can_run() {
 start_munge() {
   local dir=$1
   if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then return 0; fi
-  if [ ! -s /etc/munge/munge.key ]; then
+  if ! as_root test -s /etc/munge/munge.key; then
     as_root mungekey --create --keyfile=/etc/munge/munge.key
     as_root chown munge:munge /etc/munge/munge.key
     as_root chmod 0400 /etc/munge/munge.key
