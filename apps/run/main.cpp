@@ -114,8 +114,10 @@ int main(int argc, char** argv) {
   cli.add_flag("--progress", o.progress, "progress lines on stderr");
   cli.add_flag("--json", json, "print one JSON object with the counts");
 
+  // Before MPI starts: under srun a job's early warning may come while the ranks are still starting, and
+  // SIGUSR1's default action would kill them.
+  install_signal_handlers();
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
-    install_signal_handlers();
     if (timeout_s > 0) o.task_timeout = std::chrono::duration<double>(timeout_s);
     if (max_failures > 0) o.max_failures = max_failures;
     o.drain_grace = std::chrono::duration<double>(grace_s);
