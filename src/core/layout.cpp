@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <sstream>
+#include <string_view>
 
 #include <mpi.h>
 #include <omp.h>
@@ -128,19 +129,15 @@ std::string format_cpu_list(std::vector<int> cpus) {
 
 std::string layout_table(const std::vector<rank_placement>& layout) {
   std::size_t host_width = 4;
-  std::size_t node_width = 0;  // 0: no SLURM node column
-  for (const auto& p : layout) {
-    host_width = std::max(host_width, p.host.size());
-    // The host's short name is the usual SLURM node name: show the column only when it tells more.
-    if (!p.slurm_node.empty() && p.slurm_node != p.host.substr(0, p.host.find('.'))) {
-      node_width = std::max<std::size_t>(node_width, 10);
-    }
-  }
-  if (node_width > 0) {
-    for (const auto& p : layout) node_width = std::max(node_width, p.slurm_node.size());
-  }
+  for (const auto& p : layout) host_width = std::max(host_width, p.host.size());
+  // The host's short name is the usual SLURM node name: the column is shown only when it tells more.
+  const bool show_node = std::any_of(layout.begin(), layout.end(), [](const rank_placement& p) {
+    return !p.slurm_node.empty() && p.slurm_node != p.host.substr(0, p.host.find('.'));
+  });
+  std::size_t node_width = std::string_view("slurm-node").size();
+  for (const auto& p : layout) node_width = std::max(node_width, p.slurm_node.size());
   const auto node_cell = [&](const std::string& text) {
-    return node_width > 0 ? fmt::format("  {:<{}}", text, node_width) : std::string();
+    return show_node ? fmt::format("  {:<{}}", text, node_width) : std::string();
   };
   std::string out = fmt::format("{:>5}  {:<{}}{}  {:>9}  {:>7}  {}\n", "rank", "host", host_width,
                                 node_cell("slurm-node"), "node-rank", "threads", "cores");

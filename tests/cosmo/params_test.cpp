@@ -1,29 +1,18 @@
 #include <parallax/cosmo/params.hpp>
 
-#include <fstream>
 
 #include <gtest/gtest.h>
 
 #include <parallax/core/error.hpp>
 
+#include "../support/temp_files.hpp"
+
 namespace {
 
 namespace cosmo = plx::cosmo;
 
-std::string write_file(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/" + name;
-  std::ofstream(path) << text;
-  return path;
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const plx::config_error& e) {
-    return e.what();
-  }
-  return "no config_error";
-}
+using plx::testing_support::message_of;
+using plx::testing_support::write_file;
 
 TEST(CosmoParams, defaults_reproduce_the_workshop) {
   const cosmo::pipeline_params p;

@@ -2,55 +2,23 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <string>
-#include <system_error>
 #include <vector>
-
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <parallax/core/error.hpp>
+
+#include "../support/temp_files.hpp"
 
 namespace {
 
 using plx::farm::task;
 using plx::farm::task_set;
 
-// ctest runs each test as its own process, possibly several at once and beside another build's run, so
-// every file name carries the test's name and the process id.
-// They are removed when the process exits.
-std::string temp_path(const std::string& name) {
-  struct cleanup {
-    std::vector<std::string> paths;
-    ~cleanup() {
-      std::error_code ignored;
-      for (const auto& path : paths) std::filesystem::remove_all(path, ignored);
-    }
-  };
-  static cleanup files;
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  files.paths.push_back(::testing::TempDir() + "/plx_task_set_" + info->test_suite_name() + "." + info->name() + "." +
-                        std::to_string(::getpid()) + "_" + name);
-  return files.paths.back();
-}
-
-std::string write_file(const std::string& name, const std::string& text) {
-  const std::string path = temp_path(name);
-  std::ofstream(path, std::ios::binary) << text;
-  return path;
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const plx::config_error& e) {
-    return e.what();
-  }
-  return "no config_error";
-}
+using plx::testing_support::message_of;
+using plx::testing_support::temp_path;
+using plx::testing_support::write_file;
 
 std::string sweep_error(const std::string& toml) {
   const std::string path = write_file("error.toml", toml);
