@@ -102,7 +102,10 @@ atomic_output::atomic_output(const communicator& comm, std::string final_path, b
     : comm_(comm.dup()), final_path_(std::move(final_path)) {
   std::string failure;
   if (comm_.is_root()) temporary_path_ = prepare_on_root(final_path_, overwrite, failure);
-  detail::agree_or_throw(comm_, "", failure.empty() ? failure : failure + " (checked on rank 0)");
+  // A bad output path is bad input, found before any work: every rank exits with the usage code.
+  std::string verdict = failure.empty() ? failure : failure + " (checked on rank 0)";
+  broadcast_string(comm_, verdict);
+  if (!verdict.empty()) throw plx::detail::collective(config_error(verdict));
   broadcast_string(comm_, temporary_path_);
 }
 

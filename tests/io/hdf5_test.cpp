@@ -473,7 +473,7 @@ TEST_F(Hdf5Io, atomic_output_refuses_an_existing_file_unless_overwriting) {
   std::string message;
   try {
     plx::io::atomic_output refused(world(), final_path, false);
-  } catch (const plx::io_error& error) {
+  } catch (const plx::config_error& error) {
     message = error.what();
   }
   const double untouched = read_marker(final_path);
@@ -502,7 +502,7 @@ TEST_F(Hdf5Io, atomic_output_refuses_a_directory_it_cannot_write) {
   std::string missing_message;
   try {
     plx::io::atomic_output output(world(), missing_dir + "/run.h5", false);
-  } catch (const plx::io_error& error) {
+  } catch (const plx::config_error& error) {
     missing_message = error.what();
   }
   const std::string not_a_dir = path("plain_file");
@@ -511,7 +511,7 @@ TEST_F(Hdf5Io, atomic_output_refuses_a_directory_it_cannot_write) {
   std::string file_message;
   try {
     plx::io::atomic_output output(world(), not_a_dir + "/run.h5", true);
-  } catch (const plx::io_error& error) {
+  } catch (const plx::config_error& error) {
     file_message = error.what();
   }
 
