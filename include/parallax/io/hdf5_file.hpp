@@ -9,9 +9,17 @@
 // nested group. Missing intermediate groups are created on the way.
 //
 // Errors: every HDF5 return code goes through one check that throws plx::io_error naming the HDF5 call,
-// the file, the object and the rank, plus HDF5's own description; HDF5's automatic error printing is
-// silenced during parallax's calls so that the exception is the one report. Not thread-safe: call from
-// one thread per rank (the Debian parallel HDF5 is not built thread-safe), outside OpenMP regions.
+// the file, the object and the rank, plus HDF5's own description and, for a failed write, the system's
+// reason ("No space left on device"); HDF5's automatic error printing is silenced during parallax's calls
+// so that the exception is the one report. Not thread-safe: call from one thread per rank (the Debian
+// parallel HDF5 is not built thread-safe), outside OpenMP regions.
+//
+// Failing together: a write can fail on some ranks only (with collective MPI-IO, only the ranks that
+// aggregate data touch the disk, so a full disk or quota shows up there alone). Every collective call
+// below therefore ends by agreeing on its outcome (one small allreduce): if it failed anywhere, every rank
+// throws the same plx::io_error, the lowest failing rank's, and the file is marked failed() on every rank.
+// A rank that threw alone would otherwise unwind into the collective H5Fclose while the others wait in the
+// next collective step, and the job would hang.
 //
 //   auto file = plx::io::h5_file::create(rt.world(), "run.h5");
 //   plx::io::set_attribute(file, "/", "box_size_mpc_h", 500.0);
@@ -22,6 +30,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <exception>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,6 +42,13 @@
 #include <parallax/core/error.hpp>
 
 namespace plx::io {
+
+class h5_file;
+namespace detail {
+/// Records on this rank that a collective call on `file` failed everywhere (see agree_on_step).
+void mark_failed(h5_file& file) noexcept;
+void agree_on_step(h5_file& file, const std::string& local_failure);
+}  // namespace detail
 
 /// What an h5_id refers to; it picks the close function (H5Fclose, H5Gclose, ...).
 enum class h5_kind { file, group, dataset, dataspace, datatype, property_list, attribute, object };
@@ -98,24 +114,36 @@ class h5_file {
   static h5_file open_read(const communicator& comm, const std::string& path);
 
   h5_file() = default;  ///< closed; assign a created or opened file to it
-  /// Closes if still open (collective then, like close()); a failure is logged, never thrown. When the
-  /// destructor runs during an exception, the exception must have reached every rank (parallax's
-  /// failures do), or the collective close waits for the ranks that did not fail.
+  /// Closes if still open; never throws. Which close depends on how the object goes:
+  /// - normally, or after a failure of this file that every rank agreed on (failed()): the collective
+  ///   close, as close() does; every rank is here together. A failure is logged, except after failed(),
+  ///   when the exception already reports it.
+  /// - while an exception that did not come from this file's agreed failure unwinds the stack: nothing
+  ///   collective, because that exception may have reached this rank only and the others may be waiting
+  ///   in another collective (they would never join the close). The id is let go unclosed; HDF5 closes
+  ///   files still open when MPI is finalized (or the job ends with MPI_Abort). The data of a file
+  ///   abandoned this way is incomplete anyway; atomic_output removes its temporary file.
   ~h5_file();
-  h5_file(h5_file&&) noexcept = default;
+  h5_file(h5_file&& other) noexcept;
   /// Closes this object's own file first (collective then, like close()).
   h5_file& operator=(h5_file&& other) noexcept;
   // One owner per open file (closing is collective and happens once).
   h5_file(const h5_file&) = delete;
   h5_file& operator=(const h5_file&) = delete;
 
-  /// Collective. Flushes and closes the file; throws plx::io_error if HDF5 reports a failure. Closing a
-  /// closed file does nothing.
+  /// Collective. Flushes and closes the file; throws plx::io_error on every rank if HDF5 reports a
+  /// failure on any (a full disk shows up here: metadata is written at the close). The file is closed on
+  /// every rank afterwards either way. Closing a closed file does nothing.
   void close();
-  /// Collective. Writes HDF5's buffers to the file (H5Fflush), e.g. before a long computation.
+  /// Collective. Writes HDF5's buffers to the file (H5Fflush), e.g. before a long computation. Throws
+  /// plx::io_error on every rank if it fails on any.
   void flush();
 
   [[nodiscard]] bool is_open() const noexcept { return id_.valid(); }
+  /// True, on every rank, when the latest collective call on this file failed (on some rank) and so threw
+  /// on every rank; a later call that succeeds clears it. The file stays open until close() or the
+  /// destructor, which then close it on every rank together.
+  [[nodiscard]] bool failed() const noexcept { return failed_; }
   [[nodiscard]] bool is_writable() const noexcept { return writable_; }
   /// The path the file was created or opened with.
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
@@ -133,11 +161,15 @@ class h5_file {
  private:
   h5_file(communicator comm, std::string path, h5_id id, bool writable) noexcept;
   void close_noexcept() noexcept;
+  friend void detail::mark_failed(h5_file& file) noexcept;
+  friend void detail::agree_on_step(h5_file& file, const std::string& local_failure);
 
   communicator comm_;
   std::string path_;
   h5_id id_;
   bool writable_ = false;
+  bool failed_ = false;
+  int uncaught_at_open_ = 0;  // std::uncaught_exceptions() when opened: tells the destructor it is unwinding
 };
 
 // --- attributes ------------------------------------------------------------------------------------
@@ -239,6 +271,52 @@ hid_t file_double() noexcept;  ///< IEEE 754 little-endian 64-bit, the on-disk t
 hid_t file_int64() noexcept;   ///< little-endian signed 64-bit, the on-disk type of our integers
 hid_t all_selection() noexcept;  ///< H5S_ALL
 
+/// Collective. Ends one collective step on `file`: `local_failure` is this rank's error message ("" when
+/// the step succeeded here). When any rank failed, every rank marks the file failed() and throws
+/// plx::io_error with the message of the lowest failing rank (which names the file, the call and the rank);
+/// otherwise returns on every rank. One MPI_Allreduce when nothing failed.
+void agree_on_step(h5_file& file, const std::string& local_failure);
+
+/// Collective. Runs `step` (HDF5 calls that throw plx::io_error through check_h5 and own) on every rank and
+/// agrees on its outcome with agree_on_step: a failure on any rank throws the same plx::io_error on every
+/// rank. Use it around each call HDF5 requires to be collective, and around the local preparation before
+/// one, so that no rank enters a collective HDF5 call that another rank has skipped by throwing.
+template <class Step>
+auto agreed(h5_file& file, Step&& step) {
+  using Result = decltype(step());
+  std::string failure;
+  if constexpr (std::is_void_v<Result>) {
+    try {
+      step();
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    agree_on_step(file, failure);
+  } else {
+    Result result{};
+    try {
+      result = step();
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    agree_on_step(file, failure);
+    return result;
+  }
+}
+
+/// Test hook: the next `count` HDF5 writes (H5Dwrite, H5Awrite) this process makes through parallax report
+/// failure with errno `error_code` after HDF5 carried them out, as a full disk reported to one rank only
+/// would. Call it on the ranks that should fail; 0 disarms. For tests of the failure paths only.
+void inject_write_failure(int count = 1, int error_code = 28 /* ENOSPC */) noexcept;
+
+/// Passes `code` through, or -1 when inject_write_failure() armed this process (consuming one failure).
+herr_t injected_write_result(herr_t code) noexcept;
+
+/// The operating system's reason for a failed write to `file_path`, or "": errno when it names a storage
+/// problem (ENOSPC, EDQUOT, EFBIG, EIO, EROFS), else "No space left on device" when the file system shows
+/// no free blocks. MPI-IO and HDF5 often report only "file write failed"; this names the cause.
+std::string storage_cause(const std::string& file_path, int saved_errno);
+
 /// Collective. A transfer property list with H5FD_MPIO_COLLECTIVE (every rank takes part, even with
 /// an empty selection).
 h5_id collective_transfer(const h5_file& file, std::string_view object);
@@ -247,7 +325,8 @@ h5_id collective_transfer(const h5_file& file, std::string_view object);
 h5_id open_dataset(const h5_file& file, const std::string& path);
 
 /// Collective. Creates a float64 dataset of shape `dims` (missing parent groups too). If a dataset of
-/// that shape and type already exists it is opened instead (rewriting it); another shape throws.
+/// that shape and type already exists it is opened instead (rewriting it); another shape throws. Agreed
+/// (see agreed()): a failure on any rank throws on every rank. Do not call it inside agreed().
 h5_id create_double_dataset(h5_file& file, const std::string& path, std::span<const hsize_t> dims);
 
 /// The current extents of a dataspace.
@@ -257,6 +336,8 @@ std::vector<hsize_t> space_dims(hid_t space, const h5_file& file, std::string_vi
 /// `local_failure`: the message of the lowest failing rank, prefixed with `what`. Used to turn checks that
 /// may fail on some ranks only into a failure of all (so no rank is left waiting in the next collective).
 void agree_or_throw(const communicator& comm, const std::string& what, const std::string& local_failure);
+/// Collective. The same for a step on `file`, which is then marked failed() on every rank.
+void agree_or_throw(h5_file& file, const std::string& what, const std::string& local_failure);
 
 /// "rank r of n"
 std::string rank_text(const communicator& comm);
