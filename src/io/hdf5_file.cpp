@@ -1,5 +1,6 @@
 #include <parallax/io/hdf5_file.hpp>
 
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <algorithm>
@@ -82,7 +83,7 @@ std::string describe_h5_failure(const char* call, const std::string& file_path, 
 }  // namespace
 
 void throw_h5_failure(const char* call, const std::string& file_path, std::string_view object, int rank, int size) {
-  throw io_error(describe_h5_failure(call, file_path, object, rank, size));
+  throw h5_call_error(describe_h5_failure(call, file_path, object, rank, size));
 }
 
 std::string storage_cause(const std::string& file_path, int saved_errno) {
@@ -118,11 +119,18 @@ herr_t injected_write_result(herr_t code) noexcept {
 
 void mark_failed(h5_file& file) noexcept { file.failed_ = true; }
 
-void agree_on_step(h5_file& file, const std::string& local_failure) {
+void agree_on_step(h5_file& file, const std::string& local_failure, bool hdf5_failed) {
   const std::string message = plx::detail::agree_on_failure(file.comm(), local_failure);
   // The latest step decides: a step that succeeded everywhere after a failure clears the mark.
   file.failed_ = !message.empty();
-  if (!message.empty()) throw io_error(message);
+  if (message.empty()) return;
+  // Whether to H5Fclose later must be one decision for all ranks (only on this failure path: one more
+  // allreduce). Another rank's HDF5 failure counts even when a lower rank's message is the one reported.
+  int mine = hdf5_failed ? 1 : 0;
+  int any = 0;
+  plx::detail::check_mpi(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, file.comm().native()), "MPI_Allreduce");
+  if (any != 0) file.poisoned_ = true;
+  throw io_error(message);
 }
 
 namespace {
@@ -241,7 +249,7 @@ void agree_or_throw(const communicator& comm, const std::string& what, const std
 }
 
 void agree_or_throw(h5_file& file, const std::string& what, const std::string& local_failure) {
-  agree_on_step(file, local_failure.empty() ? local_failure : what + local_failure);
+  agree_on_step(file, local_failure.empty() ? local_failure : what + local_failure, false);
 }
 
 }  // namespace detail
@@ -337,6 +345,28 @@ h5_id agree_on_open(const communicator& comm, hid_t id, const char* call, const 
   return file;
 }
 
+/// On root, after a close that reported success: "" unless writes to `path` were lost without an error.
+/// Open MPI's OMPIO drops the ENOSPC of some writes (seen at 3 ranks on a full tmpfs: pwrite64 failed, yet
+/// H5Dwrite and H5Fclose succeeded), which would leave a corrupt file that looks complete. Our files have
+/// every byte written (datasets are written whole, with no fill pass), so a file with fewer blocks on disk
+/// than its size, on a file system with no space left, lost writes. (Only when the file system is full:
+/// compressing file systems such as ZFS also show fewer blocks than the size.)
+std::string lost_writes(const std::string& path) {
+  struct stat file_info {};
+  struct statvfs disk {};
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (::stat(path.c_str(), &file_info) != 0 ||
+      ::statvfs(parent.empty() ? "." : parent.c_str(), &disk) != 0) {
+    return {};  // nothing to tell either way; the close itself succeeded
+  }
+  const auto on_disk = static_cast<unsigned long long>(file_info.st_blocks) * 512ULL;
+  const auto size = static_cast<unsigned long long>(file_info.st_size);
+  if (disk.f_bavail != 0 || on_disk >= size) return {};
+  return "writing '" + path + "' failed: " + std::strerror(ENOSPC) + " (the file system is full and " +
+         std::to_string(size - on_disk) + " of the file's " + std::to_string(size) +
+         " bytes never reached the disk, although MPI-IO reported no error; checked on rank 0)";
+}
+
 }  // namespace
 
 hid_t h5_id::release() noexcept { return std::exchange(id_, H5I_INVALID_HID); }
@@ -354,6 +384,7 @@ h5_file::h5_file(h5_file&& other) noexcept
       id_(std::move(other.id_)),
       writable_(other.writable_),
       failed_(std::exchange(other.failed_, false)),
+      poisoned_(std::exchange(other.poisoned_, false)),
       uncaught_at_open_(other.uncaught_at_open_) {}
 
 h5_file h5_file::create(const communicator& comm, const std::string& path) {
@@ -393,6 +424,7 @@ h5_file& h5_file::operator=(h5_file&& other) noexcept {
     id_ = std::move(other.id_);
     writable_ = other.writable_;
     failed_ = std::exchange(other.failed_, false);
+    poisoned_ = std::exchange(other.poisoned_, false);
     uncaught_at_open_ = other.uncaught_at_open_;
   }
   return *this;
@@ -400,30 +432,36 @@ h5_file& h5_file::operator=(h5_file&& other) noexcept {
 
 void h5_file::close() {
   if (!is_open()) return;
+  if (poisoned_) {
+    // Every rank knows (agree_on_step); see the header for why no H5Fclose.
+    static_cast<void>(id_.release());
+    return;
+  }
   detail::h5_quiet quiet;
   // Metadata reaches the disk here, so a full disk often shows up first at the close, and on the ranks that
   // write it only. The id is gone on every rank either way; then all ranks agree on the outcome.
   std::string failure;
-  if (id_.close() < 0) failure = detail::describe_h5_failure("H5Fclose", path_, "", comm_.rank(), comm_.size());
-  detail::agree_on_step(*this, failure);
+  if (id_.close() < 0) {
+    failure = detail::describe_h5_failure("H5Fclose", path_, "", comm_.rank(), comm_.size());
+  } else if (writable_ && comm_.is_root()) {
+    failure = lost_writes(path_);
+  }
+  detail::agree_on_step(*this, failure, false);  // closed already: nothing left to poison
 }
 
 void h5_file::close_noexcept() noexcept {
   if (!is_open()) return;
-  if (!failed_ && std::uncaught_exceptions() > uncaught_at_open_) {
-    // Unwinding from an exception this file did not agree on: it may have been thrown on this rank only,
-    // while the other ranks wait in some other collective and would never join H5Fclose (which is
-    // collective). Let the id go instead of hanging; HDF5 closes it when MPI is finalized.
+  if (poisoned_ || (!failed_ && std::uncaught_exceptions() > uncaught_at_open_)) {
+    // Poisoned: see close(). Unwinding from an exception this file did not agree on: it may have been thrown
+    // on this rank only, while the other ranks wait in some other collective and would never join H5Fclose
+    // (which is collective). Either way, let the id go instead of hanging.
     static_cast<void>(id_.release());
     return;
   }
   detail::h5_quiet quiet;
   if (id_.close() < 0) {
-    // After an agreed failure the exception on its way reports the problem; a second report adds nothing.
-    if (!failed_) {
-      std::fprintf(stderr, "parallax: warning: %s\n",
-                   detail::describe_h5_failure("H5Fclose", path_, "", comm_.rank(), comm_.size()).c_str());
-    }
+    std::fprintf(stderr, "parallax: warning: %s\n",
+                 detail::describe_h5_failure("H5Fclose", path_, "", comm_.rank(), comm_.size()).c_str());
     H5Eclear2(H5E_DEFAULT);
   }
 }

@@ -47,7 +47,14 @@ class h5_file;
 namespace detail {
 /// Records on this rank that a collective call on `file` failed everywhere (see agree_on_step).
 void mark_failed(h5_file& file) noexcept;
-void agree_on_step(h5_file& file, const std::string& local_failure);
+void agree_on_step(h5_file& file, const std::string& local_failure, bool hdf5_failed);
+
+/// What throw_h5_failure() throws: an HDF5 call itself failed (as opposed to a check of parallax's own).
+/// After one, HDF5's state may differ between the ranks; see h5_file::close().
+class h5_call_error : public io_error {
+ public:
+  using io_error::io_error;
+};
 }  // namespace detail
 
 /// What an h5_id refers to; it picks the close function (H5Fclose, H5Gclose, ...).
@@ -115,14 +122,15 @@ class h5_file {
 
   h5_file() = default;  ///< closed; assign a created or opened file to it
   /// Closes if still open; never throws. Which close depends on how the object goes:
-  /// - normally, or after a failure of this file that every rank agreed on (failed()): the collective
-  ///   close, as close() does; every rank is here together. A failure is logged, except after failed(),
-  ///   when the exception already reports it.
+  /// - normally, or after a failure of parallax's own checks that every rank agreed on (failed()): the
+  ///   collective close, as close() does; every rank is here together. A failure is logged.
+  /// - after an HDF5 call on this file failed (on any rank): the id is let go unclosed, see close().
   /// - while an exception that did not come from this file's agreed failure unwinds the stack: nothing
-  ///   collective, because that exception may have reached this rank only and the others may be waiting
-  ///   in another collective (they would never join the close). The id is let go unclosed; HDF5 closes
-  ///   files still open when MPI is finalized (or the job ends with MPI_Abort). The data of a file
-  ///   abandoned this way is incomplete anyway; atomic_output removes its temporary file.
+  ///   collective either, because that exception may have reached this rank only and the others may be
+  ///   waiting in another collective (they would never join the close). The id is let go unclosed.
+  /// HDF5 closes ids that are still open when MPI is finalized (nothing is closed when the job ends with
+  /// MPI_Abort, as parallax's apps do after a failure on several ranks). The data of a file abandoned this
+  /// way is incomplete anyway; atomic_output removes its temporary file.
   ~h5_file();
   h5_file(h5_file&& other) noexcept;
   /// Closes this object's own file first (collective then, like close()).
@@ -132,8 +140,15 @@ class h5_file {
   h5_file& operator=(const h5_file&) = delete;
 
   /// Collective. Flushes and closes the file; throws plx::io_error on every rank if HDF5 reports a
-  /// failure on any (a full disk shows up here: metadata is written at the close). The file is closed on
+  /// failure on any (a full disk shows up here: metadata is written at the close). The object is closed on
   /// every rank afterwards either way. Closing a closed file does nothing.
+  ///
+  /// After an HDF5 call on this file failed (and threw on every rank), close() lets the HDF5 id go without
+  /// H5Fclose and returns. Why: H5Fclose flushes HDF5's metadata cache collectively, and in HDF5 1.10 a
+  /// rank whose metadata write fails (a full disk: with collective MPI-IO only the ranks that write see it)
+  /// leaves the flush early and skips the barriers the other ranks wait in, so the close hangs (seen on a
+  /// full tmpfs at 2 ranks). The file is abandoned instead; HDF5 closes it at MPI_Finalize if the program
+  /// gets there. Create the next file under another name (HDF5 still holds this one open).
   void close();
   /// Collective. Writes HDF5's buffers to the file (H5Fflush), e.g. before a long computation. Throws
   /// plx::io_error on every rank if it fails on any.
@@ -162,13 +177,14 @@ class h5_file {
   h5_file(communicator comm, std::string path, h5_id id, bool writable) noexcept;
   void close_noexcept() noexcept;
   friend void detail::mark_failed(h5_file& file) noexcept;
-  friend void detail::agree_on_step(h5_file& file, const std::string& local_failure);
+  friend void detail::agree_on_step(h5_file& file, const std::string& local_failure, bool hdf5_failed);
 
   communicator comm_;
   std::string path_;
   h5_id id_;
   bool writable_ = false;
   bool failed_ = false;
+  bool poisoned_ = false;     // an HDF5 call on this file failed on some rank: never H5Fclose it (see close())
   int uncaught_at_open_ = 0;  // std::uncaught_exceptions() when opened: tells the destructor it is unwinding
 };
 
@@ -224,8 +240,9 @@ void set_attribute(h5_file& file, const std::string& object_path, const std::str
 // (They belong in include/parallax/io/detail/; they live here until that header exists.)
 namespace detail {
 
-/// Throws plx::io_error: "<call> failed for '<object>' in '<file>' (rank r of n): <HDF5's reason>".
-/// Reads HDF5's error stack, so call it right after the failing call.
+/// Throws h5_call_error (a plx::io_error): "<call> failed for '<object>' in '<file>' (rank r of n): <HDF5's
+/// reason>[; <the system's reason>]". Reads HDF5's error stack and errno, so call it right after the
+/// failing call.
 [[noreturn]] void throw_h5_failure(const char* call, const std::string& file_path, std::string_view object,
                                    int rank, int size);
 
@@ -272,10 +289,11 @@ hid_t file_int64() noexcept;   ///< little-endian signed 64-bit, the on-disk typ
 hid_t all_selection() noexcept;  ///< H5S_ALL
 
 /// Collective. Ends one collective step on `file`: `local_failure` is this rank's error message ("" when
-/// the step succeeded here). When any rank failed, every rank marks the file failed() and throws
-/// plx::io_error with the message of the lowest failing rank (which names the file, the call and the rank);
-/// otherwise returns on every rank. One MPI_Allreduce when nothing failed.
-void agree_on_step(h5_file& file, const std::string& local_failure);
+/// the step succeeded here), `hdf5_failed` whether an HDF5 call made it. When any rank failed, every rank
+/// marks the file failed() (and, if an HDF5 call failed on any rank, never to be H5Fclose'd: see close())
+/// and throws plx::io_error with the message of the lowest failing rank (which names the file, the call and
+/// the rank); otherwise returns on every rank. One MPI_Allreduce when nothing failed.
+// (Declared above, for h5_file's friend declaration.)
 
 /// Collective. Runs `step` (HDF5 calls that throw plx::io_error through check_h5 and own) on every rank and
 /// agrees on its outcome with agree_on_step: a failure on any rank throws the same plx::io_error on every
@@ -285,23 +303,22 @@ template <class Step>
 auto agreed(h5_file& file, Step&& step) {
   using Result = decltype(step());
   std::string failure;
-  if constexpr (std::is_void_v<Result>) {
-    try {
+  bool hdf5_failed = false;
+  [[maybe_unused]] std::conditional_t<std::is_void_v<Result>, bool, Result> result{};
+  try {
+    if constexpr (std::is_void_v<Result>) {
       step();
-    } catch (const std::exception& e) {
-      failure = e.what();
-    }
-    agree_on_step(file, failure);
-  } else {
-    Result result{};
-    try {
+    } else {
       result = step();
-    } catch (const std::exception& e) {
-      failure = e.what();
     }
-    agree_on_step(file, failure);
-    return result;
+  } catch (const h5_call_error& e) {
+    failure = e.what();
+    hdf5_failed = true;
+  } catch (const std::exception& e) {
+    failure = e.what();
   }
+  agree_on_step(file, failure, hdf5_failed);
+  if constexpr (!std::is_void_v<Result>) return result;
 }
 
 /// Test hook: the next `count` HDF5 writes (H5Dwrite, H5Awrite) this process makes through parallax report
