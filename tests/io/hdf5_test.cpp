@@ -572,8 +572,9 @@ TEST_F(Hdf5Io, a_write_failing_on_one_rank_throws_the_same_error_on_every_rank) 
   const int last = world().size() - 1;
   for (const int failing : {0, last}) {
     for (const write_kind kind : {write_kind::distributed, write_kind::from_root, write_kind::attribute}) {
+      const std::string tag = std::string(name_of(kind)) + "_" + std::to_string(failing);
       const std::string where = std::string(name_of(kind)) + ", failing on rank " + std::to_string(failing);
-      const std::string file_path = path("inject_" + std::string(name_of(kind)) + "_" + std::to_string(failing) + ".h5");
+      const std::string file_path = path("inject_" + tag + ".h5");
       std::string message;
       bool failed_mark = false;
       {
@@ -590,16 +591,17 @@ TEST_F(Hdf5Io, a_write_failing_on_one_rank_throws_the_same_error_on_every_rank) 
       plx::io::detail::inject_write_failure(0);  // disarm, should the write not have reached HDF5
 
       // The same communicator takes the next file, written and read back.
-      const std::string next_path = path("after_" + std::string(name_of(kind)) + "_" + std::to_string(failing) + ".h5");
+      const std::string next_path = path("after_" + tag + ".h5");
       {
         auto next = plx::io::h5_file::create(world(), next_path);
         write_one(next, kind);
         next.close();
       }
       auto reread = plx::io::h5_file::open_read(world(), next_path);
+      const std::string dataset = kind == write_kind::from_root ? "/small" : "/slab";
       const bool readable = kind == write_kind::attribute
                                 ? plx::io::get_attribute_string(reread, "/", "note") == "hello"
-                                : !plx::io::read_all(reread, kind == write_kind::from_root ? "/small" : "/slab").empty();
+                                : !plx::io::read_all(reread, dataset).empty();
       reread.close();
 
       EXPECT_TRUE(all_ranks(!message.empty())) << where << ": every rank throws";

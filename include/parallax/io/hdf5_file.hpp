@@ -19,7 +19,14 @@
 // below therefore ends by agreeing on its outcome (one small allreduce): if it failed anywhere, every rank
 // throws the same plx::io_error, the lowest failing rank's, and the file is marked failed() on every rank.
 // A rank that threw alone would otherwise unwind into the collective H5Fclose while the others wait in the
-// next collective step, and the job would hang.
+// next collective step, and the job would hang. After an HDF5 call failed, the file is not closed through
+// HDF5 again (see close() for why), and a close that reports success on a full file system is checked for
+// writes that Open MPI lost without an error (seen at 3 and 4 ranks).
+//
+// What remains: a disk that fills exactly while HDF5 writes metadata inside one of its own collective
+// operations (H5Fclose, H5Fflush, or a metadata cache flush that any metadata call may trigger), on some
+// ranks only, can still hang inside HDF5 1.10, which leaves its internal barriers early on the failing
+// ranks. It has not been seen in the tests: on a full disk the raw data writes (H5Dwrite) fail first.
 //
 //   auto file = plx::io::h5_file::create(rt.world(), "run.h5");
 //   plx::io::set_attribute(file, "/", "box_size_mpc_h", 500.0);
@@ -45,9 +52,10 @@ namespace plx::io {
 
 class h5_file;
 namespace detail {
-/// Records on this rank that a collective call on `file` failed everywhere (see agree_on_step).
+/// Records on this rank that a collective call on `file` failed everywhere (see agree_on_step); for a verdict
+/// reached identically on every rank without agree_on_step.
 void mark_failed(h5_file& file) noexcept;
-void agree_on_step(h5_file& file, const std::string& local_failure, bool hdf5_failed);
+void agree_on_step(h5_file& file, const std::string& local_failure, bool hdf5_failed);  // documented below
 
 /// What throw_h5_failure() throws: an HDF5 call itself failed (as opposed to a check of parallax's own).
 /// After one, HDF5's state may differ between the ranks; see h5_file::close().
