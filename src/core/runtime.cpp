@@ -1,5 +1,6 @@
 #include <parallax/core/runtime.hpp>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -97,7 +98,19 @@ runtime::runtime(int& argc, char**& argv, const runtime_options& options) {
   }
 }
 
+namespace {
+std::atomic<bool> finalize_unsafe{false};
+}  // namespace
+
+void detail::forbid_finalize() noexcept { finalize_unsafe.store(true); }
+
 runtime::~runtime() {
+  if (owns_mpi_ && finalize_unsafe.load()) {
+    // MPI_Finalize would run HDF5's close of a file abandoned after a failed write, a collective flush
+    // that can hang (see io::h5_file::close). The failure was reported on every rank already.
+    std::fflush(nullptr);
+    MPI_Abort(MPI_COMM_WORLD, detail::exit_code_after_abandoned_file);
+  }
   node_ = communicator();
   world_ = communicator();
   fftw_mpi_cleanup();

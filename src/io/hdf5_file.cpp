@@ -15,6 +15,7 @@
 #include <mpi.h>
 
 #include <parallax/core/collectives.hpp>
+#include <parallax/core/runtime.hpp>
 
 namespace plx::io {
 
@@ -129,8 +130,11 @@ void agree_on_step(h5_file& file, const std::string& local_failure, bool hdf5_fa
   int mine = hdf5_failed ? 1 : 0;
   int any = 0;
   plx::detail::check_mpi(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, file.comm().native()), "MPI_Allreduce");
-  if (any != 0) file.poisoned_ = true;
-  throw io_error(message);
+  if (any != 0) {
+    file.poisoned_ = true;
+    plx::detail::forbid_finalize();  // HDF5 would close the abandoned file in MPI_Finalize
+  }
+  throw plx::detail::collective(io_error(message));
 }
 
 namespace {
@@ -245,7 +249,7 @@ namespace {
 
 void agree_or_throw(const communicator& comm, const std::string& what, const std::string& local_failure) {
   const std::string message = plx::detail::agree_on_failure(comm, local_failure);
-  if (!message.empty()) throw io_error(what + message);
+  if (!message.empty()) throw plx::detail::collective(io_error(what + message));
 }
 
 void agree_or_throw(h5_file& file, const std::string& what, const std::string& local_failure) {

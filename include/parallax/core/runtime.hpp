@@ -74,4 +74,13 @@ class runtime {
   std::string threads_source_;
 };
 
+namespace detail {
+/// Exit code of the MPI_Abort that ends a program whose runtime was told not to finalize.
+inline constexpr int exit_code_after_abandoned_file = 1;
+/// Called when MPI_Finalize is no longer safe on this rank (an HDF5 file had to be abandoned open after a
+/// failed write: HDF5 would close it at MPI_Finalize, collectively, and that can hang). The runtime then
+/// ends the job with MPI_Abort instead of finalizing. Thread-safe.
+void forbid_finalize() noexcept;
+}  // namespace detail
+
 }  // namespace plx
