@@ -3,12 +3,14 @@
 #include <parallax/core/collectives.hpp>
 #include <parallax/farm/farm.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <thread>
 
@@ -241,6 +243,34 @@ TEST(Farm, tasks_ignore_the_drain_signal_usr1) {
   if (!rt().is_root()) return;
   EXPECT_EQ(s.succeeded, 1u);
   EXPECT_EQ(s.failed, 0u);
+}
+
+// Ignored SIGUSR1 is inherited: a shell script the task runs cannot trap it (the task's own command line can).
+// With pass_usr1 the tasks start with it at its default, so a script traps it, and an untrapped one kills.
+TEST(Farm, pass_usr1_lets_tasks_trap_the_drain_signal) {
+  const std::string dir = shared_directory("usr1-pass");
+  const std::string script = "sh -c 'trap \"echo trapped\" USR1; kill -USR1 $$; echo after'";
+  const auto tasks = command_file(dir, {script, "kill -USR1 $$; echo survived"});
+  farm::farm_options o;
+  o.workdir = dir + "/ignored";
+  const auto shielded = farm::run_farm(rt().world(), tasks, o);
+  o.workdir = dir + "/passed";
+  o.pass_usr1 = true;
+  const auto passed = farm::run_farm(rt().world(), tasks, o);
+  if (!rt().is_root()) return;
+  const auto text = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(shielded.succeeded, 2u);
+  EXPECT_EQ(text(dir + "/ignored/tasks/0.out"), "after\n");
+  EXPECT_EQ(text(dir + "/ignored/tasks/1.out"), "survived\n");
+  EXPECT_EQ(passed.succeeded, 1u);
+  EXPECT_EQ(passed.failed, 1u);  // no shutdown was under way: a failure, not an interruption
+  EXPECT_EQ(text(dir + "/passed/tasks/0.out"), "trapped\nafter\n");
+  EXPECT_EQ(text(dir + "/passed/tasks/1.out"), "");
+  ASSERT_EQ(passed.final_records.size(), 2u);
+  EXPECT_EQ(passed.final_records[1].signal, SIGUSR1);
 }
 
 TEST(Farm, a_task_killed_by_sigterm_during_a_shutdown_is_interrupted_not_failed) {
