@@ -81,7 +81,9 @@ case "$command" in
     mkdir -p build/run
     say "running: mpiexec -n 2 plx-cosmo --out build/run/cosmo.h5 --force $*"
     mpiexec -n 2 $(mpi_flags) build/release/apps/plx-cosmo --out build/run/cosmo.h5 --force "$@"
-    say "pictures: python3 apps/cosmo/plot.py build/run/cosmo.h5 (needs python3-h5py python3-matplotlib)"
+    # Debian's python3-h5py and python3-matplotlib are installed for /usr/bin/python3, which may not be the
+    # `python3` first on PATH (pyenv, conda, a venv).
+    say "pictures: /usr/bin/python3 apps/cosmo/plot.py build/run/cosmo.h5"
     ;;
   test)
     install_missing "${packages[@]}" "${test_packages[@]}"
@@ -117,7 +119,7 @@ case "$command" in
     /usr/bin/python3 apps/cosmo/workshop_numpy.py --dim 3 --n 256 --variant rfftn --repeats 3 --json
     ;;
   *)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'   # the comment block at the top, only
     [ -z "$command" ] || [ "$command" = "-h" ] || [ "$command" = "--help" ] || exit 2
     ;;
 esac

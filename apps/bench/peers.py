@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """Measure the Python tools a parallax user would otherwise reach for, on plx-bench's two workloads.
 
 The numbers are meant to sit next to `plx-bench dispatch` and `plx-bench balance` in the README, so

@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """Render the figures of a `plx-cosmo` HDF5 output file as PNGs (h5py + matplotlib, no display needed).
 
 Writes four files into the output directory:
@@ -7,14 +8,16 @@ potential.png       the gravitational potential phi, same slice, diverging colou
 frames.png          every Zel'dovich frame side by side, on one logarithmic colour scale, with its time
 power_spectrum.png  the measured P(k) (points, error bars P * sqrt(2 / modes)) over the input P(k) (line)
 
-Run with the system python:
+Run with the system python, for which ./bootstrap.sh installs Debian's python3-h5py and
+python3-matplotlib (a `python3` found first on PATH, from pyenv, conda or a venv, usually lacks them; the
+script says so and exits 1). The first line names it, so `apps/cosmo/plot.py cosmo.h5` works too:
 
     /usr/bin/python3 apps/cosmo/plot.py cosmo.h5                       # PNGs next to cosmo.h5
     /usr/bin/python3 apps/cosmo/plot.py cosmo.h5 --out figures --slice 10
 
 --slice picks the z index of the 3D slices (default N/2); 2D files ignore it. Images are in box units
-with x (the first array axis) to the right and y up. Exit codes: 0 success, 1 failure writing a figure,
-2 bad command line, missing file or missing dataset (the message names it).
+with x (the first array axis) to the right and y up. Exit codes: 0 success, 1 failure writing a figure
+or missing Python packages, 2 bad command line, missing file or missing dataset (the message names it).
 
 Layout read (float64 datasets, as plx-cosmo writes them; root attributes dim, N, L, seed, spectrum):
 /density (N,N) or (N,N,N); /potential the same; /frames/000/density, /frames/001/density, ... each with
@@ -25,15 +28,23 @@ import argparse
 import os
 import sys
 
-import matplotlib
+try:
+    import matplotlib
 
-matplotlib.use("Agg")  # files only, no display
+    matplotlib.use("Agg")  # files only, no display
 
-import h5py  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
+    import h5py
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.colors import LogNorm
+    from matplotlib.ticker import FuncFormatter, LogLocator
+except ImportError as missing:
+    if os.path.realpath(sys.executable) == os.path.realpath("/usr/bin/python3"):
+        fix = "install Debian's python3-h5py and python3-matplotlib (./bootstrap.sh deps does)"
+    else:
+        fix = (f"./bootstrap.sh installs them for Debian's /usr/bin/python3: run /usr/bin/python3 {sys.argv[0]} "
+               f"(or install h5py and matplotlib for this interpreter)")
+    sys.exit(f"plot.py: {missing} in {sys.executable}, and it needs h5py, matplotlib and numpy: {fix}")
 
 DENSITY_CMAP = "viridis"
 POTENTIAL_CMAP = "RdBu_r"

@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """The cosmology workshop pipeline in plain numpy, one core: the benchmark peer of `plx-cosmo`.
 
 `plx-bench fft` runs this script next to parallax's own pipeline and compares the two in the same run,
@@ -48,7 +49,11 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
-import numpy as np  # noqa: E402
+try:
+    import numpy as np
+except ImportError as missing:
+    sys.exit(f"workshop_numpy.py: {missing} in {sys.executable}; ./bootstrap.sh bench installs Debian's "
+             f"python3-numpy, for /usr/bin/python3: run /usr/bin/python3 {sys.argv[0]}")
 
 VARIANT_NAMES = {"fftn": "numpy", "rfftn": "numpy-rfftn"}  # --variant -> the JSON "variant" field
 STAGES = {"density-potential": ("noise", "density", "potential"),

@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
         return {};
       });
   cli.add_option("--seed", seed, "random seed")->capture_default_str();
-  cli.add_flag("--json", json, "print one JSON object: pi, samples, ranks, threads, seconds");
+  cli.add_flag("--json", json,
+               "print one JSON object: pi, std_error, samples, seed, ranks, threads, seconds, samples_per_s");
   cli.add_flag("--progress", progress, "show progress on stderr");
 
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {

@@ -111,7 +111,16 @@ int main(int argc, char** argv) {
   cli.add_option("--deadline", deadline,
                  "end of the job: seconds from now, or 'slurm' (asks squeue for this job's end time); no task starts "
                  "that would not finish by then, judging by the tasks so far");
-  cli.add_flag("--progress", o.progress, "progress lines on stderr");
+  cli.add_flag("--progress", o.progress,
+               "progress lines on stderr (after --resume, done/total count the tasks left, not all)");
+  std::string task_usr1 = "ignore";
+  cli.add_option("--task-usr1", task_usr1,
+                 "SIGUSR1 in tasks: 'ignore' (default; the farm's drain signal, which srun also delivers to "
+                 "every task, leaves running tasks alone, and shell scripts run by a task cannot trap it) or "
+                 "'pass' (default action: a task may trap it, e.g. to checkpoint; one that does not dies of it "
+                 "and is rerun on --resume)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"ignore", "pass"}));
   cli.add_flag("--json", json, "print one JSON object with the counts");
 
   // Before MPI starts: under srun a job's early warning may come while the ranks are still starting, and
@@ -120,6 +129,7 @@ int main(int argc, char** argv) {
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
     if (timeout_s > 0) o.task_timeout = std::chrono::duration<double>(timeout_s);
     if (max_failures > 0) o.max_failures = max_failures;
+    o.pass_usr1 = task_usr1 == "pass";
     o.drain_grace = std::chrono::duration<double>(grace_s);
     o.kill_grace = std::chrono::duration<double>(kill_grace_s);
     o.drain = &drain_requested;

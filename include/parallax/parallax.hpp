@@ -1,10 +1,13 @@
-// Umbrella header: everything a parallax user needs.
+// Umbrella header: every public header of parallax, layer by layer (core -> dist -> mc, fft -> io ->
+// cosmo, farm; app: the frame of parallax's own command-line programs). Internal headers (detail/) are
+// left out. tests/readme/check_umbrella.cmake checks that no public header is missing here.
 #pragma once
 
 #include <parallax/version.hpp>
 
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/communicator.hpp>
+#include <parallax/core/crc32.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/core/layout.hpp>
 #include <parallax/core/runtime.hpp>
@@ -20,3 +23,27 @@
 #include <parallax/dist/task_list.hpp>
 
 #include <parallax/mc/pi.hpp>
+
+#include <parallax/fft/field.hpp>
+#include <parallax/fft/modes.hpp>
+#include <parallax/fft/plan.hpp>
+#include <parallax/fft/slab.hpp>
+
+#include <parallax/io/atomic_output.hpp>
+#include <parallax/io/hdf5_file.hpp>
+#include <parallax/io/slab_io.hpp>
+#include <parallax/io/xdmf.hpp>
+
+#include <parallax/cosmo/gaussian_field.hpp>
+#include <parallax/cosmo/params.hpp>
+#include <parallax/cosmo/pipeline.hpp>
+#include <parallax/cosmo/power_measure.hpp>
+#include <parallax/cosmo/spectrum.hpp>
+#include <parallax/cosmo/zeldovich.hpp>
+
+#include <parallax/farm/farm.hpp>
+#include <parallax/farm/journal.hpp>
+#include <parallax/farm/process.hpp>
+#include <parallax/farm/task_set.hpp>
+
+#include <parallax/app/run_app.hpp>

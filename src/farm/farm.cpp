@@ -109,14 +109,16 @@ std::string output_path(const farm_options& o, std::uint64_t id, int attempt, co
 // Under srun, a signal for the job (scancel, the time limit, srun passing on the batch script's USR1) reaches
 // every process of the step, the farm's tasks included. SIGUSR1 is the farm's "drain" request: tasks start
 // with it ignored, so that it stops the dispatch without killing the work in flight. (posix_spawn resets a
-// caught signal to its default, so the shell sets the ignore; it is inherited by what the shell runs.)
+// caught signal to its default, so the shell sets the ignore; it is inherited by what the shell runs.) With
+// farm_options::pass_usr1 the command runs as it is, with SIGUSR1 at its default.
 std::string shielded_command(const std::string& command) { return "trap '' USR1\n" + command; }
 
-// A task killed by SIGTERM or SIGINT while the farm is shutting down was killed by the same job-wide signal,
-// not by its own fault: it is interrupted (rerun on resume, exit code 75), not failed. The farm's own copy of
-// the signal may land a moment after the task's, hence the short wait for the flag.
+// A task killed by SIGTERM or SIGINT (or SIGUSR1, when tasks get it) while the farm is shutting down was
+// killed by the same job-wide signal, not by its own fault: it is interrupted (rerun on resume, exit code
+// 75), not failed. The farm's own copy of the signal may land a moment after the task's, hence the short
+// wait for the flag.
 bool killed_by_the_shutdown(const command_result& result, const farm_options& o) {
-  if (result.signal != SIGTERM && result.signal != SIGINT) return false;
+  if (result.signal != SIGTERM && result.signal != SIGINT && !(o.pass_usr1 && result.signal == SIGUSR1)) return false;
   const auto requested = [&] {
     return (o.drain != nullptr && o.drain->load()) || (o.kill_now != nullptr && o.kill_now->load());
   };
@@ -265,7 +267,8 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
       }
       for (int attempt = 1; attempt <= o.retries + 1; ++attempt) {
         command_spec spec;
-        spec.command = shielded_command(tasks.tasks()[id].command);
+        const std::string& command = tasks.tasks()[id].command;
+        spec.command = o.pass_usr1 ? command : shielded_command(command);
         spec.stdout_path = output_path(o, id, attempt, "out");
         spec.stderr_path = output_path(o, id, attempt, "err");
         spec.environment = thread_environment;

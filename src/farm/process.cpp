@@ -1,5 +1,6 @@
 #include <parallax/farm/process.hpp>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -23,6 +25,17 @@
 extern "C" {
 extern char** environ;  // POSIX: the caller's environment, copied into each command's
 }
+
+// Whether posix_spawn can close every inherited descriptor itself (glibc 2.34+). CMake decides it with
+// check_symbol_exists; a build without that definition judges by the glibc version. 0 selects the fallback
+// (close_inherited_descriptors below), which the tests also build on purpose.
+#ifndef PLX_HAVE_POSIX_SPAWN_CLOSEFROM
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#define PLX_HAVE_POSIX_SPAWN_CLOSEFROM 1
+#else
+#define PLX_HAVE_POSIX_SPAWN_CLOSEFROM 0
+#endif
+#endif
 
 namespace plx::farm {
 
@@ -203,6 +216,44 @@ std::string diagnose_start_failure(const command_spec& spec, int code) {
          "', working directory '" + spec.working_directory + "'): " + describe_errno(code);
 }
 
+#if !PLX_HAVE_POSIX_SPAWN_CLOSEFROM
+/// Where posix_spawn cannot close descriptors from a number on (glibc < 2.34, as on RHEL 8): one close action
+/// per descriptor >= 3 that the caller has open without FD_CLOEXEC now, as /proc/self/fd lists them (without
+/// /proc, every number below the descriptor limit is tried). Descriptors marked FD_CLOEXEC close on exec
+/// anyway. A descriptor another thread opens between this walk and the spawn still reaches the command; one
+/// closed meanwhile does no harm: glibc ignores a close action on a descriptor that is not open.
+/// Returns "" or what failed.
+std::string close_inherited_descriptors(posix_spawn_file_actions_t& actions) {
+  std::vector<int> inherited;
+  auto consider = [&inherited](int fd) {
+    if (fd <= STDERR_FILENO) return;  // replaced by the command's own stdin, stdout and stderr
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC) == 0) inherited.push_back(fd);
+  };
+  if (DIR* directory = ::opendir("/proc/self/fd")) {  // its own descriptor is FD_CLOEXEC
+    while (const dirent* entry = ::readdir(directory)) {
+      char* end = nullptr;
+      const long fd = std::strtol(entry->d_name, &end, 10);
+      if (end != entry->d_name && *end == '\0') consider(static_cast<int>(fd));
+    }
+    ::closedir(directory);
+  } else {
+    // Slow where the limit is high, but only without /proc; capped so that "unlimited" ends.
+    constexpr long most_descriptors_probed = 1L << 20;
+    const long limit = ::sysconf(_SC_OPEN_MAX);
+    const long end = limit > 0 ? std::min(limit, most_descriptors_probed) : 1024;
+    for (long fd = STDERR_FILENO + 1; fd < end; ++fd) consider(static_cast<int>(fd));
+  }
+  for (const int fd : inherited) {
+    // EBADF: a descriptor at or beyond the current limit (lowered after it was opened) cannot be named in
+    // a file action; it is left to the command.
+    if (const int code = ::posix_spawn_file_actions_addclose(&actions, fd); code != 0 && code != EBADF)
+      return "posix_spawn_file_actions_addclose: " + describe_errno(code);
+  }
+  return {};
+}
+#endif
+
 // ---------------------------------------------------------------------------------------------------
 // posix_spawn's attribute and file-action objects, owned.
 
@@ -270,13 +321,15 @@ class spawn_config {
       return "a working directory needs glibc 2.29 or newer (posix_spawn_file_actions_addchdir_np)";
 #endif
     }
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
     // Descriptors the caller opened without O_CLOEXEC (MPI's sockets, other slots' files) stay out of
     // the command: it could otherwise hold them open, or write to them.
+#if PLX_HAVE_POSIX_SPAWN_CLOSEFROM
     code = ::posix_spawn_file_actions_addclosefrom_np(&actions_, STDERR_FILENO + 1);
     if (code != 0) return "posix_spawn_file_actions_addclosefrom_np: " + describe_errno(code);
-#endif
     return {};
+#else
+    return close_inherited_descriptors(actions_);
+#endif
   }
 
   [[nodiscard]] const posix_spawnattr_t* attributes() const { return &attributes_; }

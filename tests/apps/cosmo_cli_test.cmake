@@ -75,3 +75,8 @@ foreach(picture density potential frames power_spectrum)
   endif()
 endforeach()
 run_case("plot.py names a missing file" 2 "no-such.h5" ${SYSTEM_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/../../apps/cosmo/plot.py no-such.h5)
+# Its first line names Debian's python, the one bootstrap.sh installs h5py and matplotlib for; a python without
+# them (-S: no site packages) gets a message naming the interpreter and the packages, not a traceback.
+run_case("plot.py runs as a program" 2 "no-such.h5" ${CMAKE_CURRENT_LIST_DIR}/../../apps/cosmo/plot.py no-such.h5)
+run_case("plot.py without h5py says what to install" 1 "python3-h5py"
+         ${SYSTEM_PYTHON} -S ${CMAKE_CURRENT_LIST_DIR}/../../apps/cosmo/plot.py one.h5)

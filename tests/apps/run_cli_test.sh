@@ -141,6 +141,22 @@ code=$?
 [ "$code" = 75 ] && ok "SIGUSR1 through mpiexec drains with exit 75" || bad "SIGUSR1: exit $code: $(cat usr1.out)"
 expect 0 "40 tasks: 40 succeeded" "resume after SIGUSR1" -- "${mpi[@]}" -n 2 "$PLX_RUN" usr1.txt --workdir wu --resume --quiet
 
+# --- --task-usr1: ignored by default (a script the task runs cannot trap it), 'pass' leaves it to the tasks
+echo "sh -c 'trap \"echo trapped\" USR1; kill -USR1 \$\$; echo after'" > trap.txt
+expect 0 "1 tasks: 1 succeeded" "--task-usr1 ignore (default)" -- "$PLX_RUN" trap.txt --workdir wtrap-ignore --quiet
+[ "$(cat wtrap-ignore/tasks/0.out)" = "after" ] && ok "a task's script cannot trap SIGUSR1 by default" ||
+  bad "--task-usr1 ignore: $(cat wtrap-ignore/tasks/0.out)"
+expect 0 "1 tasks: 1 succeeded" "--task-usr1 pass" -- "$PLX_RUN" trap.txt --workdir wtrap-pass --task-usr1 pass --quiet
+[ "$(cat wtrap-pass/tasks/0.out | tr '\n' ' ')" = "trapped after " ] && ok "--task-usr1 pass: the task traps SIGUSR1" ||
+  bad "--task-usr1 pass: $(cat wtrap-pass/tasks/0.out)"
+expect 2 "task-usr1" "bad --task-usr1" -- "$PLX_RUN" trap.txt --workdir wtrap-bad --task-usr1 catch --quiet
+
+# --- no descriptor of the ranks (MPI's sockets and shared memory) reaches a task
+echo 'ls /proc/$$/fd' > fds.txt
+expect 0 "1 tasks: 1 succeeded" "a task listing its descriptors" -- "${mpi[@]}" -n 2 "$PLX_RUN" fds.txt --workdir wfds --quiet
+[ "$(cat wfds/tasks/0.out | tr '\n' ' ')" = "0 1 2 " ] && ok "a task inherits only stdin, stdout and stderr" ||
+  bad "a task inherits descriptors: $(cat wfds/tasks/0.out | tr '\n' ' ')"
+
 # --- --max-failures stops the run with exit 1 (more time would not help, so no requeue code)
 for i in $(seq 0 29); do echo 'sleep 0.05; exit 1'; done > failing.txt
 expect 1 "stopped: 2 tasks failed" "--max-failures 2 stops with exit 1" -- "$PLX_RUN" failing.txt --workdir wf --slots 1 --max-failures 2 --quiet

@@ -3,12 +3,14 @@
 #include <parallax/core/collectives.hpp>
 #include <parallax/farm/farm.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <thread>
 
@@ -243,6 +245,34 @@ TEST(Farm, tasks_ignore_the_drain_signal_usr1) {
   EXPECT_EQ(s.failed, 0u);
 }
 
+// Ignored SIGUSR1 is inherited: a shell script the task runs cannot trap it (the task's own command line can).
+// With pass_usr1 the tasks start with it at its default, so a script traps it, and an untrapped one kills.
+TEST(Farm, pass_usr1_lets_tasks_trap_the_drain_signal) {
+  const std::string dir = shared_directory("usr1-pass");
+  const std::string script = "sh -c 'trap \"echo trapped\" USR1; kill -USR1 $$; echo after'";
+  const auto tasks = command_file(dir, {script, "kill -USR1 $$; echo survived"});
+  farm::farm_options o;
+  o.workdir = dir + "/ignored";
+  const auto shielded = farm::run_farm(rt().world(), tasks, o);
+  o.workdir = dir + "/passed";
+  o.pass_usr1 = true;
+  const auto passed = farm::run_farm(rt().world(), tasks, o);
+  if (!rt().is_root()) return;
+  const auto text = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(shielded.succeeded, 2u);
+  EXPECT_EQ(text(dir + "/ignored/tasks/0.out"), "after\n");
+  EXPECT_EQ(text(dir + "/ignored/tasks/1.out"), "survived\n");
+  EXPECT_EQ(passed.succeeded, 1u);
+  EXPECT_EQ(passed.failed, 1u);  // no shutdown was under way: a failure, not an interruption
+  EXPECT_EQ(text(dir + "/passed/tasks/0.out"), "trapped\nafter\n");
+  EXPECT_EQ(text(dir + "/passed/tasks/1.out"), "");
+  ASSERT_EQ(passed.final_records.size(), 2u);
+  EXPECT_EQ(passed.final_records[1].signal, SIGUSR1);
+}
+
 TEST(Farm, a_task_killed_by_sigterm_during_a_shutdown_is_interrupted_not_failed) {
   const std::string dir = shared_directory("term");
   // The task waits until the drain has been requested, then dies of SIGTERM as a job-wide signal would kill it.
@@ -252,6 +282,32 @@ TEST(Farm, a_task_killed_by_sigterm_during_a_shutdown_is_interrupted_not_failed)
   farm::farm_options o;
   o.workdir = dir + "/work";
   o.drain = &drain;
+  std::thread signaller([&] {
+    // Every rank sets its flag (as every rank's handler would), after the one task has started somewhere.
+    while (!std::filesystem::exists(dir + "/started")) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    drain.store(true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ofstream(dir + "/go").put('\n');
+  });
+  const auto s = farm::run_farm(rt().world(), tasks, o);
+  signaller.join();
+  EXPECT_TRUE(s.stopped);
+  if (!rt().is_root()) return;
+  EXPECT_EQ(s.interrupted, 1u);
+  EXPECT_EQ(s.failed, 0u);
+}
+
+TEST(Farm, with_pass_usr1_a_task_killed_by_usr1_during_a_shutdown_is_interrupted) {
+  const std::string dir = shared_directory("usr1-shutdown");
+  // The task waits until the drain has been requested, then dies of SIGUSR1, as srun's copy of the
+  // batch script's warning kills a task that does not trap it.
+  const auto tasks = command_file(dir, {"touch " + dir + "/started; while [ ! -f " + dir +
+                                        "/go ]; do sleep 0.02; done; kill -USR1 $$"});
+  std::atomic<bool> drain{false};
+  farm::farm_options o;
+  o.workdir = dir + "/work";
+  o.drain = &drain;
+  o.pass_usr1 = true;
   std::thread signaller([&] {
     // Every rank sets its flag (as every rank's handler would), after the one task has started somewhere.
     while (!std::filesystem::exists(dir + "/started")) std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -1,5 +1,6 @@
 #include <parallax/farm/process.hpp>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -158,6 +159,25 @@ TEST(FarmProcess, stdin_is_dev_null) {
   const command_result result = run_command(spec_in(dir, "cat; read line || echo eof"));
   EXPECT_EQ(result.outcome, "ok");
   EXPECT_EQ(read_text(dir.file("out.txt")), "eof\n");
+}
+
+// MPI's sockets, a library's log file: whatever the caller opened without O_CLOEXEC must not reach the
+// command, which could hold it open or write to it. The shell lists its own descriptors.
+TEST(FarmProcess, command_inherits_no_descriptor_beyond_stdin_stdout_stderr) {
+  const scratch_dir dir;
+  const int low = ::open("/dev/null", O_RDONLY);  // deliberately without O_CLOEXEC
+  ASSERT_GE(low, 0);
+  const int high = ::fcntl(low, F_DUPFD, 200);  // a duplicate never has FD_CLOEXEC
+  int pipe_ends[2] = {-1, -1};
+  const int piped = ::pipe(pipe_ends);
+  const command_result r = run_command(spec_in(dir, "ls /proc/$$/fd"));
+  for (const int fd : {low, high, pipe_ends[0], pipe_ends[1]}) {
+    if (fd >= 0) ::close(fd);
+  }
+  ASSERT_GE(high, 200);
+  ASSERT_EQ(piped, 0);
+  EXPECT_EQ(r.outcome, "ok") << r.error;
+  EXPECT_EQ(read_text(dir.file("out.txt")), "0\n1\n2\n") << "the command sees descriptors it should not";
 }
 
 TEST(FarmProcess, environment_adds_and_replaces_variables) {

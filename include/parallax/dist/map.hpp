@@ -24,9 +24,10 @@
 //
 // Thread safety of the task: it is called concurrently from the OpenMP threads of each rank, each on
 // its own index. Nested OpenMP inside a task runs on one thread (the runtime's threads are already busy).
-// A task must make no MPI calls at all, on any communicator, nor start another map: ranks run different
-// tasks at different times, so a collective inside a task would not line up across ranks, and the call's
-// own threads hold MPI (MPI_THREAD_SERIALIZED) for its messages.
+// A task must make no MPI calls at all, on any communicator, nor start another map: the rank's threads
+// make MPI calls of their own meanwhile (one at a time under parallax's lock, as MPI_THREAD_SERIALIZED
+// requires), which a task's call would run beside; and ranks run different tasks at different times, so
+// a collective (or a matching send and receive) inside a task would not line up across ranks.
 #pragma once
 
 #include <concepts>

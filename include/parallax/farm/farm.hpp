@@ -4,8 +4,9 @@
 // holds back the others.
 //
 // Signals: tasks start with SIGUSR1 ignored, since it is the farm's drain request and srun passes a job's
-// signals to every process of the step; a task killed by SIGTERM or SIGINT during a shutdown counts as
-// interrupted (rerun on resume), not failed.
+// signals to every process of the step (farm_options::pass_usr1 leaves it at its default instead); a task
+// killed by SIGTERM or SIGINT (or SIGUSR1, when passed) during a shutdown counts as interrupted (rerun on
+// resume), not failed.
 #pragma once
 
 #include <atomic>
@@ -44,6 +45,15 @@ struct farm_options {
   /// has finished says it would not end before it; the farm then drains and stops like on a signal.
   std::optional<std::chrono::system_clock::time_point> deadline;
   bool progress = false;         ///< progress lines on root's stderr
+  /// SIGUSR1 in the tasks. false (default): tasks start with it ignored, so that the farm's drain request,
+  /// which srun delivers to every process of the job step, does not kill the work in flight. A task's own
+  /// command line may still `trap ... USR1`, and a program may install a handler (sigaction), but a shell
+  /// script the task runs cannot trap it (POSIX shells ignore traps on signals ignored at their start).
+  /// true: tasks start with SIGUSR1 at its default action (terminate), so that they can trap it, e.g. to
+  /// checkpoint before a time limit; a task that does not trap it dies of the job-wide USR1, and is recorded
+  /// as interrupted (rerun on resume) if the farm is shutting down by then. The farm does not send SIGUSR1
+  /// to tasks itself: under mpirun, which forwards signals to the ranks only, tasks never receive it.
+  bool pass_usr1 = false;
 };
 
 struct farm_summary {
