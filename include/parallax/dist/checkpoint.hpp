@@ -52,7 +52,7 @@ auto checkpointed_map(const communicator& comm, std::size_t n, Fn&& fn, const st
   }
   // Root's verdict and the list of missing items, on every rank.
   detail::broadcast_from_root(comm, problem);
-  if (!problem.empty()) throw config_error(problem);
+  if (!problem.empty()) throw detail::collective(config_error(problem));
   detail::broadcast_from_root(comm, missing);
 
   map_unordered(
