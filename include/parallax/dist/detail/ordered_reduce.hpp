@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <exception>
 #include <functional>
 #include <optional>
 #include <span>
@@ -21,6 +20,7 @@
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/communicator.hpp>
 #include <parallax/core/error.hpp>
+#include <parallax/dist/detail/call_context.hpp>
 #include <parallax/dist/payload.hpp>
 
 namespace plx::detail {
@@ -28,31 +28,31 @@ namespace plx::detail {
 /// Collective over `comm`, which must carry no other traffic with the same tag meanwhile (map_reduce
 /// passes the library's internal communicator). `local()` gives this rank's value (it may call the op);
 /// returns identity op v_0 op ... op v_{P-1} on every rank, v_r being rank r's value. If `local()` or the
-/// op throws on any rank, every rank throws: that rank (or root, for a failing fold) rethrows its own
-/// exception, the others a plx::error naming the rank and its message.
+/// op throws on any rank, every rank throws the same exception, after every message is received:
+/// "map '<label>': the reduction failed on rank r: <what>", of the failure's type where that is
+/// plx::config_error or plx::io_error, else plx::error (as other failures of a map call, see
+/// describe_call_failure; the first failure in rank order, rank 0's fold counting as rank 0's).
 template <class Value, class Local, class Op>
 Value reduce_in_rank_order(const communicator& comm, const Value& identity, Local&& local, Op& op,
                            const std::string& label, std::size_t max_chunk) {
   constexpr int tag = 37;
   constexpr char holds_value = 'v';
   constexpr char holds_failure = 'f';
-  std::exception_ptr own_failure;
-  std::string failure;  // on root: the first failure, in rank order ("" if none)
+  const std::string here = "the reduction failed on rank " + std::to_string(comm.rank()) + ": ";
+  std::string failure;  // as describe_call_failure gives it (a kind letter, then the message), "" if none
   std::optional<Value> mine;
   try {
     mine.emplace(local());
-  } catch (const std::exception& e) {
-    own_failure = std::current_exception();
-    failure = "rank " + std::to_string(comm.rank()) + ": " + e.what();
+  } catch (...) {
+    failure = describe_call_failure(std::current_exception(), here);
   }
 
   Value total = identity;
   if (comm.is_root()) {
     try {
       if (mine) total = std::invoke(op, std::move(total), std::move(*mine));
-    } catch (const std::exception& e) {
-      own_failure = std::current_exception();
-      failure = "rank 0: " + std::string(e.what());
+    } catch (...) {
+      failure = describe_call_failure(std::current_exception(), here);
     }
     // Every other rank is sending: receive each message even after a failure, so none is left blocked.
     for (int r = 1; r < comm.size(); ++r) {
@@ -60,18 +60,17 @@ Value reduce_in_rank_order(const communicator& comm, const Value& identity, Loca
       if (!failure.empty() || bytes.empty()) continue;
       const std::span<const char> body(bytes.data() + 1, bytes.size() - 1);
       if (bytes.front() == holds_failure) {
-        failure = std::string(body.begin(), body.end());
+        failure.assign(body.begin(), body.end());
         continue;
       }
       try {
         total = std::invoke(op, std::move(total), decode_from<Value>(body));
-      } catch (const std::exception& e) {
-        own_failure = std::current_exception();
-        failure = "rank 0: " + std::string(e.what());
+      } catch (...) {
+        failure = describe_call_failure(std::current_exception(), here);
       }
     }
   } else {
-    std::vector<char> bytes;  // a marker byte, then the encoded value or the failure message
+    std::vector<char> bytes;  // a marker byte, then the encoded value or the failure
     if (mine) {
       bytes.push_back(holds_value);
       encode_into(bytes, *mine);
@@ -84,10 +83,12 @@ Value reduce_in_rank_order(const communicator& comm, const Value& identity, Loca
 
   broadcast_from_root(comm, failure, max_chunk);
   if (!failure.empty()) {
-    // The rank named (the first failure in rank order; rank 0 for a failing fold) rethrows its own exception.
-    const bool named_here = failure.starts_with("rank " + std::to_string(comm.rank()) + ": ");
-    if (own_failure && named_here) std::rethrow_exception(own_failure);
-    throw error("map '" + label + "': the reduction failed on " + failure);
+    const std::string message = "map '" + label + "': " + failure.substr(1);
+    switch (failure.front()) {
+      case 'c': throw collective(config_error(message));
+      case 'i': throw collective(io_error(message));
+      default: throw collective(error(message));
+    }
   }
   std::vector<char> result;
   if (comm.is_root()) encode_into(result, total);
