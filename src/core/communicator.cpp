@@ -1,6 +1,9 @@
 #include <parallax/core/communicator.hpp>
 
+#include <cstdint>
 #include <cstdio>
+#include <span>
+#include <string>
 #include <utility>
 
 #include <parallax/core/collectives.hpp>
@@ -93,10 +96,10 @@ std::string agree_on_failure(const communicator& comm, const std::string& local_
   check_mpi(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm.native()), "MPI_Allreduce");
   if (first == comm.size()) return {};
   std::string message = comm.rank() == first ? local_failure : std::string();
-  int length = static_cast<int>(message.size());
-  check_mpi(MPI_Bcast(&length, 1, MPI_INT, first, comm.native()), "MPI_Bcast");
+  std::uint64_t length = message.size();
+  check_mpi(MPI_Bcast(&length, 1, MPI_UINT64_T, first, comm.native()), "MPI_Bcast");
   message.resize(static_cast<std::size_t>(length));
-  check_mpi(MPI_Bcast(message.data(), length, MPI_CHAR, first, comm.native()), "MPI_Bcast");
+  broadcast_chunked(comm, std::span<char>(message.data(), message.size()), first);
   return message;
 }
 

@@ -1,11 +1,13 @@
 #include <parallax/cosmo/zeldovich.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
 
 #include <mpi.h>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/fft/modes.hpp>
 
@@ -28,6 +30,10 @@ cic_axis cic_split(double u, std::ptrdiff_t n) {
 
 namespace {
 
+// Point-to-point tags on the caller's communicator (MPI guarantees tags up to 32767).
+constexpr int tag_spill = 0;
+constexpr int tag_particles = 31;
+
 // Which rank owns each real-space plane of dimension 0.
 std::vector<int> plane_owners(const communicator& comm, const fft::slab_geometry& g) {
   const std::int64_t mine[2] = {g.real_start, g.real_count};
@@ -45,7 +51,7 @@ std::vector<int> plane_owners(const communicator& comm, const fft::slab_geometry
 }  // namespace
 
 void zeldovich_density(const communicator& comm, std::span<const fft::field* const> displacement, double growth,
-                       double box, fft::field& out) {
+                       double box, fft::field& out, std::size_t max_chunk) {
   const fft::slab_geometry& g = out.geometry();
   const std::ptrdiff_t n = g.n;
   const int dim = g.dim;
@@ -69,42 +75,31 @@ void zeldovich_density(const communicator& comm, std::span<const fft::field* con
     });
   }
 
-  // 2. Send each particle to the owner of its plane, keeping index order (a stable bucket by rank).
+  // 2. Send each particle to the owner of its plane, keeping index order (a stable bucket by rank). Counts
+  //    and offsets are 64-bit: one rank may hold more than 2^31 particles (3D N = 2048 on a few ranks).
   const auto ranks = static_cast<std::size_t>(comm.size());
-  std::vector<int> send_counts(ranks, 0);
+  std::vector<std::size_t> send_counts(ranks, 0);
   for (const int d : destination) ++send_counts[static_cast<std::size_t>(d)];
-  std::vector<int> send_offsets(ranks, 0);
-  std::exclusive_scan(send_counts.begin(), send_counts.end(), send_offsets.begin(), 0);
-  std::vector<double> send(3 * local_particles);
+  std::vector<std::size_t> send_offsets(ranks, 0);
+  std::exclusive_scan(send_counts.begin(), send_counts.end(), send_offsets.begin(), std::size_t{0});
+  std::vector<std::array<double, 3>> send(local_particles);
   {
-    std::vector<int> cursor = send_offsets;
+    std::vector<std::size_t> cursor = send_offsets;
     for (std::size_t i = 0; i < local_particles; ++i) {
-      const int at = cursor[static_cast<std::size_t>(destination[i])]++;
-      std::copy_n(moved[i].data(), 3, send.begin() + 3 * at);
+      const std::size_t at = cursor[static_cast<std::size_t>(destination[i])]++;
+      std::copy_n(moved[i].data(), 3, send[at].data());
     }
   }
   moved = {};
   destination = {};
-  std::vector<int> recv_counts(ranks, 0);
-  detail::check_mpi(MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm.native()),
-                    "MPI_Alltoall");
-  std::vector<int> recv_offsets(ranks, 0);
-  std::exclusive_scan(recv_counts.begin(), recv_counts.end(), recv_offsets.begin(), 0);
-  const auto received = static_cast<std::size_t>(recv_offsets.back() + recv_counts.back());
-  // Three doubles per particle: a contiguous MPI type keeps the counts in particles.
-  MPI_Datatype triple = MPI_DATATYPE_NULL;
-  detail::check_mpi(MPI_Type_contiguous(3, MPI_DOUBLE, &triple), "MPI_Type_contiguous");
-  detail::check_mpi(MPI_Type_commit(&triple), "MPI_Type_commit");
-  std::vector<double> recv(3 * received);
-  const int rc = MPI_Alltoallv(send.data(), send_counts.data(), send_offsets.data(), triple, recv.data(),
-                               recv_counts.data(), recv_offsets.data(), triple, comm.native());
-  MPI_Type_free(&triple);
-  detail::check_mpi(rc, "MPI_Alltoallv");
+  std::vector<std::array<double, 3>> recv =
+      detail::alltoallv_chunked<std::array<double, 3>>(comm, send, send_counts, tag_particles, max_chunk).values;
   send = {};
+  const std::size_t received = recv.size();
 
   // 3. Bucket the arrivals by plane, stably: each plane then sees its particles in global index order.
   std::vector<std::size_t> plane_count(static_cast<std::size_t>(g.real_count) + 1, 0);
-  const auto plane_of = [&](std::size_t i) { return static_cast<std::size_t>(cic_split(recv[3 * i], n).cell - g.real_start); };
+  const auto plane_of = [&](std::size_t i) { return static_cast<std::size_t>(cic_split(recv[i][0], n).cell - g.real_start); };
   for (std::size_t i = 0; i < received; ++i) ++plane_count[plane_of(i) + 1];
   std::partial_sum(plane_count.begin(), plane_count.end(), plane_count.begin());
   std::vector<std::size_t> order(received);
@@ -125,7 +120,7 @@ void zeldovich_density(const communicator& comm, std::span<const fft::field* con
     double* a = own + plane * plane_size;
     double* b = spill.data() + plane * plane_size;
     for (std::size_t s = plane_count[static_cast<std::size_t>(plane)]; s < plane_count[static_cast<std::size_t>(plane) + 1]; ++s) {
-      const double* p = &recv[3 * order[s]];
+      const double* p = recv[order[s]].data();
       const double w0 = p[0] - std::floor(p[0]);
       const cic_axis cy = cic_split(p[1], n);
       const std::ptrdiff_t y1 = cy.cell + 1 == n ? 0 : cy.cell + 1;
@@ -162,9 +157,23 @@ void zeldovich_density(const communicator& comm, std::span<const fft::field* con
     previous = owner[static_cast<std::size_t>((g.real_start - 1 + n) % n)];
   }
   const double* last_spill = spill.data() + (std::max<std::ptrdiff_t>(g.real_count, 1) - 1) * plane_size;
-  detail::check_mpi(MPI_Sendrecv(last_spill, static_cast<int>(plane_size), MPI_DOUBLE, next, 0, incoming.data(),
-                                 static_cast<int>(plane_size), MPI_DOUBLE, previous, 0, comm.native(), MPI_STATUS_IGNORE),
-                    "MPI_Sendrecv");
+  {
+    // A plane is N^2 + 2N doubles in 3D: past 2^31 for N > 46340, hence chunks here too.
+    const auto count = static_cast<std::size_t>(plane_size);
+    const std::size_t chunk = detail::clamp_chunk(max_chunk);
+    detail::request_set requests;
+    for (std::size_t done = 0; previous != MPI_PROC_NULL && done < count; done += chunk) {
+      detail::check_mpi(MPI_Irecv(incoming.data() + done, static_cast<int>(std::min(chunk, count - done)), MPI_DOUBLE,
+                                  previous, tag_spill, comm.native(), requests.add()),
+                        "MPI_Irecv");
+    }
+    for (std::size_t done = 0; next != MPI_PROC_NULL && done < count; done += chunk) {
+      detail::check_mpi(MPI_Isend(last_spill + done, static_cast<int>(std::min(chunk, count - done)), MPI_DOUBLE, next,
+                                  tag_spill, comm.native(), requests.add()),
+                        "MPI_Isend");
+    }
+    requests.wait_all();
+  }
   // density(p) = own(p) + spill(p - 1), in that order on every layout.
 #pragma omp parallel for schedule(static)
   for (std::ptrdiff_t plane = 0; plane < g.real_count; ++plane) {

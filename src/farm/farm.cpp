@@ -213,10 +213,7 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
     }
   }
   agree(comm, problem);
-  std::uint64_t count = pending.size();
-  detail::check_mpi(MPI_Bcast(&count, 1, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
-  pending.resize(count);
-  detail::check_mpi(MPI_Bcast(pending.data(), static_cast<int>(count), MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
+  detail::broadcast_from_root(comm, pending);
 
   // 2. Run what is left: dynamic schedule, one task per draw, results to root's journal as they finish.
   std::atomic<bool> dispatch_stop{false};

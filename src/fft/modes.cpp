@@ -4,12 +4,23 @@
 
 namespace plx::fft {
 
-std::vector<double> ordered_plane_sum(const communicator& comm, std::span<const double> local, std::size_t width) {
-  const auto all = detail::allgather_varying<double>(comm, local);
+namespace {
+constexpr int tag_plane_sum = 29;  // the running totals (MPI guarantees tags up to 32767 only)
+}  // namespace
+
+std::vector<double> ordered_plane_sum(const communicator& comm, std::span<const double> local, std::size_t width,
+                                      std::size_t max_chunk) {
   std::vector<double> total(width, 0.0);
-  for (std::size_t at = 0; at < all.values.size(); at += width) {
-    for (std::size_t w = 0; w < width; ++w) total[w] += all.values[at + w];
+  const int rank = comm.rank();
+  const int last = comm.size() - 1;
+  // Rank r continues the serial loop where rank r - 1 stopped: the same additions in the same order as
+  // one rank adding every plane, whatever the layout (ranks without planes pass the totals on).
+  if (rank > 0) detail::recv_chunked(comm, std::span<double>(total), rank - 1, tag_plane_sum, max_chunk);
+  for (std::size_t at = 0; width > 0 && at + width <= local.size(); at += width) {
+    for (std::size_t w = 0; w < width; ++w) total[w] += local[at + w];
   }
+  if (rank < last) detail::send_chunked(comm, std::span<const double>(total), rank + 1, tag_plane_sum, max_chunk);
+  detail::broadcast_chunked(comm, std::span<double>(total), last, max_chunk);
   return total;
 }
 

@@ -11,8 +11,7 @@
 #include <system_error>
 #include <utility>
 
-#include <mpi.h>
-
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/io/hdf5_file.hpp>
 
@@ -79,13 +78,6 @@ std::string prepare_on_root(const std::string& final_path, bool overwrite, std::
   return {};
 }
 
-void broadcast_string(const communicator& comm, std::string& text) {
-  int length = static_cast<int>(text.size());
-  plx::detail::check_mpi(MPI_Bcast(&length, 1, MPI_INT, 0, comm.native()), "MPI_Bcast");
-  text.resize(static_cast<std::size_t>(length));
-  plx::detail::check_mpi(MPI_Bcast(text.data(), length, MPI_CHAR, 0, comm.native()), "MPI_Bcast");
-}
-
 /// fsync of a file or directory; "" on success.
 std::string sync_path(const std::string& path, int flags) {
   const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
@@ -104,9 +96,9 @@ atomic_output::atomic_output(const communicator& comm, std::string final_path, b
   if (comm_.is_root()) temporary_path_ = prepare_on_root(final_path_, overwrite, failure);
   // A bad output path is bad input, found before any work: every rank exits with the usage code.
   std::string verdict = failure.empty() ? failure : failure + " (checked on rank 0)";
-  broadcast_string(comm_, verdict);
+  plx::detail::broadcast_from_root(comm_, verdict);
   if (!verdict.empty()) throw plx::detail::collective(config_error(verdict));
-  broadcast_string(comm_, temporary_path_);
+  plx::detail::broadcast_from_root(comm_, temporary_path_);
 }
 
 atomic_output::atomic_output(atomic_output&& other) noexcept
@@ -152,7 +144,7 @@ void atomic_output::commit() {
     }
   }
   std::string verdict = failure;
-  broadcast_string(comm_, verdict);
+  plx::detail::broadcast_from_root(comm_, verdict);
   if (!verdict.empty()) {
     keep_temporary_ = keep;  // root decides; only root removes the file
     throw io_error(verdict + " (on rank 0)");

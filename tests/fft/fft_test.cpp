@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <complex>
+#include <cstring>
 #include <numbers>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -107,6 +109,26 @@ TEST(OrderedPlaneSum, equals_the_sum_in_plane_order_for_any_layout) {
   for (int p = 0; p < 7; ++p) expected += 0.1 * p;
   EXPECT_EQ(total[0], 21.0);
   EXPECT_EQ(total[1], expected);  // bitwise: same order as the serial loop
+}
+
+TEST(OrderedPlaneSum, tiny_chunks_and_any_layout_give_the_serial_sum_bitwise) {
+  // 11 planes of 5 values that do not add exactly in floating point; the serial loop is the reference.
+  constexpr std::size_t width = 5;
+  const auto value = [](std::ptrdiff_t p, std::size_t w) { return 1.0 / (3.0 + static_cast<double>(p) + 0.7 * static_cast<double>(w)); };
+  std::vector<double> serial(width, 0.0);
+  for (std::ptrdiff_t p = 0; p < 11; ++p) {
+    for (std::size_t w = 0; w < width; ++w) serial[w] += value(p, w);
+  }
+  const auto g = plx::fft::make_slab_geometry(rt().world(), 3, 11);
+  std::vector<double> local;
+  for (std::ptrdiff_t p = g.fourier_start; p < g.fourier_start + g.fourier_count; ++p) {
+    for (std::size_t w = 0; w < width; ++w) local.push_back(value(p, w));
+  }
+  for (const std::size_t chunk : {std::size_t{1}, std::size_t{2}, std::size_t{3}, plx::detail::max_mpi_count}) {
+    const auto total = plx::fft::ordered_plane_sum(rt().world(), local, width, chunk);
+    ASSERT_EQ(total.size(), width);
+    EXPECT_EQ(std::memcmp(total.data(), serial.data(), width * sizeof(double)), 0) << "chunks of " << chunk;
+  }
 }
 
 TEST(Wisdom, is_saved_by_root_and_loaded_everywhere) {

@@ -3,7 +3,7 @@
 // deposit onto the grid.
 //
 // Distributed: each rank moves the particles of its real-space planes, sends each to the rank owning the
-// plane it lands in (MPI_Alltoallv), deposits, and passes the contributions that spill into the next
+// plane it lands in (point-to-point, in chunks), deposits, and passes the contributions that spill into the next
 // plane to that plane's owner. Summation order is fixed (by plane, then by particle index, then the
 // spill-over added last), so the density is bitwise the same for any number of ranks and threads.
 #pragma once
@@ -13,6 +13,7 @@
 
 #include <Eigen/Core>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/communicator.hpp>
 #include <parallax/fft/field.hpp>
 
@@ -22,9 +23,12 @@ namespace plx::cosmo {
 using particle_position = Eigen::Vector3d;
 
 /// Collective. Density of the moved particles, rho / mean rho (1 everywhere for D = 0), into `out` (real
-/// space). `displacement` holds dim real-space fields in box units (one per axis); `box` is L.
+/// space). `displacement` holds dim real-space fields in box units (one per axis); `box` is L. Messages
+/// carry at most `max_chunk` particles (or doubles of a spilled plane), so any count per rank works; tests
+/// pass a few to exercise the chunking, which never changes the result. Point-to-point on `comm` with
+/// tags 0 and 31.
 void zeldovich_density(const communicator& comm, std::span<const fft::field* const> displacement, double growth,
-                       double box, fft::field& out);
+                       double box, fft::field& out, std::size_t max_chunk = detail::max_mpi_count);
 
 /// The CIC weights of a particle at `u` (cell units, in [0, N)) along one axis: lower cell and the fraction
 /// that goes to the next one.

@@ -11,8 +11,6 @@
 #include <typeinfo>
 #include <vector>
 
-#include <mpi.h>
-
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/communicator.hpp>
 #include <parallax/core/error.hpp>
@@ -55,10 +53,7 @@ auto checkpointed_map(const communicator& comm, std::size_t n, Fn&& fn, const st
   // Root's verdict and the list of missing items, on every rank.
   detail::broadcast_from_root(comm, problem);
   if (!problem.empty()) throw detail::collective(config_error(problem));
-  std::uint64_t count = missing.size();
-  detail::check_mpi(MPI_Bcast(&count, 1, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
-  missing.resize(count);
-  detail::check_mpi(MPI_Bcast(missing.data(), static_cast<int>(count), MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
+  detail::broadcast_from_root(comm, missing);
 
   map_unordered(
       comm, missing.size(), [&](std::size_t k) { return std::invoke(fn, static_cast<std::size_t>(missing[k])); },

@@ -44,6 +44,7 @@
 #include <parallax/core/error.hpp>
 #include <parallax/dist/detail/call_context.hpp>
 #include <parallax/dist/detail/engine.hpp>
+#include <parallax/dist/detail/ordered_reduce.hpp>
 #include <parallax/dist/detail/root_inputs.hpp>
 #include <parallax/dist/options.hpp>
 #include <parallax/dist/outcome.hpp>
@@ -269,7 +270,8 @@ void map_unordered(const communicator& comm, std::size_t n, Fn&& fn, Sink&& sink
 /// Collective. Map-reduce over [0, n): `op` combines the task values; the reduced value on every rank.
 /// `identity` must be op's identity (0 for +, 1 for *) and `op` associative; values are combined in an
 /// unspecified grouping, so floating-point sums may differ in the last bits between layouts (reduce
-/// integers, or use map and fold on root, where that matters).
+/// integers, or use map and fold on root, where that matters). Each rank folds its threads' values, then
+/// root folds the ranks' values in rank order and sends the result to every rank.
 template <class Fn, class Value, class Op>
 Value map_reduce(const communicator& comm, std::size_t n, Fn&& fn, Value identity, Op op,
                  const map_options& options = {}) {
@@ -287,17 +289,14 @@ Value map_reduce(const communicator& comm, std::size_t n, Fn&& fn, Value identit
   delivery.partial.resize(static_cast<std::size_t>(ctx.threads()), {identity});
   detail::run_call<Value>(ctx, tasks, delivery, true);
 
-  Value local = identity;
-  for (auto& part : delivery.partial) local = std::invoke(op, std::move(local), std::move(part.value));
-  // Every rank folds every rank's value in rank order, so all ranks hold the same result.
-  std::vector<char> mine;
-  detail::encode_into(mine, local);
-  const auto all = detail::allgather_varying<char>(comm, mine);
-  Value total = identity;
-  for (std::size_t r = 0; r < all.counts.size(); ++r) {
-    total = std::invoke(op, std::move(total), detail::decode_from<Value>(all.part(r)));
-  }
-  return total;
+  // Messages no bigger than max_fragment_bytes; no rank holds every rank's value.
+  const auto fold_threads = [&] {
+    Value local = identity;
+    for (auto& part : delivery.partial) local = std::invoke(op, std::move(local), std::move(part.value));
+    return local;
+  };
+  return detail::reduce_in_rank_order(comm.internal(), identity, fold_threads, op, options.label,
+                                      options.max_fragment_bytes);
 }
 
 }  // namespace plx

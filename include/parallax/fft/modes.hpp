@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/communicator.hpp>
 #include <parallax/fft/slab.hpp>
 
@@ -90,9 +91,15 @@ void for_each_cell(const slab_geometry& g, Fn&& fn) {
 }
 
 /// Collective. Sums per-plane partial sums in global plane order, so the result is bitwise the same for
-/// any decomposition: `local` holds `width` values for each of this rank's `planes` planes (in order);
-/// planes are distributed contiguously in rank order, as FFTW does. Returns `width` totals on every rank.
+/// any decomposition: `local` holds `width` values for each of this rank's planes (in order); planes are
+/// distributed contiguously in rank order, as FFTW does. Returns `width` totals on every rank.
+///
+/// The running totals pass from rank to rank (rank r adds its planes to what rank r - 1 sent, the last
+/// rank broadcasts the result), so no rank holds more than `width` values of the others, and the
+/// additions happen in exactly the order of a serial loop over the planes. Messages carry at most
+/// `max_chunk` doubles (tests pass a few). Its point-to-point messages use tag 29 on `comm`.
 [[nodiscard]] std::vector<double> ordered_plane_sum(const communicator& comm, std::span<const double> local,
-                                                    std::size_t width);
+                                                    std::size_t width,
+                                                    std::size_t max_chunk = detail::max_mpi_count);
 
 }  // namespace plx::fft
