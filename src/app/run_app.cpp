@@ -25,6 +25,13 @@ int world_rank() {
   return rank;
 }
 
+// Bad input (2), a stop with work left (75, requeue), anything else 1.
+int exit_code_for(const error& e) {
+  if (dynamic_cast<const config_error*>(&e) != nullptr) return exit_usage;
+  if (dynamic_cast<const stopped_error*>(&e) != nullptr) return exit_interrupted;
+  return exit_failure;
+}
+
 int report(const char* what, int code) {
   std::fprintf(stderr, "error (rank %d): %s\n", world_rank(), what);
   return code;
@@ -77,14 +84,21 @@ int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtim
   }
   try {
     return body(*rt);
-  } catch (const config_error& e) {
-    return report(e.what(), exit_usage);
-  } catch (const task_error& e) {
-    return report(e.what(), exit_failure);
-  } catch (const timeout_error& e) {
-    return report(e.what(), exit_failure);
-  } catch (const stopped_error& e) {
-    return report(e.what(), exit_interrupted);
+  } catch (const error& e) {
+    const int code = exit_code_for(e);
+    if (e.is_collective()) {
+      // Every rank threw this same error: one line from root, not one per rank, and no rank is left
+      // waiting, so no MPI_Abort either.
+      if (rt->is_root()) std::fprintf(stderr, "error: %s\n", e.what());
+      return code;
+    }
+    report(e.what(), code);
+    // Checks of the input run alike on every rank, and the map layer's errors are thrown on every rank:
+    // those return. Anything else may have hit this rank alone while others wait in a collective.
+    if (code != exit_failure || dynamic_cast<const task_error*>(&e) != nullptr ||
+        dynamic_cast<const timeout_error*>(&e) != nullptr) {
+      return code;
+    }
   } catch (const std::exception& e) {
     report(e.what(), exit_failure);
   } catch (...) {

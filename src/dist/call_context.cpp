@@ -1,6 +1,8 @@
 #include <parallax/dist/detail/call_context.hpp>
 
 #include <algorithm>
+#include <new>
+#include <string>
 #include <vector>
 
 #include <mpi.h>
@@ -20,6 +22,17 @@ using clock = std::chrono::steady_clock;
 // Static schedules have no counter to draw from; they look for a stop from other ranks this often.
 constexpr auto remote_check_period = std::chrono::milliseconds(1);
 
+// Throws `failure` (a kind letter and a message, see describe_call_failure) as the matching type, on
+// every rank alike.
+[[noreturn]] void raise_call_failure(const std::string& label, const std::string& failure) {
+  const std::string message = "map '" + label + "': " + failure.substr(1);
+  switch (failure.front()) {
+    case 'c': throw collective(config_error(message));
+    case 'i': throw collective(io_error(message));
+    default: throw collective(error(message));
+  }
+}
+
 int granted_thread_level() {
   int level = MPI_THREAD_SINGLE;
   MPI_Query_thread(&level);
@@ -29,7 +42,7 @@ int granted_thread_level() {
 }  // namespace
 
 call_context::call_context(const communicator& comm, std::size_t items, const map_options& options,
-                           bool results_to_root, bool fail_fast)
+                           bool results_to_root, bool fail_fast, std::exception_ptr setup_failure)
     : comm_(comm.internal()),
       items_(items),
       options_(options),
@@ -44,25 +57,35 @@ call_context::call_context(const communicator& comm, std::size_t items, const ma
   counter_ = &cached_work_counter(comm_);
   counter_->reset();
 
-  // One exchange answers three questions: do all ranks agree on the size, how many workers are there,
-  // and where do this rank's workers start.
-  const std::uint64_t mine[2] = {items, static_cast<std::uint64_t>(threads_)};
-  std::vector<std::uint64_t> all(2 * static_cast<std::size_t>(comm_.size()));
-  check_mpi(MPI_Allgather(mine, 2, MPI_UINT64_T, all.data(), 2, MPI_UINT64_T, comm_.native()), "MPI_Allgather");
+  // One exchange answers four questions: do all ranks agree on the size, did every rank prepare the call,
+  // how many workers are there, and where do this rank's workers start.
+  const std::uint64_t mine[3] = {items, static_cast<std::uint64_t>(threads_), setup_failure ? 1u : 0u};
+  std::vector<std::uint64_t> all(3 * static_cast<std::size_t>(comm_.size()));
+  check_mpi(MPI_Allgather(mine, 3, MPI_UINT64_T, all.data(), 3, MPI_UINT64_T, comm_.native()), "MPI_Allgather");
   workers_ = 0;
+  bool any_setup_failure = false;
+  std::string mismatch;
   for (int r = 0; r < comm_.size(); ++r) {
-    const std::size_t at = 2 * static_cast<std::size_t>(r);
-    if (all[at] != all[0]) {
-      throw config_error("map '" + options.label + "': rank 0 has " + std::to_string(all[0]) + " items but rank " +
-                         std::to_string(r) + " has " + std::to_string(all[at]) +
-                         "; every rank must describe the same work");
+    const std::size_t at = 3 * static_cast<std::size_t>(r);
+    if (all[at] != all[0] && mismatch.empty()) {
+      mismatch = "map '" + options.label + "': rank 0 has " + std::to_string(all[0]) + " items but rank " +
+                 std::to_string(r) + " has " + std::to_string(all[at]) + "; every rank must describe the same work";
     }
     if (r == comm_.rank()) worker_offset_ = workers_;
     workers_ += all[at + 1];
+    any_setup_failure = any_setup_failure || all[at + 2] != 0;
   }
+  if (any_setup_failure) {
+    const std::string local = setup_failure ? describe_call_failure(setup_failure, "preparing the call failed on rank " +
+                                                                                       std::to_string(comm_.rank()) + ": ")
+                                            : std::string();
+    raise_call_failure(options.label, agree_on_failure(comm_, local));
+  }
+  if (!mismatch.empty()) throw collective(config_error(mismatch));
   if (items > work_counter::max_items) {
-    throw config_error("map '" + options.label + "': " + std::to_string(items) + " items exceed the limit of " +
-                       std::to_string(work_counter::max_items) + " per call");
+    throw collective(config_error("map '" + options.label + "': " + std::to_string(items) +
+                                  " items exceed the limit of " + std::to_string(work_counter::max_items) +
+                                  " per call"));
   }
 
   if (results_to_root_) channel_ = std::make_unique<result_channel>(comm_, options.max_fragment_bytes);
@@ -171,6 +194,15 @@ void call_context::record_failure(const task_failure& failure) {
     stop_.store(true, std::memory_order_relaxed);
     std::lock_guard lock(mpi_mutex_);
     request_stop_locked();
+  } else if (options_.max_failures > 0) {
+    // Counted where it happened, before this worker draws again: a rank whose results reach root late
+    // cannot run past the limit meanwhile.
+    std::lock_guard lock(mpi_mutex_);
+    if (counter_->fetch_add_failed() + 1 >= options_.max_failures) {
+      failure_limit_.store(true, std::memory_order_relaxed);
+      stop_.store(true, std::memory_order_relaxed);
+      request_stop_locked();
+    }
   }
 }
 
@@ -189,40 +221,36 @@ void call_context::chunk_done(worker_state& worker, std::size_t ran, double seco
   if (progress_.due()) progress_.update(counter_->load_done());
 }
 
-void call_context::post(std::vector<char>&& piece) {
-  std::lock_guard lock(mpi_mutex_);
-  channel_->post(std::move(piece));
+void call_context::start_results(result_courier::receive_fn receive) {
+  if (channel_) courier_ = std::make_unique<result_courier>(*channel_, mpi_mutex_, is_root(), options_.message_bytes,
+                                                           std::move(receive));
 }
 
-std::vector<std::vector<char>> call_context::poll_results() {
-  std::lock_guard lock(mpi_mutex_);
-  if (!channel_) return {};
-  return channel_->poll();
+void call_context::stage_result(const std::vector<char>& record) { courier_->stage(record); }
+
+void call_context::finish_results() {
+  if (!courier_) return;
+  courier_->finish();
+  if (courier_->failure()) std::rethrow_exception(courier_->failure());
 }
 
-void call_context::close_results() {
-  if (channel_ && !is_root()) channel_->close();
-}
-
-std::vector<std::vector<char>> call_context::wait_results() {
-  if (!channel_ || !is_root()) return {};
-  return channel_->wait();
-}
-
-call_summary call_context::finish() {
-  std::uint64_t local[4] = {ran_.load(), 0, deadline_passed_.load() ? 1u : 0u, stop_seen_.load() ? 1u : 0u};
+call_summary call_context::finish(const std::string& call_failure) {
+  std::uint64_t local[6] = {ran_.load(),           0, deadline_passed_.load() ? 1u : 0u, stop_seen_.load() ? 1u : 0u,
+                            failure_limit_.load() ? 1u : 0u, call_failure.empty() ? 0u : 1u};
   {
     std::lock_guard lock(failure_mutex_);
     local[1] = failures_;
   }
-  std::uint64_t total[4] = {};
-  check_mpi(MPI_Allreduce(local, total, 4, MPI_UINT64_T, MPI_SUM, comm_.native()), "MPI_Allreduce");
+  std::uint64_t total[6] = {};
+  check_mpi(MPI_Allreduce(local, total, 6, MPI_UINT64_T, MPI_SUM, comm_.native()), "MPI_Allreduce");
 
   call_summary summary;
   summary.finished = total[0];
   summary.failures = total[1];
   summary.timed_out = total[2] > 0;
   summary.stopped = total[3] > 0;
+  summary.failure_limit = total[4] > 0;
+  if (total[5] > 0) summary.call_failure = agree_on_failure(comm_, call_failure);
 
   if (summary.failures > 0) {
     // Every rank learns every rank's first failure and picks the same one: the lowest index.
@@ -240,26 +268,46 @@ call_summary call_context::finish() {
   return summary;
 }
 
+std::string describe_call_failure(std::exception_ptr failure, const std::string& where) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const config_error& e) {
+    return "c" + where + e.what();
+  } catch (const io_error& e) {
+    return "i" + where + e.what();
+  } catch (const std::bad_alloc&) {
+    return "e" + where + "out of memory (std::bad_alloc)";
+  } catch (const std::exception& e) {
+    return "e" + where + e.what();
+  } catch (...) {
+    return "e" + where + "unknown exception (not derived from std::exception)";
+  }
+}
+
 void raise_for(const call_summary& summary, const map_options& options, std::size_t items, bool fail_fast) {
-  if (fail_fast && summary.failures > 0 && summary.first_failure) {
+  if (!summary.call_failure.empty()) raise_call_failure(options.label, summary.call_failure);
+  if ((fail_fast || summary.failure_limit) && summary.failures > 0 && summary.first_failure) {
     const task_failure& first = *summary.first_failure;
     std::string message = "map '" + options.label + "': " + describe(first);
     if (summary.failures > 1) {
       message += " (" + std::to_string(summary.failures) + " tasks failed in all)";
     }
+    if (!fail_fast) message += "; max_failures (" + std::to_string(options.max_failures) + ") reached";
     message += "; stopped after " + std::to_string(summary.finished) + " of " + std::to_string(items) + " items";
-    throw task_error(message, first.index, first.rank, summary.failures);
+    throw collective(task_error(message, first.index, first.rank, summary.failures));
   }
   if (summary.timed_out) {
     const double limit = options.timeout ? options.timeout->count() : 0.0;
-    throw timeout_error("map '" + options.label + "' timed out after " + fmt::format("{:g}", limit) + " s: " +
-                            std::to_string(summary.finished) + " of " + std::to_string(items) + " items finished",
-                        summary.finished, items);
+    throw collective(timeout_error("map '" + options.label + "' timed out after " + fmt::format("{:g}", limit) +
+                                       " s: " + std::to_string(summary.finished) + " of " + std::to_string(items) +
+                                       " items finished",
+                                   summary.finished, items));
   }
   if (summary.stopped) {
-    throw stopped_error("map '" + options.label + "' stopped on request: " + std::to_string(summary.finished) + " of " +
-                            std::to_string(items) + " items finished",
-                        summary.finished, items);
+    throw collective(stopped_error("map '" + options.label + "' stopped on request: " +
+                                       std::to_string(summary.finished) + " of " + std::to_string(items) +
+                                       " items finished",
+                                   summary.finished, items));
   }
 }
 

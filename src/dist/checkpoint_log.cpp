@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <parallax/core/crc32.hpp>
+#include <parallax/core/detail/fault_injection.hpp>
 #include <parallax/core/error.hpp>
 
 namespace plx::detail {
@@ -24,7 +25,13 @@ std::string header_line(std::uint64_t items, const std::string& type_name) {
 
 void write_all(int fd, const char* data, std::size_t size, const std::string& path) {
   while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
+    ssize_t n = 0;
+    if (fault_point("checkpoint.write")) {  // an injected full disk (tests)
+      errno = ENOSPC;
+      n = -1;
+    } else {
+      n = ::write(fd, data, size);
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) throw io_error("cannot write checkpoint " + path + ": " + std::strerror(errno));
     data += n;
@@ -101,8 +108,16 @@ void checkpoint_log::append(std::uint64_t index, std::span<const char> bytes) {
   std::memcpy(line.data() + 16, bytes.data(), bytes.size());
   const std::uint32_t crc = crc32(std::string_view(line.data(), 16 + bytes.size()));
   std::memcpy(line.data() + 16 + bytes.size(), &crc, 4);
-  write_all(fd_, line.data(), line.size(), path_);
-  if (::fdatasync(fd_) != 0) throw io_error("cannot sync checkpoint " + path_ + ": " + std::strerror(errno));
+  // A failed append (a full disk) may leave part of the record behind: cut it off, so that the file
+  // stays a sequence of whole records (the reader would drop a torn tail anyway, and everything after it).
+  const off_t before = ::lseek(fd_, 0, SEEK_END);
+  try {
+    write_all(fd_, line.data(), line.size(), path_);
+    if (::fdatasync(fd_) != 0) throw io_error("cannot sync checkpoint " + path_ + ": " + std::strerror(errno));
+  } catch (...) {
+    if (before >= 0 && ::ftruncate(fd_, before) == 0) static_cast<void>(::lseek(fd_, before, SEEK_SET));
+    throw;
+  }
 }
 
 }  // namespace plx::detail

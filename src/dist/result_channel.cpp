@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdio>
+#include <exception>
 
 #include <parallax/core/error.hpp>
 
@@ -65,8 +66,16 @@ void result_channel::reap(bool wait_oldest) {
 }
 
 void result_channel::close() {
-  while (!sends_.empty()) reap(true);
+  // Root counts closed senders to know when it has everything: the "closed" message goes out even when
+  // a send failed, or root would wait for this rank forever.
+  std::exception_ptr failure;
+  try {
+    while (!sends_.empty()) reap(true);
+  } catch (...) {
+    failure = std::current_exception();
+  }
   check_mpi(MPI_Send(nullptr, 0, MPI_BYTE, 0, tag_closed, comm_.native()), "MPI_Send");
+  if (failure) std::rethrow_exception(failure);
 }
 
 void result_channel::receive(MPI_Message message, const MPI_Status& status,

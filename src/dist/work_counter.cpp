@@ -10,7 +10,8 @@ namespace plx::detail {
 namespace {
 constexpr int slot_next = 0;
 constexpr int slot_done = 1;
-constexpr int slot_count = 2;
+constexpr int slot_failed = 2;
+constexpr int slot_count = 3;
 }  // namespace
 
 work_counter::work_counter(const communicator& comm) {
@@ -28,6 +29,7 @@ work_counter::work_counter(const communicator& comm) {
   if (comm.is_root()) {
     base[slot_next] = 0;
     base[slot_done] = 0;
+    base[slot_failed] = 0;
   }
   // The zeroing above must be visible before anyone draws: the barrier orders it.
   check_mpi(MPI_Win_lock_all(MPI_MODE_NOCHECK, window_), "MPI_Win_lock_all");
@@ -53,11 +55,13 @@ std::uint64_t work_counter::fetch_add_next(std::uint64_t amount) { return fetch_
 std::uint64_t work_counter::load_next() { return fetch_op(slot_next, 0, MPI_NO_OP); }
 void work_counter::add_done(std::uint64_t amount) { fetch_op(slot_done, amount, MPI_SUM); }
 std::uint64_t work_counter::load_done() { return fetch_op(slot_done, 0, MPI_NO_OP); }
+std::uint64_t work_counter::fetch_add_failed() { return fetch_op(slot_failed, 1, MPI_SUM); }
 
 void work_counter::reset() {
   if (!root_) return;
   base_[slot_next] = 0;
   base_[slot_done] = 0;
+  base_[slot_failed] = 0;
   check_mpi(MPI_Win_sync(window_), "MPI_Win_sync");
 }
 

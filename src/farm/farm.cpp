@@ -45,6 +45,22 @@ struct attempt_report {
   }
 };
 
+// Every attempt at one task, as its slot returns them. A task that failed for good counts against the
+// map layer's failure limit where it ran (--max-failures), before its slot draws another task.
+struct task_attempts {
+  std::vector<attempt_report> attempts;  // empty: not started (the deadline)
+
+  [[nodiscard]] bool counts_as_failure() const {
+    if (attempts.empty()) return false;
+    const std::string& last = attempts.back().result.outcome;
+    return last != "ok" && last != "interrupted";
+  }
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(attempts);
+  }
+};
+
 task_record to_record(const attempt_report& r) {
   task_record t;
   t.id = r.id;
@@ -70,7 +86,7 @@ std::string host_name() {
 // Root checks, every rank throws the same message: nothing is started unless all is well.
 void agree(const communicator& comm, std::string problem) {
   detail::broadcast_from_root(comm, problem);
-  if (!problem.empty()) throw config_error(problem);
+  if (!problem.empty()) throw detail::collective(config_error(problem));
 }
 
 std::string prepare_workdir(const std::string& workdir) {
@@ -234,7 +250,8 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
     std::atomic<bool> deadline_hit{false};
     auto run_one = [&](std::size_t k) {
       const std::uint64_t id = pending[k];
-      std::vector<attempt_report> attempts;
+      task_attempts done_attempts;
+      std::vector<attempt_report>& attempts = done_attempts.attempts;
       if (o.deadline) {
         const std::size_t seen = finished_tasks.load();
         const double expected = seen == 0 ? 0.0 : finished_seconds.load() / static_cast<double>(seen);
@@ -243,7 +260,7 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
             *o.deadline) {
           deadline_hit.store(true);
           dispatch_stop.store(true);  // drain: other ranks stop drawing at their next task
-          return attempts;            // empty: not started
+          return done_attempts;       // empty: not started
         }
       }
       for (int attempt = 1; attempt <= o.retries + 1; ++attempt) {
@@ -265,9 +282,19 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
         const std::string& outcome = done.outcome;
         if (outcome == "ok" || outcome == "interrupted" || kill.load()) break;
       }
-      return attempts;
+      return done_attempts;
     };
-    auto record = [&](std::size_t, std::vector<attempt_report>&& attempts) {
+    // Collect policy: a slot that throws (it could not even try the task) yields an "error" record, and
+    // the farm goes on, as for a command that could not be started.
+    auto record = [&](std::size_t k, outcome<task_attempts>&& result) {
+      if (!result.ok()) {
+        const task_failure& failure = result.failure();
+        attempt_report report{pending[k], 1, failure.rank, {}, {}};
+        report.result.outcome = "error";
+        report.result.error = failure.message;
+        result = outcome<task_attempts>(task_attempts{{std::move(report)}});
+      }
+      const std::vector<attempt_report>& attempts = result.value().attempts;
       if (attempts.empty()) return;  // not started (deadline)
       const auto journal_start = std::chrono::steady_clock::now();
       for (const attempt_report& a : attempts) {
@@ -285,17 +312,20 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
       } else {
         ++summary.failed;
         ++failed_for_good;
-        if (o.max_failures && failed_for_good >= *o.max_failures && !dispatch_stop.load()) {
-          summary.stop_reason = fmt::format("{} tasks failed (--max-failures {})", failed_for_good, *o.max_failures);
-          dispatch_stop.store(true);
-        }
       }
       if (progress.due()) progress.update(finished, progress_detail());
     };
+    // The map layer counts the tasks that failed for good on the ranks that ran them (one-sided, before
+    // their slots draw again), so at most max_failures plus the tasks already running fail.
+    if (o.max_failures) m.max_failures = *o.max_failures;
     try {
       map_unordered(comm, pending.size(), run_one, record, m);
     } catch (const stopped_error&) {
       summary.stopped = true;
+    } catch (const task_error& e) {
+      if (!o.max_failures) throw;
+      summary.stopped = true;
+      summary.stop_reason = fmt::format("{} tasks failed (--max-failures {})", e.failures(), *o.max_failures);
     }
     progress.finish(finished, progress_detail());
     int hit = deadline_hit.load() ? 1 : 0;

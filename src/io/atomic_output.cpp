@@ -102,7 +102,10 @@ atomic_output::atomic_output(const communicator& comm, std::string final_path, b
     : comm_(comm.dup()), final_path_(std::move(final_path)) {
   std::string failure;
   if (comm_.is_root()) temporary_path_ = prepare_on_root(final_path_, overwrite, failure);
-  detail::agree_or_throw(comm_, "", failure.empty() ? failure : failure + " (checked on rank 0)");
+  // A bad output path is bad input, found before any work: every rank exits with the usage code.
+  std::string verdict = failure.empty() ? failure : failure + " (checked on rank 0)";
+  broadcast_string(comm_, verdict);
+  if (!verdict.empty()) throw plx::detail::collective(config_error(verdict));
   broadcast_string(comm_, temporary_path_);
 }
 
@@ -129,26 +132,29 @@ void atomic_output::commit() {
   // Every rank has finished writing (and closed the file) before root renames it.
   comm_.barrier();
   std::string failure;
+  bool keep = false;
   if (comm_.is_root()) {
     // Data first, then the name: after a crash the final name never points at a partly written file.
     if (std::string reason = sync_path(temporary_path_, O_RDONLY); !reason.empty()) {
-      failure = "cannot flush '" + temporary_path_ + "' to disk: " + reason;
+      // Some of the data may not have reached the disk (a full disk, a quota): the file is not a result.
+      failure = "cannot flush '" + temporary_path_ + "' to disk: " + reason + " (for '" + final_path_ + "')";
     } else {
       std::error_code error;
       fs::rename(temporary_path_, final_path_, error);
       if (error) {
-        failure = "cannot rename '" + temporary_path_ + "' to '" + final_path_ + "': " + error.message();
+        failure = "cannot rename '" + temporary_path_ + "' to '" + final_path_ + "': " + error.message() +
+                  "; the data is kept in '" + temporary_path_ + "'";
+        keep = true;
       } else {
         // Best effort: some file systems cannot sync a directory, and the rename already happened.
         static_cast<void>(sync_path(directory_of(final_path_), O_RDONLY | O_DIRECTORY));
       }
     }
-    if (!failure.empty()) failure += "; the data is kept in '" + temporary_path_ + "'";
   }
   std::string verdict = failure;
   broadcast_string(comm_, verdict);
   if (!verdict.empty()) {
-    keep_temporary_ = true;
+    keep_temporary_ = keep;  // root decides; only root removes the file
     throw io_error(verdict + " (on rank 0)");
   }
   committed_ = true;

@@ -1,7 +1,13 @@
 #include <parallax/io/hdf5_file.hpp>
 
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <exception>
 #include <cstdlib>
 #include <filesystem>
 #include <system_error>
@@ -25,6 +31,11 @@ namespace detail {
 
 namespace {
 
+// inject_write_failure()'s state: one thread per rank calls HDF5 (see the header), so no atomics.
+int injected_failures = 0;
+int injected_errno = 0;
+bool injected_now = false;  // the failure being described was injected
+
 struct error_walk {
   std::vector<std::string> descriptions;
 };
@@ -37,8 +48,19 @@ herr_t collect_error(unsigned /*n*/, const H5E_error2_t* entry, void* client) {
   return 0;
 }
 
+/// Calls that write to the file (data, or metadata that HDF5 may flush on the way).
+bool is_writing_call(std::string_view call) {
+  constexpr std::string_view writing[] = {"H5Dwrite", "H5Awrite", "H5Fflush", "H5Fclose", "H5Fcreate",
+                                          "H5Dcreate2", "H5Gcreate2", "H5Acreate2", "H5Adelete"};
+  return std::find(std::begin(writing), std::end(writing), call) != std::end(writing);
+}
+
 std::string describe_h5_failure(const char* call, const std::string& file_path, std::string_view object, int rank,
                                 int size) {
+  // First, before anything else can touch errno: the failing write(2) under MPI-IO left its reason there,
+  // and MPI-IO and HDF5 pass on only "file write failed".
+  const int saved_errno = errno;
+  const std::string cause = is_writing_call(call) ? storage_cause(file_path, saved_errno) : std::string();
   // Downward: the API function's own description first, the innermost cause (often with errno) last.
   error_walk walk;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_error, &walk);
@@ -53,13 +75,62 @@ std::string describe_h5_failure(const char* call, const std::string& file_path, 
     text.append(": ").append(walk.descriptions.front());
     if (walk.descriptions.size() > 1) text.append(" (cause: ").append(walk.descriptions.back()).append(")");
   }
+  if (!cause.empty()) text.append(walk.descriptions.empty() ? ": " : "; ").append(cause);
+  if (std::exchange(injected_now, false)) text.append(" (injected by a test)");
   return text;
 }
 
 }  // namespace
 
 void throw_h5_failure(const char* call, const std::string& file_path, std::string_view object, int rank, int size) {
-  throw io_error(describe_h5_failure(call, file_path, object, rank, size));
+  throw h5_call_error(describe_h5_failure(call, file_path, object, rank, size));
+}
+
+std::string storage_cause(const std::string& file_path, int saved_errno) {
+  switch (saved_errno) {
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+    case EIO:
+    case EROFS: return std::strerror(saved_errno);
+    default: break;
+  }
+  // errno did not survive (MPI-IO and HDF5 ran on after the failed write): a full file system still shows.
+  const std::filesystem::path parent = std::filesystem::path(file_path).parent_path();
+  struct statvfs info {};
+  if (::statvfs(parent.empty() ? "." : parent.c_str(), &info) == 0 && info.f_blocks > 0 && info.f_bavail == 0) {
+    return std::strerror(ENOSPC);
+  }
+  return {};
+}
+
+void inject_write_failure(int count, int error_code) noexcept {
+  injected_failures = std::max(count, 0);
+  injected_errno = error_code;
+}
+
+herr_t injected_write_result(herr_t code) noexcept {
+  if (injected_failures == 0 || code < 0) return code;
+  --injected_failures;
+  errno = injected_errno;
+  injected_now = true;
+  return -1;
+}
+
+void mark_failed(h5_file& file) noexcept { file.failed_ = true; }
+
+void agree_on_step(h5_file& file, const std::string& local_failure, bool hdf5_failed) {
+  const std::string message = plx::detail::agree_on_failure(file.comm(), local_failure);
+  // The latest step decides: a step that succeeded everywhere after a failure clears the mark.
+  file.failed_ = !message.empty();
+  if (message.empty()) return;
+  // Whether to H5Fclose later must be one decision for all ranks (only on this failure path: one more
+  // allreduce). Another rank's HDF5 failure counts even when a lower rank's message is the one reported.
+  int mine = hdf5_failed ? 1 : 0;
+  int any = 0;
+  plx::detail::check_mpi(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, file.comm().native()), "MPI_Allreduce");
+  if (any != 0) file.poisoned_ = true;
+  throw io_error(message);
 }
 
 namespace {
@@ -127,29 +198,42 @@ std::vector<hsize_t> space_dims(hid_t space, const h5_file& file, std::string_vi
 }
 
 h5_id create_double_dataset(h5_file& file, const std::string& path, std::span<const hsize_t> dims) {
-  if (file.exists(path)) {
-    h5_id dataset = open_dataset(file, path);
-    h5_id space = own(H5Dget_space(dataset.get()), h5_kind::dataspace, "H5Dget_space", file, path);
-    h5_id type = own(H5Dget_type(dataset.get()), h5_kind::datatype, "H5Dget_type", file, path);
-    const std::vector<hsize_t> existing = space_dims(space.get(), file, path);
-    const bool same_type =
-        type_class(type.get(), file, path) == H5T_FLOAT && type_size(type.get(), file, path) == sizeof(double);
-    if (!same_type || !std::ranges::equal(existing, dims)) {
-      throw io_error("dataset '" + path + "' in '" + file.path() +
-                     "' already exists with another shape or type; datasets are written once");
+  // Two agreed steps: the local work (is it there, the property lists), then the collective H5Dcreate2.
+  struct prepared {
+    h5_id existing;  // the dataset, when it exists already
+    h5_id space, lcpl, dcpl;
+  };
+  prepared p = agreed(file, [&] {
+    prepared result;
+    if (file.exists(path)) {
+      result.existing = open_dataset(file, path);
+      h5_id space = own(H5Dget_space(result.existing.get()), h5_kind::dataspace, "H5Dget_space", file, path);
+      h5_id type = own(H5Dget_type(result.existing.get()), h5_kind::datatype, "H5Dget_type", file, path);
+      const std::vector<hsize_t> existing = space_dims(space.get(), file, path);
+      const bool same_type =
+          type_class(type.get(), file, path) == H5T_FLOAT && type_size(type.get(), file, path) == sizeof(double);
+      if (!same_type || !std::ranges::equal(existing, dims)) {
+        throw io_error("dataset '" + path + "' in '" + file.path() +
+                       "' already exists with another shape or type; datasets are written once");
+      }
+      return result;
     }
-    return dataset;
-  }
-  h5_id space = own(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), h5_kind::dataspace,
-                    "H5Screate_simple", file, path);
-  h5_id lcpl = own(H5Pcreate(H5P_LINK_CREATE), h5_kind::property_list, "H5Pcreate(link create)", file, path);
-  check_h5(H5Pset_create_intermediate_group(lcpl.get(), 1), "H5Pset_create_intermediate_group", file, path);
-  h5_id dcpl = own(H5Pcreate(H5P_DATASET_CREATE), h5_kind::property_list, "H5Pcreate(dataset create)", file, path);
-  // Parallel HDF5 allocates the whole dataset at creation and would write fill values into it
-  // collectively; our writers cover every element, so skip that extra pass over the file.
-  check_h5(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time", file, path);
-  return own(H5Dcreate2(file.native(), path.c_str(), file_double(), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
-             h5_kind::dataset, "H5Dcreate2", file, path);
+    result.space = own(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), h5_kind::dataspace,
+                       "H5Screate_simple", file, path);
+    result.lcpl = own(H5Pcreate(H5P_LINK_CREATE), h5_kind::property_list, "H5Pcreate(link create)", file, path);
+    check_h5(H5Pset_create_intermediate_group(result.lcpl.get(), 1), "H5Pset_create_intermediate_group", file, path);
+    result.dcpl = own(H5Pcreate(H5P_DATASET_CREATE), h5_kind::property_list, "H5Pcreate(dataset create)", file, path);
+    // Parallel HDF5 allocates the whole dataset at creation and would write fill values into it
+    // collectively; our writers cover every element, so skip that extra pass over the file.
+    check_h5(H5Pset_fill_time(result.dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time", file, path);
+    return result;
+  });
+  if (p.existing) return std::move(p.existing);
+  return agreed(file, [&] {
+    return own(H5Dcreate2(file.native(), path.c_str(), file_double(), p.space.get(), p.lcpl.get(), p.dcpl.get(),
+                          H5P_DEFAULT),
+               h5_kind::dataset, "H5Dcreate2", file, path);
+  });
 }
 
 std::string rank_text(const communicator& comm) {
@@ -164,6 +248,10 @@ namespace {
 void agree_or_throw(const communicator& comm, const std::string& what, const std::string& local_failure) {
   const std::string message = plx::detail::agree_on_failure(comm, local_failure);
   if (!message.empty()) throw io_error(what + message);
+}
+
+void agree_or_throw(h5_file& file, const std::string& what, const std::string& local_failure) {
+  agree_on_step(file, local_failure.empty() ? local_failure : what + local_failure, false);
 }
 
 }  // namespace detail
@@ -259,12 +347,47 @@ h5_id agree_on_open(const communicator& comm, hid_t id, const char* call, const 
   return file;
 }
 
+/// On root, after a close that reported success: "" unless writes to `path` were lost without an error.
+/// Open MPI's OMPIO drops the ENOSPC of some writes (seen at 3 ranks on a full tmpfs: pwrite64 failed, yet
+/// H5Dwrite and H5Fclose succeeded), which would leave a corrupt file that looks complete. Our files have
+/// every byte written (datasets are written whole, with no fill pass), so a file with fewer blocks on disk
+/// than its size, on a file system with no space left, lost writes. (Only when the file system is full:
+/// compressing file systems such as ZFS also show fewer blocks than the size.)
+std::string lost_writes(const std::string& path) {
+  struct stat file_info {};
+  struct statvfs disk {};
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (::stat(path.c_str(), &file_info) != 0 ||
+      ::statvfs(parent.empty() ? "." : parent.c_str(), &disk) != 0) {
+    return {};  // nothing to tell either way; the close itself succeeded
+  }
+  const auto on_disk = static_cast<unsigned long long>(file_info.st_blocks) * 512ULL;
+  const auto size = static_cast<unsigned long long>(file_info.st_size);
+  if (disk.f_bavail != 0 || on_disk >= size) return {};
+  return "writing '" + path + "' failed: " + std::strerror(ENOSPC) + " (the file system is full and " +
+         std::to_string(size - on_disk) + " of the file's " + std::to_string(size) +
+         " bytes never reached the disk, although MPI-IO reported no error; checked on rank 0)";
+}
+
 }  // namespace
 
 hid_t h5_id::release() noexcept { return std::exchange(id_, H5I_INVALID_HID); }
 
 h5_file::h5_file(communicator comm, std::string path, h5_id id, bool writable) noexcept
-    : comm_(std::move(comm)), path_(std::move(path)), id_(std::move(id)), writable_(writable) {}
+    : comm_(std::move(comm)),
+      path_(std::move(path)),
+      id_(std::move(id)),
+      writable_(writable),
+      uncaught_at_open_(std::uncaught_exceptions()) {}
+
+h5_file::h5_file(h5_file&& other) noexcept
+    : comm_(std::move(other.comm_)),
+      path_(std::move(other.path_)),
+      id_(std::move(other.id_)),
+      writable_(other.writable_),
+      failed_(std::exchange(other.failed_, false)),
+      poisoned_(std::exchange(other.poisoned_, false)),
+      uncaught_at_open_(other.uncaught_at_open_) {}
 
 h5_file h5_file::create(const communicator& comm, const std::string& path) {
   detail::h5_quiet quiet;
@@ -302,28 +425,52 @@ h5_file& h5_file::operator=(h5_file&& other) noexcept {
     path_ = std::move(other.path_);
     id_ = std::move(other.id_);
     writable_ = other.writable_;
+    failed_ = std::exchange(other.failed_, false);
+    poisoned_ = std::exchange(other.poisoned_, false);
+    uncaught_at_open_ = other.uncaught_at_open_;
   }
   return *this;
 }
 
 void h5_file::close() {
   if (!is_open()) return;
+  if (poisoned_) {
+    // Every rank knows (agree_on_step); see the header for why no H5Fclose.
+    static_cast<void>(id_.release());
+    return;
+  }
   detail::h5_quiet quiet;
-  if (id_.close() < 0) detail::throw_h5_failure("H5Fclose", path_, "", comm_.rank(), comm_.size());
+  // Metadata reaches the disk here, so a full disk often shows up first at the close, and on the ranks that
+  // write it only. The id is gone on every rank either way; then all ranks agree on the outcome.
+  std::string failure;
+  if (id_.close() < 0) {
+    failure = detail::describe_h5_failure("H5Fclose", path_, "", comm_.rank(), comm_.size());
+  } else if (writable_ && comm_.is_root()) {
+    failure = lost_writes(path_);
+  }
+  detail::agree_on_step(*this, failure, false);  // closed already: nothing left to poison
 }
 
 void h5_file::close_noexcept() noexcept {
   if (!is_open()) return;
+  if (poisoned_ || (!failed_ && std::uncaught_exceptions() > uncaught_at_open_)) {
+    // Poisoned: see close(). Unwinding from an exception this file did not agree on: it may have been thrown
+    // on this rank only, while the other ranks wait in some other collective and would never join H5Fclose
+    // (which is collective). Either way, let the id go instead of hanging.
+    static_cast<void>(id_.release());
+    return;
+  }
   detail::h5_quiet quiet;
   if (id_.close() < 0) {
     std::fprintf(stderr, "parallax: warning: %s\n",
                  detail::describe_h5_failure("H5Fclose", path_, "", comm_.rank(), comm_.size()).c_str());
+    H5Eclear2(H5E_DEFAULT);
   }
 }
 
 void h5_file::flush() {
   detail::h5_quiet quiet;
-  detail::check_h5(H5Fflush(native(), H5F_SCOPE_GLOBAL), "H5Fflush", *this, "");
+  detail::agreed(*this, [&] { detail::check_h5(H5Fflush(native(), H5F_SCOPE_GLOBAL), "H5Fflush", *this, ""); });
 }
 
 bool h5_file::exists(const std::string& object_path) const {
@@ -346,20 +493,27 @@ bool h5_file::exists(const std::string& object_path) const {
 
 void h5_file::create_group(const std::string& group_path) {
   detail::h5_quiet quiet;
-  if (exists(group_path)) {
-    h5_id object = detail::own(H5Oopen(native(), group_path.c_str(), H5P_DEFAULT), h5_kind::object, "H5Oopen",
-                               *this, group_path);
-    if (!detail::is_group(object.get(), *this, group_path)) {
-      throw io_error("cannot create group '" + group_path + "' in '" + path_ + "': a dataset has that name");
+  // Agreed in two steps: the local checks and property list, then the collective H5Gcreate2.
+  h5_id lcpl = detail::agreed(*this, [&] {
+    if (exists(group_path)) {
+      h5_id object = detail::own(H5Oopen(native(), group_path.c_str(), H5P_DEFAULT), h5_kind::object, "H5Oopen",
+                                 *this, group_path);
+      if (!detail::is_group(object.get(), *this, group_path)) {
+        throw io_error("cannot create group '" + group_path + "' in '" + path_ + "': a dataset has that name");
+      }
+      return h5_id();  // there already: nothing to create
     }
-    return;
-  }
-  h5_id lcpl = detail::own(H5Pcreate(H5P_LINK_CREATE), h5_kind::property_list, "H5Pcreate(link create)", *this,
-                           group_path);
-  detail::check_h5(H5Pset_create_intermediate_group(lcpl.get(), 1), "H5Pset_create_intermediate_group", *this,
-                   group_path);
-  detail::own(H5Gcreate2(native(), group_path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), h5_kind::group,
-              "H5Gcreate2", *this, group_path);
+    h5_id list = detail::own(H5Pcreate(H5P_LINK_CREATE), h5_kind::property_list, "H5Pcreate(link create)", *this,
+                             group_path);
+    detail::check_h5(H5Pset_create_intermediate_group(list.get(), 1), "H5Pset_create_intermediate_group", *this,
+                     group_path);
+    return list;
+  });
+  if (!lcpl) return;
+  detail::agreed(*this, [&] {
+    detail::own(H5Gcreate2(native(), group_path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), h5_kind::group,
+                "H5Gcreate2", *this, group_path);
+  });
 }
 
 // --- attributes --------------------------------------------------------------------------------------
@@ -379,21 +533,52 @@ h5_id open_object(const h5_file& file, const std::string& object_path) {
                      object_path);
 }
 
-/// Collective. Writes `data` (of memory type `mem_type`) as attribute `name` with file type `file_type` and
-/// dataspace `space`, replacing an existing attribute of that name.
-void write_attribute(h5_file& file, const std::string& object_path, const std::string& name, hid_t file_type,
-                     hid_t mem_type, hid_t space, const void* data) {
+/// The dataspace and types of an attribute about to be written. `owned_type`, when set, is both types.
+struct attribute_shape {
+  h5_id space;
+  h5_id owned_type;
+  hid_t file_type = H5I_INVALID_HID;
+  hid_t memory_type = H5I_INVALID_HID;
+};
+
+/// Collective. Writes `data` as attribute `name` with the dataspace and types `describe()` makes, replacing
+/// an existing attribute of that name. Making the shape is local, but it is agreed on together with opening
+/// the object, before the first collective HDF5 call: a rank that failed there must not leave the others in
+/// H5Adelete or H5Acreate2 alone. (Steps are never nested: an inner agreement would meet an outer one.)
+template <class Describe>
+void write_attribute(h5_file& file, const std::string& object_path, const std::string& name, Describe describe,
+                     const void* data) {
   const std::string label = attribute_label(object_path, name);
   if (!file.is_writable()) {
     throw io_error("cannot set attribute '" + label + "': '" + file.path() + "' is open for reading only");
   }
-  h5_id object = open_object(file, object_path);
-  if (detail::check_h5_tri(H5Aexists(object.get(), name.c_str()), "H5Aexists", file, label)) {
-    detail::check_h5(H5Adelete(object.get(), name.c_str()), "H5Adelete", file, label);
+  struct prepared {
+    attribute_shape shape;
+    h5_id object;
+    bool replace = false;
+  };
+  prepared p = detail::agreed(file, [&] {
+    prepared result;
+    result.shape = describe(label);
+    result.object = open_object(file, object_path);
+    result.replace =
+        detail::check_h5_tri(H5Aexists(result.object.get(), name.c_str()), "H5Aexists", file, label);
+    return result;
+  });
+  if (p.replace) {
+    detail::agreed(file, [&] { detail::check_h5(H5Adelete(p.object.get(), name.c_str()), "H5Adelete", file, label); });
   }
-  h5_id attribute = detail::own(H5Acreate2(object.get(), name.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT),
-                                h5_kind::attribute, "H5Acreate2", file, label);
-  detail::check_h5(H5Awrite(attribute.get(), mem_type, data), "H5Awrite", file, label);
+  const hid_t file_type = p.shape.owned_type ? p.shape.owned_type.get() : p.shape.file_type;
+  const hid_t memory_type = p.shape.owned_type ? p.shape.owned_type.get() : p.shape.memory_type;
+  h5_id attribute = detail::agreed(file, [&] {
+    return detail::own(
+        H5Acreate2(p.object.get(), name.c_str(), file_type, p.shape.space.get(), H5P_DEFAULT, H5P_DEFAULT),
+        h5_kind::attribute, "H5Acreate2", file, label);
+  });
+  detail::agreed(file, [&] {
+    detail::check_h5(detail::injected_write_result(H5Awrite(attribute.get(), memory_type, data)), "H5Awrite", file,
+                     label);
+  });
 }
 
 h5_id scalar_space(const h5_file& file, const std::string& label) {
@@ -435,14 +620,22 @@ opened_attribute open_attribute(const h5_file& file, const std::string& object_p
 
 void set_attribute(h5_file& file, const std::string& object_path, const std::string& name, double value) {
   detail::h5_quiet quiet;
-  h5_id space = scalar_space(file, attribute_label(object_path, name));
-  write_attribute(file, object_path, name, detail::file_double(), detail::native_double(), space.get(), &value);
+  write_attribute(
+      file, object_path, name,
+      [&](const std::string& label) {
+        return attribute_shape{scalar_space(file, label), {}, detail::file_double(), detail::native_double()};
+      },
+      &value);
 }
 
 void set_attribute(h5_file& file, const std::string& object_path, const std::string& name, std::int64_t value) {
   detail::h5_quiet quiet;
-  h5_id space = scalar_space(file, attribute_label(object_path, name));
-  write_attribute(file, object_path, name, detail::file_int64(), detail::native_int64(), space.get(), &value);
+  write_attribute(
+      file, object_path, name,
+      [&](const std::string& label) {
+        return attribute_shape{scalar_space(file, label), {}, detail::file_int64(), detail::native_int64()};
+      },
+      &value);
 }
 
 void set_attribute_uint64(h5_file& file, const std::string& object_path, const std::string& name,
@@ -455,25 +648,32 @@ void set_attribute_uint64(h5_file& file, const std::string& object_path, const s
 void set_attribute(h5_file& file, const std::string& object_path, const std::string& name,
                    const std::string& value) {
   detail::h5_quiet quiet;
-  const std::string label = attribute_label(object_path, name);
-  h5_id space = scalar_space(file, label);
-  // Fixed length with room for the terminator: readable by every HDF5 tool, no variable-length heap.
-  h5_id type = detail::own(H5Tcopy(H5T_C_S1), h5_kind::datatype, "H5Tcopy", file, label);
-  detail::check_h5(H5Tset_size(type.get(), value.size() + 1), "H5Tset_size", file, label);
-  detail::check_h5(H5Tset_strpad(type.get(), H5T_STR_NULLTERM), "H5Tset_strpad", file, label);
-  detail::check_h5(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset", file, label);
-  write_attribute(file, object_path, name, type.get(), type.get(), space.get(), value.c_str());
+  write_attribute(
+      file, object_path, name,
+      [&](const std::string& label) {
+        // Fixed length with room for the terminator: readable by every HDF5 tool, no variable-length heap.
+        h5_id type = detail::own(H5Tcopy(H5T_C_S1), h5_kind::datatype, "H5Tcopy", file, label);
+        detail::check_h5(H5Tset_size(type.get(), value.size() + 1), "H5Tset_size", file, label);
+        detail::check_h5(H5Tset_strpad(type.get(), H5T_STR_NULLTERM), "H5Tset_strpad", file, label);
+        detail::check_h5(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset", file, label);
+        return attribute_shape{scalar_space(file, label), std::move(type)};
+      },
+      value.c_str());
 }
 
 void set_attribute(h5_file& file, const std::string& object_path, const std::string& name,
                    std::span<const double> values) {
   detail::h5_quiet quiet;
-  const std::string label = attribute_label(object_path, name);
-  const hsize_t size = values.size();
-  h5_id space = detail::own(H5Screate_simple(1, &size, nullptr), h5_kind::dataspace, "H5Screate_simple", file, label);
   const double none = 0.0;  // HDF5 wants a buffer even for zero elements
-  write_attribute(file, object_path, name, detail::file_double(), detail::native_double(), space.get(),
-                  values.empty() ? &none : values.data());
+  write_attribute(
+      file, object_path, name,
+      [&](const std::string& label) {
+        const hsize_t size = values.size();
+        return attribute_shape{
+            detail::own(H5Screate_simple(1, &size, nullptr), h5_kind::dataspace, "H5Screate_simple", file, label), {},
+            detail::file_double(), detail::native_double()};
+      },
+      values.empty() ? &none : values.data());
 }
 
 double get_attribute_double(const h5_file& file, const std::string& object_path, const std::string& name) {

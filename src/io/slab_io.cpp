@@ -162,17 +162,29 @@ void write_distributed(h5_file& file, const std::string& dataset_path, const sla
   const std::string prefix = context("write_distributed", file, dataset_path);
   check_writable(file, prefix);
   const std::string failure = local_problem(block, local.size());
-  agree_on_write(file, dataset_path, block, failure.empty() ? failure : prefix + failure + " (" +
-                                                                            detail::rank_text(file.comm()) + ")",
-                 "");
+  try {
+    agree_on_write(file, dataset_path, block,
+                   failure.empty() ? failure : prefix + failure + " (" + detail::rank_text(file.comm()) + ")", "");
+  } catch (const io_error&) {
+    detail::mark_failed(file);  // the verdict is the same on every rank
+    throw;
+  }
 
+  // Agreed steps (hdf5_file.hpp): the collective H5Dwrite can fail on the ranks that write to disk only.
   h5_id dataset = detail::create_double_dataset(file, dataset_path, block.global_dims);
-  selections selected = select_block(file, dataset_path, dataset.get(), block);
-  h5_id transfer = detail::collective_transfer(file, dataset_path);
+  selections selected;
+  h5_id transfer;
+  detail::agreed(file, [&] {
+    selected = select_block(file, dataset_path, dataset.get(), block);
+    transfer = detail::collective_transfer(file, dataset_path);
+  });
   const double none = 0.0;  // HDF5 wants a buffer even when this rank selects nothing
-  check_h5(H5Dwrite(dataset.get(), detail::native_double(), selected.memory.get(), selected.file.get(),
-                    transfer.get(), local.empty() ? &none : local.data()),
-           "H5Dwrite", file, dataset_path);
+  detail::agreed(file, [&] {
+    check_h5(detail::injected_write_result(H5Dwrite(dataset.get(), detail::native_double(), selected.memory.get(),
+                                                    selected.file.get(), transfer.get(),
+                                                    local.empty() ? &none : local.data())),
+             "H5Dwrite", file, dataset_path);
+  });
 }
 
 void write_distributed(h5_file& file, const std::string& dataset_path, std::span<const hsize_t> dims,
@@ -202,15 +214,21 @@ void read_distributed(h5_file& file, const std::string& dataset_path, const slab
   } catch (const io_error& error) {
     failure = error.what();
   }
-  detail::agree_or_throw(file.comm(), prefix,
+  detail::agree_or_throw(file, prefix,
                          failure.empty() ? failure : failure + " (" + detail::rank_text(file.comm()) + ")");
 
-  selections selected = select_block(file, dataset_path, dataset.get(), block);
-  h5_id transfer = detail::collective_transfer(file, dataset_path);
+  selections selected;
+  h5_id transfer;
+  detail::agreed(file, [&] {
+    selected = select_block(file, dataset_path, dataset.get(), block);
+    transfer = detail::collective_transfer(file, dataset_path);
+  });
   double none = 0.0;
-  check_h5(H5Dread(dataset.get(), detail::native_double(), selected.memory.get(), selected.file.get(),
-                   transfer.get(), local.empty() ? &none : local.data()),
-           "H5Dread", file, dataset_path);
+  detail::agreed(file, [&] {
+    check_h5(H5Dread(dataset.get(), detail::native_double(), selected.memory.get(), selected.file.get(),
+                     transfer.get(), local.empty() ? &none : local.data()),
+             "H5Dread", file, dataset_path);
+  });
 }
 
 std::vector<double> read_distributed(h5_file& file, const std::string& dataset_path, hsize_t offset0,
@@ -223,7 +241,7 @@ std::vector<double> read_distributed(h5_file& file, const std::string& dataset_p
   } catch (const io_error& error) {
     failure = error.what();
   }
-  detail::agree_or_throw(file.comm(), "", failure);
+  detail::agree_or_throw(file, "", failure);
   std::vector<double> local(local_buffer_size(block));
   read_distributed(file, dataset_path, block, local);
   return local;
@@ -240,7 +258,7 @@ void write_from_root(h5_file& file, const std::string& dataset_path, std::span<c
     failure = "root passes " + std::to_string(root_data.size()) + " values for " + std::to_string(product(dims)) +
               " elements";
   }
-  detail::agree_or_throw(comm, prefix, failure);
+  detail::agree_or_throw(file, prefix, failure);
 
   // Root's shape, on every rank: creating the dataset is collective and needs the same arguments.
   int rank_count = static_cast<int>(dims.size());
@@ -254,18 +272,26 @@ void write_from_root(h5_file& file, const std::string& dataset_path, std::span<c
   // An empty dataset has no storage to write to (HDF5 fails on it); the shape alone is the content. Every
   // rank sees root's shape, so every rank skips.
   if (product(global) == 0) return;
-  h5_id file_space = own(H5Dget_space(dataset.get()), h5_kind::dataspace, "H5Dget_space", file, dataset_path);
-  h5_id memory_space = own(H5Scopy(file_space.get()), h5_kind::dataspace, "H5Scopy", file, dataset_path);
-  if (!comm.is_root()) {
-    check_h5(H5Sselect_none(file_space.get()), "H5Sselect_none", file, dataset_path);
-    check_h5(H5Sselect_none(memory_space.get()), "H5Sselect_none", file, dataset_path);
-  }
-  h5_id transfer = detail::collective_transfer(file, dataset_path);
+  h5_id file_space;
+  h5_id memory_space;
+  h5_id transfer;
+  detail::agreed(file, [&] {
+    file_space = own(H5Dget_space(dataset.get()), h5_kind::dataspace, "H5Dget_space", file, dataset_path);
+    memory_space = own(H5Scopy(file_space.get()), h5_kind::dataspace, "H5Scopy", file, dataset_path);
+    if (!comm.is_root()) {
+      check_h5(H5Sselect_none(file_space.get()), "H5Sselect_none", file, dataset_path);
+      check_h5(H5Sselect_none(memory_space.get()), "H5Sselect_none", file, dataset_path);
+    }
+    transfer = detail::collective_transfer(file, dataset_path);
+  });
   const double none = 0.0;
   const double* data = comm.is_root() && !root_data.empty() ? root_data.data() : &none;
-  check_h5(H5Dwrite(dataset.get(), detail::native_double(), memory_space.get(), file_space.get(), transfer.get(),
-                    data),
-           "H5Dwrite", file, dataset_path);
+  // Root alone has data, but the write is collective and its failure (root's disk) is everyone's.
+  detail::agreed(file, [&] {
+    check_h5(detail::injected_write_result(H5Dwrite(dataset.get(), detail::native_double(), memory_space.get(),
+                                                    file_space.get(), transfer.get(), data)),
+             "H5Dwrite", file, dataset_path);
+  });
 }
 
 void write_from_root(h5_file& file, const std::string& dataset_path, std::span<const double> root_data) {

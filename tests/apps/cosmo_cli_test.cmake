@@ -68,7 +68,7 @@ foreach(f cosmo.h5 cosmo.xmf)
     message(SEND_ERROR "defaults: ${f} was not written")
   endif()
 endforeach()
-run_case("existing output is kept without --force" 1 "--force" ${mpi} -n 2 ${PLX_COSMO} --quiet)
+run_case("existing output is kept without --force" 2 "--force" ${mpi} -n 2 ${PLX_COSMO} --quiet)
 run_case("--force overwrites" 0 "wrote cosmo.h5" ${mpi} -n 2 ${PLX_COSMO} --quiet --force)
 
 # TOML file, overridden by a flag; JSON timings.

@@ -96,6 +96,37 @@ else
   bad "the summaries of the interrupted and the uninterrupted run differ"
 fi
 
+# --- root records other ranks' results while its own task runs; kill -9 then, and nothing recorded reruns.
+# Rank 0's one slot takes a task that sleeps a minute; rank 1's slot runs the other 20. Before the result
+# courier, root read results only between its own tasks: the journal stayed empty for that minute.
+: > ran-live.log
+for i in $(seq 0 20); do
+  echo 'if [ "$PLX_RANK" = 0 ] && [ ! -e resume-now ]; then sleep 60; else sleep 0.1; fi; echo $PLX_TASK_ID >> ran-live.log'
+done > live.txt
+"${mpi[@]}" -n 2 "$PLX_RUN" live.txt --workdir wl --slots 1 --quiet > /dev/null 2>&1 &
+leader=$!
+recorded=0
+for _ in $(seq 300); do
+  recorded=$( (journal_ok_ids wl/journal 2>/dev/null || true) | wc -l)
+  [ "$recorded" -ge 20 ] && break
+  sleep 0.1
+done
+job="$leader $(descendants "$leader")"
+[ "$recorded" -ge 20 ] && ok "rank 1's 20 tasks are in the journal while rank 0's task runs" ||
+  bad "only $recorded of rank 1's 20 tasks reached the journal while rank 0's task ran"
+kill -STOP $job 2>/dev/null
+kill -9 $job 2>/dev/null
+wait "$leader" 2>/dev/null
+for pid in $job; do for _ in $(seq 100); do gone "$pid" && break; sleep 0.05; done; done
+cp wl/journal journal-live-at-kill
+touch resume-now
+expect 0 "21 tasks: 21 succeeded" "resume after kill -9 during root's task" -- "${mpi[@]}" -n 2 "$PLX_RUN" live.txt --workdir wl --slots 1 --resume --quiet
+rerun=""
+for id in $(journal_ok_ids journal-live-at-kill); do
+  [ "$(grep -cx "$id" ran-live.log)" = 1 ] || rerun="$rerun $id"
+done
+[ -z "$rerun" ] && ok "none of rank 1's recorded tasks ran again" || bad "recorded tasks ran again:$rerun"
+
 # --- SIGTERM to a single process: drain, exit 75, journal intact; then --resume
 # Timings leave a slow machine room: MPI start-up (and the signal handlers) well before the signal, and
 # work left after it.
@@ -124,6 +155,13 @@ expect 0 "40 tasks: 40 succeeded" "resume after SIGUSR1" -- "${mpi[@]}" -n 2 "$P
 # --- --max-failures stops the run with exit 1 (more time would not help, so no requeue code)
 for i in $(seq 0 29); do echo 'sleep 0.05; exit 1'; done > failing.txt
 expect 1 "stopped: 2 tasks failed" "--max-failures 2 stops with exit 1" -- "$PLX_RUN" failing.txt --workdir wf --slots 1 --max-failures 2 --quiet
+# Instant failures on 2 ranks x 2 slots: failures are counted where they happen, so at most the limit plus
+# the 4 slots' running tasks fail before the run stops (it was 54 before, with root counting late).
+for i in $(seq 0 199); do echo 'exit 1'; done > instant.txt
+expect 1 "tasks failed \(--max-failures 2\)" "--max-failures on 2 ranks" -- "${mpi[@]}" -n 2 "$PLX_RUN" instant.txt --workdir wi --slots 2 --max-failures 2 --quiet
+attempted=$(grep -c 'outcome=failed' wi/journal)
+[ "$attempted" -le 6 ] && ok "--max-failures 2 on 4 slots: $attempted tasks failed (at most 6)" ||
+  bad "--max-failures 2 on 4 slots: $attempted tasks failed, more than 2 + 4"
 
 # --- walltime-aware dispatch: no task starts that the durations so far say would not finish in time
 for i in $(seq 0 39); do echo 'sleep 0.3'; done > deadline.txt

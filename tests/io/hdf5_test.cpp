@@ -1,6 +1,7 @@
 // Collective HDF5 output on 1-4 ranks: slab writes with padded rows and an uneven split (the last rank holds
-// no planes when there are several), root-only datasets, attributes, groups, collective failures and the
-// atomic output file. Every test finishes its collective calls before it asserts.
+// no planes when there are several), root-only datasets, attributes, groups, collective failures (a write
+// that fails on one rank only, injected) and the atomic output file. Every test finishes its collective
+// calls before it asserts.
 //
 // Set PLX_IO_TEST_KEEP=1 to keep the files (root prints where), e.g. to look at them with h5dump.
 #include <parallax/io/atomic_output.hpp>
@@ -504,7 +505,7 @@ TEST_F(Hdf5Io, atomic_output_refuses_an_existing_file_unless_overwriting) {
   std::string message;
   try {
     plx::io::atomic_output refused(world(), final_path, false);
-  } catch (const plx::io_error& error) {
+  } catch (const plx::config_error& error) {
     message = error.what();
   }
   const double untouched = read_marker(final_path);
@@ -533,7 +534,7 @@ TEST_F(Hdf5Io, atomic_output_refuses_a_directory_it_cannot_write) {
   std::string missing_message;
   try {
     plx::io::atomic_output output(world(), missing_dir + "/run.h5", false);
-  } catch (const plx::io_error& error) {
+  } catch (const plx::config_error& error) {
     missing_message = error.what();
   }
   const std::string not_a_dir = path("plain_file");
@@ -542,13 +543,149 @@ TEST_F(Hdf5Io, atomic_output_refuses_a_directory_it_cannot_write) {
   std::string file_message;
   try {
     plx::io::atomic_output output(world(), not_a_dir + "/run.h5", true);
-  } catch (const plx::io_error& error) {
+  } catch (const plx::config_error& error) {
     file_message = error.what();
   }
 
   EXPECT_NE(missing_message.find(missing_dir), std::string::npos) << missing_message;
   EXPECT_NE(file_message.find(not_a_dir), std::string::npos) << file_message;
   EXPECT_NE(file_message.find("not a directory"), std::string::npos) << file_message;
+}
+
+// --- a write that fails on one rank only ------------------------------------------------------------
+// A full disk or a quota hits only the ranks that write to it (with collective MPI-IO, the aggregators).
+// detail::inject_write_failure() makes the next HDF5 write fail on one chosen rank, as ENOSPC would, after
+// HDF5 carried it out. Every rank must throw the same plx::io_error, nothing may hang (not the next
+// collective, not the file's close or destructor), the temporary file must go, and the next file on the
+// same communicator must work.
+
+enum class write_kind { distributed, from_root, attribute };
+
+const char* name_of(write_kind kind) {
+  switch (kind) {
+    case write_kind::distributed: return "distributed";
+    case write_kind::from_root: return "from_root";
+    case write_kind::attribute: return "attribute";
+  }
+  return "?";
+}
+
+/// One write of `kind` into `file` (collective).
+void write_one(plx::io::h5_file& file, write_kind kind) {
+  const std::vector<hsize_t> dims = {5, 3};
+  const plane_range mine = split_planes(dims[0], world().rank(), world().size());
+  const std::vector<double> local(mine.count * dims[1], 1.5);
+  switch (kind) {
+    case write_kind::distributed:
+      plx::io::write_distributed(file, "/slab", {.global_dims = dims, .offset0 = mine.offset, .count0 = mine.count},
+                                 local);
+      break;
+    case write_kind::from_root: plx::io::write_from_root(file, "/small", std::vector<double>{1.0, 2.0, 3.0}); break;
+    case write_kind::attribute: plx::io::set_attribute(file, "/", "note", std::string("hello")); break;
+  }
+}
+
+/// True on every rank when every rank holds root's `text`.
+bool same_everywhere(const std::string& text) { return all_ranks(broadcast_from_root(text) == text); }
+
+/// Names of the files in `dir` that contain ".tmp.", on root (empty elsewhere).
+std::vector<std::string> temporaries_in(const std::string& dir) {
+  std::vector<std::string> found;
+  if (!world().is_root()) return found;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find(".tmp.") != std::string::npos) found.push_back(name);
+  }
+  return found;
+}
+
+TEST_F(Hdf5Io, a_write_failing_on_one_rank_throws_the_same_error_on_every_rank) {
+  const int last = world().size() - 1;
+  for (const int failing : {0, last}) {
+    for (const write_kind kind : {write_kind::distributed, write_kind::from_root, write_kind::attribute}) {
+      const std::string tag = std::string(name_of(kind)) + "_" + std::to_string(failing);
+      const std::string where = std::string(name_of(kind)) + ", failing on rank " + std::to_string(failing);
+      const std::string file_path = path("inject_" + tag + ".h5");
+      std::string message;
+      bool failed_mark = false;
+      {
+        auto file = plx::io::h5_file::create(world(), file_path);
+        if (world().rank() == failing) plx::io::detail::inject_write_failure();
+        try {
+          write_one(file, kind);
+        } catch (const plx::io_error& error) {
+          message = error.what();
+        }
+        failed_mark = file.failed();
+        file.close();  // must return on every rank (it lets the HDF5 id go, see h5_file::close)
+      }
+      plx::io::detail::inject_write_failure(0);  // disarm, should the write not have reached HDF5
+
+      // The same communicator takes the next file, written and read back.
+      const std::string next_path = path("after_" + tag + ".h5");
+      {
+        auto next = plx::io::h5_file::create(world(), next_path);
+        write_one(next, kind);
+        next.close();
+      }
+      auto reread = plx::io::h5_file::open_read(world(), next_path);
+      const std::string dataset = kind == write_kind::from_root ? "/small" : "/slab";
+      const bool readable = kind == write_kind::attribute
+                                ? plx::io::get_attribute_string(reread, "/", "note") == "hello"
+                                : !plx::io::read_all(reread, dataset).empty();
+      reread.close();
+
+      EXPECT_TRUE(all_ranks(!message.empty())) << where << ": every rank throws";
+      EXPECT_TRUE(same_everywhere(message)) << where << ": '" << message << "'";
+      EXPECT_NE(message.find("No space left on device"), std::string::npos) << where << ": " << message;
+      EXPECT_NE(message.find(file_path), std::string::npos) << where << ": " << message;
+      EXPECT_NE(message.find("rank " + std::to_string(failing) + " of"), std::string::npos) << where << ": " << message;
+      EXPECT_TRUE(all_ranks(failed_mark)) << where;
+      EXPECT_TRUE(all_ranks(readable)) << where;
+      if (world().is_root() && kind == write_kind::distributed && failing == last) {
+        std::printf("[ io_hdf5 ] e.g. %s\n", message.c_str());
+      }
+    }
+  }
+}
+
+TEST_F(Hdf5Io, a_failed_write_unwinds_through_the_file_and_leaves_no_temporary) {
+  // What the apps do: atomic_output, then the file; the failure unwinds through both destructors.
+  const std::string dir = path("unwind");
+  if (world().is_root()) fs::create_directory(dir);
+  world().barrier();
+  const int failing = world().size() - 1;
+  std::string message;
+  try {
+    plx::io::atomic_output output(world(), dir + "/run.h5", false);
+    auto file = plx::io::h5_file::create(world(), output.temporary_path());
+    write_one(file, write_kind::attribute);
+    if (world().rank() == failing) plx::io::detail::inject_write_failure();
+    write_one(file, write_kind::distributed);
+    file.close();
+    output.commit();
+  } catch (const plx::io_error& error) {
+    message = error.what();
+  }
+  plx::io::detail::inject_write_failure(0);
+  world().barrier();  // root removed the temporary file in atomic_output's destructor
+  const std::vector<std::string> left = temporaries_in(dir);
+  const bool final_exists = exists_on_root(dir + "/run.h5");
+
+  // And the next output in the same place works.
+  {
+    plx::io::atomic_output output(world(), dir + "/run.h5", false);
+    write_marker(output.temporary_path(), 5.0);
+    output.commit();
+  }
+  const double marker = read_marker(dir + "/run.h5");
+
+  EXPECT_TRUE(all_ranks(!message.empty()));
+  EXPECT_TRUE(same_everywhere(message)) << message;
+  EXPECT_NE(message.find("No space left on device"), std::string::npos) << message;
+  EXPECT_TRUE(left.empty()) << left.front();
+  EXPECT_FALSE(final_exists);
+  EXPECT_EQ(marker, 5.0);
 }
 
 }  // namespace

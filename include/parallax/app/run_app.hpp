@@ -29,9 +29,12 @@ inline constexpr int exit_usage = 2;    ///< bad command line or parameters
 inline constexpr int exit_interrupted = 75;
 
 /// Runs `body` inside a runtime configured from the shared options; returns the process exit code.
-/// plx::config_error (thrown on every rank alike) exits with exit_usage; task and timeout errors
-/// (also collective) with exit_failure; plx::stopped_error with exit_interrupted; any other exception, which may have hit one rank only while
-/// the others wait in a collective, is printed and followed by MPI_Abort so the job cannot hang.
+/// plx::config_error exits with exit_usage, plx::stopped_error with exit_interrupted, anything else with
+/// exit_failure. An error thrown on every rank alike (plx::error::is_collective: the map layer's errors,
+/// checks made with on_all_ranks, agreed I/O failures) is printed once, by root, as "error: ...". Any
+/// other is printed as "error (rank r): ..." by each rank that has it; unless it is a config, task,
+/// timeout or stop error (which parallax throws on every rank), it may have hit one rank only while the
+/// others wait in a collective, so MPI_Abort follows and the job cannot hang.
 int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtime&)>& body);
 
 }  // namespace plx

@@ -87,8 +87,8 @@ auto on_all_ranks(const communicator& comm, Step&& step) {
   }
   const std::string message = agree_on_failure(comm, failure.empty() ? failure : (config ? "c" : "i") + failure);
   if (!message.empty()) {
-    if (message.front() == 'c') throw config_error(message.substr(1));
-    throw io_error(message.substr(1));
+    if (message.front() == 'c') throw collective(config_error(message.substr(1)));
+    throw collective(io_error(message.substr(1)));
   }
   if constexpr (!std::is_void_v<Result>) return std::move(*result);
 }

@@ -15,6 +15,14 @@ namespace plx {
 class error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+  /// True when every rank of the communicator threw this same error (type and message) from the same
+  /// call: the ranks unwind together, so an app may print it once and exit without MPI_Abort.
+  [[nodiscard]] bool is_collective() const noexcept { return collective_; }
+  /// Marks the error as thrown on every rank alike; only code that has made sure of that calls it.
+  void mark_collective() noexcept { collective_ = true; }
+
+ private:
+  bool collective_ = false;
 };
 
 /// An MPI call returned an error code. Keeps the code and MPI's own description of it.
@@ -85,8 +93,16 @@ class stopped_error : public error {
 };
 
 namespace detail {
-/// Throws plx::mpi_error unless `code` is MPI_SUCCESS. Every MPI return code goes through here.
+/// Throws plx::mpi_error unless `code` is MPI_SUCCESS. Every MPI return code goes through here (and so
+/// does the test hook that injects MPI failures, see <parallax/core/detail/fault_injection.hpp>).
 void check_mpi(int code, const char* call);
+
+/// `e`, marked as thrown on every rank alike (see error::is_collective).
+template <class Error>
+Error collective(Error e) {
+  e.mark_collective();
+  return e;
+}
 }  // namespace detail
 
 }  // namespace plx

@@ -54,7 +54,7 @@ auto checkpointed_map(const communicator& comm, std::size_t n, Fn&& fn, const st
   }
   // Root's verdict and the list of missing items, on every rank.
   detail::broadcast_from_root(comm, problem);
-  if (!problem.empty()) throw config_error(problem);
+  if (!problem.empty()) throw detail::collective(config_error(problem));
   std::uint64_t count = missing.size();
   detail::check_mpi(MPI_Bcast(&count, 1, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
   missing.resize(count);

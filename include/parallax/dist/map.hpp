@@ -11,19 +11,27 @@
 //
 // Scheduling (plx::schedule): dynamic with auto chunks by default. Errors: under `map` a task that
 // throws stops the call on every rank (fail fast) and every rank throws plx::task_error naming the task
-// index, the rank and the original what(); `map_collect` returns each item's value or failure instead.
-// A deadline (map_options::timeout) makes every rank throw plx::timeout_error. No failure hangs the
-// call or aborts the job. A task that never returns cannot be interrupted, though (use the task farm,
-// which runs processes, for that).
+// index, the rank and the original what(); `map_collect` returns each item's value or failure instead
+// (map_options::max_failures bounds how many may fail). A deadline (map_options::timeout) makes every
+// rank throw plx::timeout_error. A failure of the call itself on any rank (a sink that throws, an MPI
+// error, memory) ends the call on every rank with the same exception, named after the rank and step
+// (plx::io_error when the original was one, e.g. a full disk under the sink). No failure hangs the call
+// or aborts the job, and every collective of the call completes first, so the next call works. A task
+// that never returns cannot be interrupted, though (use the task farm, which runs processes, for that).
+//
+// A result type with a member `bool counts_as_failure() const` is delivered like any value, and an item
+// whose result says true also counts as a failed task (fail-fast, map_options::max_failures).
 //
 // Thread safety of the task: it is called concurrently from the OpenMP threads of each rank, each on
 // its own index. Nested OpenMP inside a task runs on one thread (the runtime's threads are already busy).
-// A task must not make MPI calls on the map's communicator, nor start another map: ranks run different
-// tasks at different times, so a collective inside a task would not line up across ranks.
+// A task must make no MPI calls at all, on any communicator, nor start another map: ranks run different
+// tasks at different times, so a collective inside a task would not line up across ranks, and the call's
+// own threads hold MPI (MPI_THREAD_SERIALIZED) for its messages.
 #pragma once
 
 #include <concepts>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <span>
 #include <type_traits>
@@ -143,8 +151,20 @@ struct reduce_delivery {
 /// Runs one call end to end; throws (on every rank) per the policy.
 template <class Result, class Tasks, class Delivery>
 void run_call(call_context& ctx, Tasks& tasks, Delivery& delivery, bool fail_fast) {
-  run_engine<Result>(ctx, tasks, delivery, !fail_fast);
-  raise_for(ctx.finish(), ctx.options(), ctx.items(), fail_fast);
+  const std::string call_failure = run_engine<Result>(ctx, tasks, delivery, !fail_fast);
+  raise_for(ctx.finish(call_failure), ctx.options(), ctx.items(), fail_fast);
+}
+
+/// Sizes root's result vector; a failure (memory) is returned, to be shared with every rank by the
+/// call_context, rather than thrown on root alone while the others wait in a collective.
+template <class Value>
+std::exception_ptr size_on_root(const communicator& comm, std::vector<Value>& values, std::size_t n) noexcept {
+  try {
+    if (comm.is_root()) values.resize(n);
+  } catch (...) {
+    return std::current_exception();
+  }
+  return nullptr;
 }
 
 template <class Fn>
@@ -162,8 +182,8 @@ auto map(const communicator& comm, std::size_t n, Fn&& fn, const map_options& op
   static_assert(std::invocable<Fn&, std::size_t>, "plx::map: the task must be callable as fn(std::size_t index)");
   using Result = detail::index_result_t<Fn>;
   detail::require_result_payload<Result>();
-  detail::call_context ctx(comm, n, options, true, true);
-  std::vector<Result> results(comm.is_root() ? n : 0);
+  std::vector<Result> results;
+  detail::call_context ctx(comm, n, options, true, true, detail::size_on_root(comm, results, n));
   detail::index_tasks<Fn> tasks{fn};
   detail::ordered_delivery<Result> delivery{results};
   detail::run_call<Result>(ctx, tasks, delivery, true);
@@ -179,8 +199,9 @@ auto map(const communicator& comm, const std::vector<Input>& inputs, Fn&& fn, co
   detail::require_input_payload<Input>();
   detail::require_result_payload<Result>();
   detail::root_inputs<Input> shared(comm, inputs);
-  detail::call_context ctx(comm, shared.size(), options, true, true);
-  std::vector<Result> results(comm.is_root() ? shared.size() : 0);
+  std::vector<Result> results;
+  detail::call_context ctx(comm, shared.size(), options, true, true,
+                           detail::size_on_root(comm, results, shared.size()));
   detail::input_tasks<Input, Fn> tasks{shared, fn, ctx.mpi_mutex()};
   detail::ordered_delivery<Result> delivery{results};
   detail::run_call<Result>(ctx, tasks, delivery, true);
@@ -195,8 +216,8 @@ auto map_collect(const communicator& comm, std::size_t n, Fn&& fn, const map_opt
                 "plx::map_collect: the task must be callable as fn(std::size_t index)");
   using Result = detail::index_result_t<Fn>;
   detail::require_result_payload<Result>();
-  detail::call_context ctx(comm, n, options, true, false);
-  std::vector<outcome<Result>> results(comm.is_root() ? n : 0);
+  std::vector<outcome<Result>> results;
+  detail::call_context ctx(comm, n, options, true, false, detail::size_on_root(comm, results, n));
   detail::index_tasks<Fn> tasks{fn};
   detail::outcome_delivery<Result> delivery{results};
   detail::run_call<Result>(ctx, tasks, delivery, false);
@@ -212,8 +233,9 @@ auto map_collect(const communicator& comm, const std::vector<Input>& inputs, Fn&
   detail::require_input_payload<Input>();
   detail::require_result_payload<Result>();
   detail::root_inputs<Input> shared(comm, inputs);
-  detail::call_context ctx(comm, shared.size(), options, true, false);
-  std::vector<outcome<Result>> results(comm.is_root() ? shared.size() : 0);
+  std::vector<outcome<Result>> results;
+  detail::call_context ctx(comm, shared.size(), options, true, false,
+                           detail::size_on_root(comm, results, shared.size()));
   detail::input_tasks<Input, Fn> tasks{shared, fn, ctx.mpi_mutex()};
   detail::outcome_delivery<Result> delivery{results};
   detail::run_call<Result>(ctx, tasks, delivery, false);

@@ -46,6 +46,11 @@ struct map_options {
   /// task starts anywhere, the call finishes the tasks already running, and every rank throws
   /// plx::stopped_error. The flag must outlive the call.
   const std::atomic<bool>* stop = nullptr;
+  /// Collect policy (map_collect, map_unordered with an outcome sink): once this many tasks have failed
+  /// across all ranks, no new task starts anywhere and every rank throws plx::task_error; 0 = no limit.
+  /// Failures are counted where they happen (a shared counter), so at most `max_failures` plus the tasks
+  /// already running fail. A result type can count as a failure without throwing: see map.hpp.
+  std::size_t max_failures = 0;
   /// Progress on root's stderr: a bar with done/total, rate and ETA on a terminal, plain lines at most
   /// every `progress_interval` otherwise (SLURM output files).
   bool progress = false;

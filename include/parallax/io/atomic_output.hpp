@@ -3,8 +3,9 @@
 // The run writes to a temporary file beside the final one ("<final>.tmp.<pid>-<random>", chosen by root and
 // shared with every rank); commit() renames it to the final name, which replaces an existing file in one
 // step (rename within a directory is atomic on POSIX file systems). If the object is destroyed without a
-// commit (an exception unwound the run), root deletes the temporary file, and an existing file with the
-// final name (a previous result) is left untouched.
+// commit (an exception unwound the run: a full disk, on any rank, fails the writes on every rank), root
+// deletes the temporary file, and an existing file with the final name (a previous result) is left
+// untouched.
 //
 //   plx::io::atomic_output output(rt.world(), "run.h5", options.force);
 //   auto file = plx::io::h5_file::create(rt.world(), output.temporary_path());
@@ -44,8 +45,10 @@ class atomic_output {
 
   /// Collective. Call after every rank has finished writing and closed the file. Waits for all ranks,
   /// then root flushes the temporary file to disk (fsync) and renames it to the final path. Throws
-  /// plx::io_error on every rank if that fails; the temporary file is then kept (the message names it) so
-  /// that the data is not lost. Committing twice throws.
+  /// plx::io_error on every rank if that fails. If the flush failed (a full disk: the data may be
+  /// incomplete), the destructor removes the temporary file as after any failure; if only the rename
+  /// failed, the complete file is kept under its temporary name, which the message gives. Committing twice
+  /// throws.
   void commit();
 
  private:

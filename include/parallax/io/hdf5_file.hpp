@@ -9,9 +9,24 @@
 // nested group. Missing intermediate groups are created on the way.
 //
 // Errors: every HDF5 return code goes through one check that throws plx::io_error naming the HDF5 call,
-// the file, the object and the rank, plus HDF5's own description; HDF5's automatic error printing is
-// silenced during parallax's calls so that the exception is the one report. Not thread-safe: call from
-// one thread per rank (the Debian parallel HDF5 is not built thread-safe), outside OpenMP regions.
+// the file, the object and the rank, plus HDF5's own description and, for a failed write, the system's
+// reason ("No space left on device"); HDF5's automatic error printing is silenced during parallax's calls
+// so that the exception is the one report. Not thread-safe: call from one thread per rank (the Debian
+// parallel HDF5 is not built thread-safe), outside OpenMP regions.
+//
+// Failing together: a write can fail on some ranks only (with collective MPI-IO, only the ranks that
+// aggregate data touch the disk, so a full disk or quota shows up there alone). Every collective call
+// below therefore ends by agreeing on its outcome (one small allreduce): if it failed anywhere, every rank
+// throws the same plx::io_error, the lowest failing rank's, and the file is marked failed() on every rank.
+// A rank that threw alone would otherwise unwind into the collective H5Fclose while the others wait in the
+// next collective step, and the job would hang. After an HDF5 call failed, the file is not closed through
+// HDF5 again (see close() for why), and a close that reports success on a full file system is checked for
+// writes that Open MPI lost without an error (seen at 3 and 4 ranks).
+//
+// What remains: a disk that fills exactly while HDF5 writes metadata inside one of its own collective
+// operations (H5Fclose, H5Fflush, or a metadata cache flush that any metadata call may trigger), on some
+// ranks only, can still hang inside HDF5 1.10, which leaves its internal barriers early on the failing
+// ranks. It has not been seen in the tests: on a full disk the raw data writes (H5Dwrite) fail first.
 //
 //   auto file = plx::io::h5_file::create(rt.world(), "run.h5");
 //   plx::io::set_attribute(file, "/", "box_size_mpc_h", 500.0);
@@ -22,6 +37,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <exception>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,6 +49,21 @@
 #include <parallax/core/error.hpp>
 
 namespace plx::io {
+
+class h5_file;
+namespace detail {
+/// Records on this rank that a collective call on `file` failed everywhere (see agree_on_step); for a verdict
+/// reached identically on every rank without agree_on_step.
+void mark_failed(h5_file& file) noexcept;
+void agree_on_step(h5_file& file, const std::string& local_failure, bool hdf5_failed);  // documented below
+
+/// What throw_h5_failure() throws: an HDF5 call itself failed (as opposed to a check of parallax's own).
+/// After one, HDF5's state may differ between the ranks; see h5_file::close().
+class h5_call_error : public io_error {
+ public:
+  using io_error::io_error;
+};
+}  // namespace detail
 
 /// What an h5_id refers to; it picks the close function (H5Fclose, H5Gclose, ...).
 enum class h5_kind { file, group, dataset, dataspace, datatype, property_list, attribute, object };
@@ -98,24 +129,44 @@ class h5_file {
   static h5_file open_read(const communicator& comm, const std::string& path);
 
   h5_file() = default;  ///< closed; assign a created or opened file to it
-  /// Closes if still open (collective then, like close()); a failure is logged, never thrown. When the
-  /// destructor runs during an exception, the exception must have reached every rank (parallax's
-  /// failures do), or the collective close waits for the ranks that did not fail.
+  /// Closes if still open; never throws. Which close depends on how the object goes:
+  /// - normally, or after a failure of parallax's own checks that every rank agreed on (failed()): the
+  ///   collective close, as close() does; every rank is here together. A failure is logged.
+  /// - after an HDF5 call on this file failed (on any rank): the id is let go unclosed, see close().
+  /// - while an exception that did not come from this file's agreed failure unwinds the stack: nothing
+  ///   collective either, because that exception may have reached this rank only and the others may be
+  ///   waiting in another collective (they would never join the close). The id is let go unclosed.
+  /// HDF5 closes ids that are still open when MPI is finalized (nothing is closed when the job ends with
+  /// MPI_Abort, as parallax's apps do after a failure on several ranks). The data of a file abandoned this
+  /// way is incomplete anyway; atomic_output removes its temporary file.
   ~h5_file();
-  h5_file(h5_file&&) noexcept = default;
+  h5_file(h5_file&& other) noexcept;
   /// Closes this object's own file first (collective then, like close()).
   h5_file& operator=(h5_file&& other) noexcept;
   // One owner per open file (closing is collective and happens once).
   h5_file(const h5_file&) = delete;
   h5_file& operator=(const h5_file&) = delete;
 
-  /// Collective. Flushes and closes the file; throws plx::io_error if HDF5 reports a failure. Closing a
-  /// closed file does nothing.
+  /// Collective. Flushes and closes the file; throws plx::io_error on every rank if HDF5 reports a
+  /// failure on any (a full disk shows up here: metadata is written at the close). The object is closed on
+  /// every rank afterwards either way. Closing a closed file does nothing.
+  ///
+  /// After an HDF5 call on this file failed (and threw on every rank), close() lets the HDF5 id go without
+  /// H5Fclose and returns. Why: H5Fclose flushes HDF5's metadata cache collectively, and in HDF5 1.10 a
+  /// rank whose metadata write fails (a full disk: with collective MPI-IO only the ranks that write see it)
+  /// leaves the flush early and skips the barriers the other ranks wait in, so the close hangs (seen on a
+  /// full tmpfs at 2 ranks). The file is abandoned instead; HDF5 closes it at MPI_Finalize if the program
+  /// gets there. Create the next file under another name (HDF5 still holds this one open).
   void close();
-  /// Collective. Writes HDF5's buffers to the file (H5Fflush), e.g. before a long computation.
+  /// Collective. Writes HDF5's buffers to the file (H5Fflush), e.g. before a long computation. Throws
+  /// plx::io_error on every rank if it fails on any.
   void flush();
 
   [[nodiscard]] bool is_open() const noexcept { return id_.valid(); }
+  /// True, on every rank, when the latest collective call on this file failed (on some rank) and so threw
+  /// on every rank; a later call that succeeds clears it. The file stays open until close() or the
+  /// destructor, which then close it on every rank together.
+  [[nodiscard]] bool failed() const noexcept { return failed_; }
   [[nodiscard]] bool is_writable() const noexcept { return writable_; }
   /// The path the file was created or opened with.
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
@@ -133,11 +184,16 @@ class h5_file {
  private:
   h5_file(communicator comm, std::string path, h5_id id, bool writable) noexcept;
   void close_noexcept() noexcept;
+  friend void detail::mark_failed(h5_file& file) noexcept;
+  friend void detail::agree_on_step(h5_file& file, const std::string& local_failure, bool hdf5_failed);
 
   communicator comm_;
   std::string path_;
   h5_id id_;
   bool writable_ = false;
+  bool failed_ = false;
+  bool poisoned_ = false;     // an HDF5 call on this file failed on some rank: never H5Fclose it (see close())
+  int uncaught_at_open_ = 0;  // std::uncaught_exceptions() when opened: tells the destructor it is unwinding
 };
 
 // --- attributes ------------------------------------------------------------------------------------
@@ -200,8 +256,9 @@ void set_attribute(h5_file& file, const std::string& object_path, const std::str
 // (They belong in include/parallax/io/detail/; they live here until that header exists.)
 namespace detail {
 
-/// Throws plx::io_error: "<call> failed for '<object>' in '<file>' (rank r of n): <HDF5's reason>".
-/// Reads HDF5's error stack, so call it right after the failing call.
+/// Throws h5_call_error (a plx::io_error): "<call> failed for '<object>' in '<file>' (rank r of n): <HDF5's
+/// reason>[; <the system's reason>]". Reads HDF5's error stack and errno, so call it right after the
+/// failing call.
 [[noreturn]] void throw_h5_failure(const char* call, const std::string& file_path, std::string_view object,
                                    int rank, int size);
 
@@ -249,6 +306,52 @@ hid_t native_uint64() noexcept;
 hid_t file_uint64() noexcept;  ///< little-endian unsigned 64-bit, the on-disk type of seeds
 hid_t all_selection() noexcept;  ///< H5S_ALL
 
+/// Collective. Ends one collective step on `file`: `local_failure` is this rank's error message ("" when
+/// the step succeeded here), `hdf5_failed` whether an HDF5 call made it. When any rank failed, every rank
+/// marks the file failed() (and, if an HDF5 call failed on any rank, never to be H5Fclose'd: see close())
+/// and throws plx::io_error with the message of the lowest failing rank (which names the file, the call and
+/// the rank); otherwise returns on every rank. One MPI_Allreduce when nothing failed.
+// (Declared above, for h5_file's friend declaration.)
+
+/// Collective. Runs `step` (HDF5 calls that throw plx::io_error through check_h5 and own) on every rank and
+/// agrees on its outcome with agree_on_step: a failure on any rank throws the same plx::io_error on every
+/// rank. Use it around each call HDF5 requires to be collective, and around the local preparation before
+/// one, so that no rank enters a collective HDF5 call that another rank has skipped by throwing.
+template <class Step>
+auto agreed(h5_file& file, Step&& step) {
+  using Result = decltype(step());
+  std::string failure;
+  bool hdf5_failed = false;
+  [[maybe_unused]] std::conditional_t<std::is_void_v<Result>, bool, Result> result{};
+  try {
+    if constexpr (std::is_void_v<Result>) {
+      step();
+    } else {
+      result = step();
+    }
+  } catch (const h5_call_error& e) {
+    failure = e.what();
+    hdf5_failed = true;
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  agree_on_step(file, failure, hdf5_failed);
+  if constexpr (!std::is_void_v<Result>) return result;
+}
+
+/// Test hook: the next `count` HDF5 writes (H5Dwrite, H5Awrite) this process makes through parallax report
+/// failure with errno `error_code` after HDF5 carried them out, as a full disk reported to one rank only
+/// would. Call it on the ranks that should fail; 0 disarms. For tests of the failure paths only.
+void inject_write_failure(int count = 1, int error_code = 28 /* ENOSPC */) noexcept;
+
+/// Passes `code` through, or -1 when inject_write_failure() armed this process (consuming one failure).
+herr_t injected_write_result(herr_t code) noexcept;
+
+/// The operating system's reason for a failed write to `file_path`, or "": errno when it names a storage
+/// problem (ENOSPC, EDQUOT, EFBIG, EIO, EROFS), else "No space left on device" when the file system shows
+/// no free blocks. MPI-IO and HDF5 often report only "file write failed"; this names the cause.
+std::string storage_cause(const std::string& file_path, int saved_errno);
+
 /// Collective. A transfer property list with H5FD_MPIO_COLLECTIVE (every rank takes part, even with
 /// an empty selection).
 h5_id collective_transfer(const h5_file& file, std::string_view object);
@@ -257,7 +360,8 @@ h5_id collective_transfer(const h5_file& file, std::string_view object);
 h5_id open_dataset(const h5_file& file, const std::string& path);
 
 /// Collective. Creates a float64 dataset of shape `dims` (missing parent groups too). If a dataset of
-/// that shape and type already exists it is opened instead (rewriting it); another shape throws.
+/// that shape and type already exists it is opened instead (rewriting it); another shape throws. Agreed
+/// (see agreed()): a failure on any rank throws on every rank. Do not call it inside agreed().
 h5_id create_double_dataset(h5_file& file, const std::string& path, std::span<const hsize_t> dims);
 
 /// The current extents of a dataspace.
@@ -267,6 +371,8 @@ std::vector<hsize_t> space_dims(hid_t space, const h5_file& file, std::string_vi
 /// `local_failure`: the message of the lowest failing rank, prefixed with `what`. Used to turn checks that
 /// may fail on some ranks only into a failure of all (so no rank is left waiting in the next collective).
 void agree_or_throw(const communicator& comm, const std::string& what, const std::string& local_failure);
+/// Collective. The same for a step on `file`, which is then marked failed() on every rank.
+void agree_or_throw(h5_file& file, const std::string& what, const std::string& local_failure);
 
 /// "rank r of n"
 std::string rank_text(const communicator& comm);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <parallax/core/communicator.hpp>
 #include <parallax/dist/chunk_sizer.hpp>
 #include <parallax/dist/detail/result_channel.hpp>
+#include <parallax/dist/detail/result_courier.hpp>
 #include <parallax/dist/detail/work_counter.hpp>
 #include <parallax/dist/options.hpp>
 #include <parallax/dist/outcome.hpp>
@@ -38,7 +40,11 @@ struct call_summary {
   std::size_t failures = 0;
   bool timed_out = false;
   bool stopped = false;  ///< map_options::stop was seen on some rank
+  bool failure_limit = false;  ///< map_options::max_failures was reached
   std::optional<task_failure> first_failure;  ///< the failure with the lowest index
+  /// A failure of the call itself on some rank (a sink, encoding, an MPI error, memory), not of a task:
+  /// the lowest such rank's, as a kind letter ('c' config_error, 'i' io_error, else 'e') and a message.
+  std::string call_failure;
 };
 
 /// One worker thread's cursor.
@@ -53,9 +59,10 @@ struct worker_state {
 class call_context {
  public:
   /// Collective over `comm`. Checks that every rank passed the same `items`; throws plx::config_error
-  /// on every rank if not.
+  /// on every rank if not. `setup_failure`: what went wrong on this rank while preparing the call (say,
+  /// allocating root's result vector), or null; if any rank has one, every rank throws it.
   call_context(const communicator& comm, std::size_t items, const map_options& options, bool results_to_root,
-               bool fail_fast);
+               bool fail_fast, std::exception_ptr setup_failure = nullptr);
   ~call_context();
   call_context(const call_context&) = delete;
   call_context& operator=(const call_context&) = delete;
@@ -77,23 +84,27 @@ class call_context {
   std::optional<chunk> next_chunk(worker_state& worker);
   /// Thread-safe, cheap (checked before every task): false once the call must stop.
   [[nodiscard]] bool keep_going();
-  /// Thread-safe. Records a failed task; under fail_fast, stops the call on every rank.
+  /// Thread-safe. Records a failed task; under fail_fast, or once map_options::max_failures tasks have
+  /// failed across ranks, stops the call on every rank.
   void record_failure(const task_failure& failure);
   /// Thread-safe. `ran` items of the worker's chunk ran in `seconds`.
   void chunk_done(worker_state& worker, std::size_t ran, double seconds);
   /// Thread-safe. Stops the call on every rank after an internal error on this one.
   void abandon();
 
-  /// Non-root, thread-safe: hands an encoded piece of results to root.
-  void post(std::vector<char>&& piece);
-  /// Root, thread-safe: pieces that have arrived, without waiting.
-  std::vector<std::vector<char>> poll_results();
-  /// Master thread, after the workers: closes (non-root) or drains (root, returns pieces until empty).
-  void close_results();
-  std::vector<std::vector<char>> wait_results();
+  /// Master thread, before the workers: starts the result courier when results travel to root (root
+  /// hands what arrives to `receive`, from the courier's thread).
+  void start_results(result_courier::receive_fn receive);
+  /// Non-root, thread-safe: queues an encoded chunk record for root.
+  void stage_result(const std::vector<char>& record);
+  /// Master thread, after the workers: sends the rest and closes (non-root) or receives until every rank
+  /// has closed (root). Throws on an MPI failure (the courier's own included).
+  void finish_results();
 
-  /// Collective: totals, the first failure and whether the deadline passed, the same on every rank.
-  call_summary finish();
+  /// Collective: totals, the first failure, whether the deadline passed, and the lowest rank's
+  /// `call_failure` (this rank's failure outside the tasks as describe_call_failure gives it, or ""),
+  /// the same on every rank.
+  call_summary finish(const std::string& call_failure);
 
  private:
   void request_stop_locked();  // holds mpi_mutex_
@@ -111,11 +122,13 @@ class call_context {
   std::mutex mpi_mutex_;
   work_counter* counter_ = nullptr;  // cached on the communicator, reused by every call
   std::unique_ptr<result_channel> channel_;
+  std::unique_ptr<result_courier> courier_;  // after channel_: it uses the channel until destroyed
   progress_meter progress_;
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> deadline_passed_{false};
   std::atomic<bool> stop_seen_{false};
+  std::atomic<bool> failure_limit_{false};
   bool stop_published_ = false;  // guarded by mpi_mutex_
   bool has_deadline_ = false;
   std::chrono::steady_clock::time_point deadline_{};
@@ -126,7 +139,12 @@ class call_context {
   std::optional<task_failure> first_failure_;
 };
 
-/// Throws, on every rank alike: plx::task_error when a task failed under fail_fast, else
+/// "k" plus the message of the exception in `failure`, where k is 'c' (config_error), 'i' (io_error) or
+/// 'e' (anything else), prefixed with `where` (e.g. "the result sink failed on rank 0: ").
+std::string describe_call_failure(std::exception_ptr failure, const std::string& where);
+
+/// Throws, on every rank alike (marked collective): the call's own failure if some rank had one, else
+/// plx::task_error when a task failed under fail_fast or max_failures was reached, else
 /// plx::timeout_error when the deadline passed, else plx::stopped_error when a stop was requested.
 void raise_for(const call_summary& summary, const map_options& options, std::size_t items, bool fail_fast);
 

@@ -1,6 +1,13 @@
 // The loop every map call runs: OpenMP threads draw chunks, run tasks, and hand results to a
 // `delivery` (on root, or on the computing rank for reductions). Non-root ranks encode their results
-// in chunk records and stream them to root while they work.
+// in chunk records and stream them to root while they work; root's result courier receives them and
+// delivers them while root's own threads compute.
+//
+// Failures: a task that throws is a task failure (the error policy decides). Anything else that fails
+// on a rank (the sink, encoding or decoding, an input fetch, an MPI call, memory) is a failure of the
+// call: it is recorded, the call is stopped on every rank, and the engine still completes its side of
+// the protocol (root drains every rank's results, every rank closes its side), so that the collective
+// in call_context::finish() is reached by every rank and no message is left behind for the next call.
 //
 // A delivery provides
 //   void value(int thread, std::size_t index, Result&& value);
@@ -8,10 +15,14 @@
 //   static constexpr bool thread_safe;                    // false: the engine calls it one at a time
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <exception>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -23,10 +34,29 @@
 
 namespace plx::detail {
 
-// Items left in the outgoing buffer longer than this are sent anyway, so streaming callbacks on root see
-// results soon after they complete.
-inline constexpr auto max_result_delay = std::chrono::milliseconds(10);
-inline constexpr auto result_poll_period = std::chrono::milliseconds(1);
+/// A result that can say its task failed without throwing (the task farm's commands that exit non-zero):
+/// it is delivered like any value and also counts as a failure (fail-fast, map_options::max_failures).
+template <class Result>
+concept reports_failure = requires(const Result& result) {
+  { result.counts_as_failure() } -> std::convertible_to<bool>;
+};
+
+/// The first failure of the call itself on this rank, described for call_context::finish(). Thread-safe.
+class call_failure_record {
+ public:
+  void record(std::exception_ptr failure, const std::string& where) {
+    std::lock_guard lock(mutex_);
+    if (description_.empty()) description_ = describe_call_failure(failure, where);
+  }
+  [[nodiscard]] std::string take() {
+    std::lock_guard lock(mutex_);
+    return std::move(description_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::string description_;
+};
 
 /// Results of one chunk on a non-root rank, waiting to be encoded.
 template <class Result>
@@ -99,42 +129,61 @@ void decode_piece(const std::vector<char>& piece, OnValue&& on_value, OnFailure&
 }
 
 /// Runs the call. `prepare(chunk, scratch)` returns a callable `item(i) -> Result` for that chunk (it may
-/// fetch the chunk's inputs into the thread's `Prepare::scratch_type`). Must be followed by ctx.finish()
-/// on every rank.
+/// fetch the chunk's inputs into the thread's `Prepare::scratch_type`). Never throws: returns this rank's
+/// failure of the call (see call_failure_record), "" if none, for ctx.finish(), which every rank must call.
 template <class Result, class Prepare, class Delivery>
-void run_engine(call_context& ctx, Prepare& prepare, Delivery& delivery, bool collect) {
-  using clock = std::chrono::steady_clock;
+std::string run_engine(call_context& ctx, Prepare& prepare, Delivery& delivery, bool collect) noexcept {
   const bool stream_to_root = ctx.results_to_root() && !ctx.is_root();
-  const bool root_receives = ctx.results_to_root() && ctx.is_root();
+  const std::string on_this_rank = " on rank " + std::to_string(ctx.rank()) + ": ";
+  call_failure_record call_failure;
   std::mutex delivery_mutex;
-  std::exception_ptr internal_error;
-  std::mutex internal_error_mutex;
+  std::atomic<bool> delivery_failed{false};
 
-  const auto deliver_value = [&](int thread, std::size_t index, Result&& value) {
-    if constexpr (Delivery::thread_safe) {
-      delivery.value(thread, index, std::move(value));
-    } else {
-      std::lock_guard lock(delivery_mutex);
-      delivery.value(thread, index, std::move(value));
+  // Hands one item to the delivery, unless an earlier delivery failed: the call is then being stopped
+  // and will throw on every rank, so later items are discarded, not lost silently.
+  const auto deliver = [&](auto&& hand_over) {
+    try {
+      if constexpr (Delivery::thread_safe) {
+        if (!delivery_failed.load(std::memory_order_relaxed)) hand_over();
+      } else {
+        std::lock_guard lock(delivery_mutex);
+        if (!delivery_failed.load(std::memory_order_relaxed)) hand_over();
+      }
+    } catch (...) {
+      delivery_failed.store(true);
+      call_failure.record(std::current_exception(), "the result sink failed" + on_this_rank);
+      ctx.abandon();
     }
+  };
+  const auto deliver_value = [&](int thread, std::size_t index, Result&& value) {
+    deliver([&] { delivery.value(thread, index, std::move(value)); });
   };
   const auto deliver_failure = [&](int thread, task_failure&& failure) {
-    if constexpr (Delivery::thread_safe) {
-      delivery.failure(thread, std::move(failure));
-    } else {
-      std::lock_guard lock(delivery_mutex);
-      delivery.failure(thread, std::move(failure));
+    deliver([&] { delivery.failure(thread, std::move(failure)); });
+  };
+
+  // Root: other ranks' results, from the courier's thread (and at the end from the master thread).
+  const auto receive = [&](result_courier::pieces&& pieces) {
+    try {
+      for (const auto& piece : pieces) {
+        decode_piece<Result>(
+            piece, [&](std::size_t index, Result&& value) { deliver_value(0, index, std::move(value)); },
+            [&](task_failure&& failure) {
+              if (collect) deliver_failure(0, std::move(failure));
+            });
+      }
+    } catch (...) {
+      delivery_failed.store(true);
+      call_failure.record(std::current_exception(), "decoding results from another rank failed" + on_this_rank);
+      ctx.abandon();
     }
   };
-  const auto deliver_pieces = [&](int thread, std::vector<std::vector<char>>&& pieces) {
-    for (const auto& piece : pieces) {
-      decode_piece<Result>(
-          piece, [&](std::size_t index, Result&& value) { deliver_value(thread, index, std::move(value)); },
-          [&](task_failure&& failure) {
-            if (collect) deliver_failure(thread, std::move(failure));
-          });
-    }
-  };
+  try {
+    if (ctx.results_to_root()) ctx.start_results(receive);
+  } catch (...) {
+    call_failure.record(std::current_exception(), "starting the result courier failed" + on_this_rank);
+    ctx.abandon();
+  }
 
 #pragma omp parallel num_threads(ctx.threads())
   {
@@ -142,37 +191,21 @@ void run_engine(call_context& ctx, Prepare& prepare, Delivery& delivery, bool co
     try {
       worker_state worker = ctx.make_worker(thread);
       chunk_results<Result> pending;
-      std::vector<char> outgoing;
-      auto last_post = clock::now();
-      auto next_poll = last_post;
-      // Root looks for other ranks' results about once a millisecond, and before it delivers each of
-      // its own, so a streaming sink sees items in the order they completed.
-      const auto poll_if_due = [&] {
-        if (!root_receives) return;
-        const auto now = clock::now();
-        if (now < next_poll) return;
-        next_poll = now + result_poll_period;
-        deliver_pieces(thread, ctx.poll_results());
-      };
+      std::vector<char> record;
       typename Prepare::scratch_type scratch{};
 
       while (const auto work = ctx.next_chunk(worker)) {
         auto item = prepare(*work, scratch);
-        const auto started = clock::now();
+        const auto started = std::chrono::steady_clock::now();
         if (stream_to_root) pending.reset(work->begin);
         std::size_t ran = 0;
         for (std::size_t i = work->begin; i < work->end; ++i) {
           if (!ctx.keep_going()) break;
           ++ran;
+          std::optional<Result> value;
           std::optional<task_failure> failed;
           try {
-            if (stream_to_root) {
-              pending.values.push_back(item(i));
-            } else {
-              Result value = item(i);
-              poll_if_due();
-              deliver_value(thread, i, std::move(value));
-            }
+            value.emplace(item(i));
           } catch (const std::exception& e) {
             failed = task_failure{i, ctx.rank(), e.what()};
           } catch (...) {
@@ -186,39 +219,38 @@ void run_engine(call_context& ctx, Prepare& prepare, Delivery& delivery, bool co
             } else if (collect) {
               deliver_failure(thread, std::move(*failed));
             }
+            continue;
+          }
+          if constexpr (reports_failure<Result>) {
+            if (value->counts_as_failure()) ctx.record_failure(task_failure{i, ctx.rank(), "its result reports a failure"});
+          }
+          if (stream_to_root) {
+            pending.values.push_back(std::move(*value));
+          } else {
+            deliver_value(thread, i, std::move(*value));
           }
         }
-        const auto finished = clock::now();
-        ctx.chunk_done(worker, ran, std::chrono::duration<double>(finished - started).count());
+        ctx.chunk_done(worker, ran, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         if (stream_to_root && ran > 0) {
           pending.ran = ran;
-          encode_chunk(outgoing, pending);
-          if (outgoing.size() >= ctx.options().message_bytes || finished - last_post >= max_result_delay) {
-            ctx.post(std::move(outgoing));
-            outgoing = {};
-            last_post = finished;
-          }
+          record.clear();
+          encode_chunk(record, pending);
+          ctx.stage_result(record);
         }
-        poll_if_due();
       }
-      if (stream_to_root && !outgoing.empty()) ctx.post(std::move(outgoing));
     } catch (...) {
-      {
-        std::lock_guard lock(internal_error_mutex);
-        if (!internal_error) internal_error = std::current_exception();
-      }
+      call_failure.record(std::current_exception(), "a worker thread failed" + on_this_rank);
       ctx.abandon();
     }
   }
 
   // Master thread only from here: results still on their way to root.
-  if (stream_to_root) ctx.close_results();
-  if (root_receives) {
-    for (auto pieces = ctx.wait_results(); !pieces.empty(); pieces = ctx.wait_results()) {
-      deliver_pieces(0, std::move(pieces));
-    }
+  try {
+    ctx.finish_results();
+  } catch (...) {
+    call_failure.record(std::current_exception(), "passing results to root failed" + on_this_rank);
   }
-  if (internal_error) std::rethrow_exception(internal_error);
+  return call_failure.take();
 }
 
 }  // namespace plx::detail

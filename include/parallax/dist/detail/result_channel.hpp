@@ -1,7 +1,8 @@
 // Results on their way to root, in pieces of bounded size.
 //
 // Non-root ranks post encoded pieces as they fill (MPI_Isend, a few in flight at most); root polls
-// between its own chunks and, at the end, waits until every rank has closed its side. A piece larger
+// from its result courier (result_courier.hpp) while the call runs and, at the end, waits until every
+// rank has closed its side. A piece larger
 // than MPI's int count is sent as several fragments and reassembled, so a map whose results exceed
 // 2 GiB works. Root holds at most the pieces in flight beyond the results themselves.
 //
@@ -35,6 +36,8 @@ class result_channel {
   void post(std::vector<char>&& piece);
   /// Waits for every send, then tells root this rank has no more pieces.
   void close();
+  /// Lets MPI progress the sends in flight (and forgets those that completed), without waiting.
+  void progress() { reap(false); }
 
   // --- root side
   /// Whole pieces that have arrived, without waiting.

@@ -7,11 +7,13 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <type_traits>
 #include <vector>
 
 #include <mpi.h>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/dist/detail/byte_window.hpp>
 #include <parallax/dist/detail/call_context.hpp>
@@ -24,22 +26,36 @@ class root_inputs {
   static constexpr bool raw = std::is_trivially_copyable_v<Input>;
 
  public:
-  /// Collective over `comm`; `inputs` matters on root only.
+  /// Collective over `comm`; `inputs` matters on root only. If root cannot encode the inputs (memory, a
+  /// throwing serialize()), every rank throws plx::error with root's message.
   root_inputs(const communicator& comm, const std::vector<Input>& inputs) : root_(comm.is_root()), local_(&inputs) {
+    // Root prepares first and shares the count, or the news that it failed, in the same broadcast.
     std::uint64_t count = inputs.size();
+    std::string failure;
+    if constexpr (!raw) {
+      if (root_) {
+        try {
+          offsets_.reserve(inputs.size() + 1);
+          offsets_.push_back(0);
+          for (const Input& input : inputs) {
+            encode_into(bytes_, input);
+            offsets_.push_back(bytes_.size());
+          }
+        } catch (const std::exception& e) {
+          failure = e.what();
+          count = failed_mark;
+        }
+      }
+    }
     check_mpi(MPI_Bcast(&count, 1, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
+    if (count == failed_mark) {
+      broadcast_from_root(comm, failure);
+      throw collective(error("map: encoding the inputs on rank 0 failed: " + failure));
+    }
     size_ = static_cast<std::size_t>(count);
     if constexpr (raw) {
       data_ = std::make_unique<byte_window>(comm, inputs.data(), root_ ? size_ * sizeof(Input) : 0);
     } else {
-      if (root_) {
-        offsets_.reserve(size_ + 1);
-        offsets_.push_back(0);
-        for (const Input& input : inputs) {
-          encode_into(bytes_, input);
-          offsets_.push_back(bytes_.size());
-        }
-      }
       offsets_window_ = std::make_unique<byte_window>(comm, offsets_.data(), offsets_.size() * sizeof(std::uint64_t));
       data_ = std::make_unique<byte_window>(comm, bytes_.data(), bytes_.size());
     }
@@ -73,6 +89,7 @@ class root_inputs {
   }
 
  private:
+  static constexpr std::uint64_t failed_mark = ~std::uint64_t{0};
   bool root_;
   const std::vector<Input>* local_;
   std::size_t size_ = 0;

@@ -1,5 +1,5 @@
-// The shared counters of a map call: an MPI window on root holding "next undealt item" and "items
-// done", updated with one-sided atomics (MPI_Fetch_and_op) so that no rank's CPU serves the others.
+// The shared counters of a map call: an MPI window on root holding "next undealt item", "items
+// done" and "tasks failed", updated with one-sided atomics (MPI_Fetch_and_op) so that no rank's CPU serves the others.
 // On one node Open MPI maps the window to shared memory (about 0.2 us per update here).
 //
 // Stopping: a rank that must stop the call (a failed task under fail_fast, the deadline) adds
@@ -39,7 +39,9 @@ class work_counter {
   /// Adds to "items done" (progress).
   void add_done(std::uint64_t amount);
   std::uint64_t load_done();
-  /// Root only, no communication: zeroes both counters for the next call. Callers must make sure no
+  /// Adds one to "tasks failed" and returns its previous value (map_options::max_failures).
+  std::uint64_t fetch_add_failed();
+  /// Root only, no communication: zeroes the counters for the next call. Callers must make sure no
   /// rank still uses the counter, and synchronise (any collective) before anyone draws again.
   void reset();
 
