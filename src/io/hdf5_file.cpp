@@ -641,8 +641,12 @@ void set_attribute(h5_file& file, const std::string& object_path, const std::str
 void set_attribute_uint64(h5_file& file, const std::string& object_path, const std::string& name,
                           std::uint64_t value) {
   detail::h5_quiet quiet;
-  h5_id space = scalar_space(file, attribute_label(object_path, name));
-  write_attribute(file, object_path, name, detail::file_uint64(), detail::native_uint64(), space.get(), &value);
+  write_attribute(
+      file, object_path, name,
+      [&](const std::string& label) {
+        return attribute_shape{scalar_space(file, label), {}, detail::file_uint64(), detail::native_uint64()};
+      },
+      &value);
 }
 
 void set_attribute(h5_file& file, const std::string& object_path, const std::string& name,
