@@ -7,8 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include <fmt/format.h>
-
+#include <parallax/app/json_line.hpp>
 #include <parallax/dist/map.hpp>
 
 #include "bench.hpp"
@@ -71,10 +70,11 @@ int run_balance(runtime& rt, const balance_options& options) {
   const double optimum = optimal_makespan(costs, workers) * options.unit_ms / 1000.0;
   if (rt.is_root()) {
     if (options.json) {
-      std::printf("%s\n", fmt::format(R"({{"benchmark": "balance", "workers": {}, "makespan_s": {:.4f}, )"
-                                      R"("optimum_s": {:.4f}, "ratio": {:.4f}}})",
-                                      workers, makespan, optimum, makespan / optimum)
-                              .c_str());
+      print_json_line({{"benchmark", "balance"},
+                       {"workers", workers},
+                       {"makespan_s", rounded(makespan, 4)},
+                       {"optimum_s", rounded(optimum, 4)},
+                       {"ratio", rounded(makespan / optimum, 4)}});
     } else {
       std::printf("balance: 12 tasks, %d workers (%d ranks x %d threads): makespan %.3f s, best possible %.3f s, "
                   "ratio %.3f\n",

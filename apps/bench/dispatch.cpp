@@ -5,8 +5,7 @@
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-
+#include <parallax/app/json_line.hpp>
 #include <parallax/dist/map.hpp>
 
 #include "bench.hpp"
@@ -57,11 +56,13 @@ int run_dispatch(runtime& rt, const dispatch_options& options) {
     const std::string chunk = c.schedule.is_auto() ? "auto" : std::to_string(c.schedule.chunk);
     if (!rt.is_root()) continue;
     if (options.json) {
-      std::printf("%s\n", fmt::format(R"({{"benchmark": "dispatch", "schedule": "{}", "chunk": {}, "ranks": {}, )"
-                                      R"("threads": {}, "tasks": {}, "us_per_task": {:.4f}}})",
-                                      c.name, c.schedule.is_auto() ? "\"auto\"" : chunk, rt.size(), rt.threads(),
-                                      options.tasks, us_per_task)
-                              .c_str());
+      print_json_line({{"benchmark", "dispatch"},
+                       {"schedule", c.name},
+                       {"chunk", c.schedule.is_auto() ? json("auto") : json(c.schedule.chunk)},
+                       {"ranks", rt.size()},
+                       {"threads", rt.threads()},
+                       {"tasks", options.tasks},
+                       {"us_per_task", rounded(us_per_task, 4)}});
     } else {
       std::printf("%-8s  %6s  %12.4f\n", c.name, chunk.c_str(), us_per_task);
     }
@@ -84,10 +85,12 @@ int run_calls(runtime& rt, const calls_options& options) {
   const double per_call_us = time_calls(options.calls) * 1e6;
   if (rt.is_root()) {
     if (options.json) {
-      std::printf("%s\n", fmt::format(R"({{"benchmark": "calls", "ranks": {}, "threads": {}, "items": {}, )"
-                                      R"("calls": {}, "us_per_call": {:.2f}}})",
-                                      rt.size(), rt.threads(), items, options.calls, per_call_us)
-                              .c_str());
+      print_json_line({{"benchmark", "calls"},
+                       {"ranks", rt.size()},
+                       {"threads", rt.threads()},
+                       {"items", items},
+                       {"calls", options.calls},
+                       {"us_per_call", rounded(per_call_us, 2)}});
     } else {
       std::printf("calls: one map call of %zu items on %d ranks x %d threads: %.2f us\n", items, rt.size(),
                   rt.threads(), per_call_us);

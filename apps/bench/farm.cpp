@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <parallax/app/json_line.hpp>
 #include <parallax/core/collectives.hpp>
 #include <parallax/farm/farm.hpp>
 
@@ -23,14 +24,18 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void report(bool json, const char* tool, std::size_t tasks, double seconds, const std::string& extra_json,
+// `extra_json`: the fields after tasks_per_s, in order.
+void report(bool as_json, const char* tool, std::size_t tasks, double seconds, const json& extra_json,
             const std::string& extra_text) {
   const double rate = static_cast<double>(tasks) / seconds;
-  if (json) {
-    std::printf("%s\n", fmt::format(R"({{"benchmark": "farm", "tool": "{}", "tasks": {}, "seconds": {:.3f}, )"
-                                    R"("tasks_per_s": {:.1f}{}}})",
-                                    tool, tasks, seconds, rate, extra_json)
-                            .c_str());
+  if (as_json) {
+    json line = {{"benchmark", "farm"},
+                 {"tool", tool},
+                 {"tasks", tasks},
+                 {"seconds", rounded(seconds, 3)},
+                 {"tasks_per_s", rounded(rate, 1)}};
+    for (const auto& [key, value] : extra_json.items()) line[key] = value;
+    print_json_line(line);
   } else {
     std::printf("  %-14s %8.3f s  %9.1f tasks/s%s\n", tool, seconds, rate, extra_text.c_str());
   }
@@ -68,7 +73,7 @@ int run_farm_bench(runtime& rt, const farm_bench_options& options) {
   if (comm.is_root()) {
     const double journal_us = s.journal_seconds * 1e6 / static_cast<double>(options.tasks);
     report(options.json, "plx-run", options.tasks, farm_s,
-           fmt::format(R"(, "ranks": {}, "slots": {}, "journal_us_per_task": {:.1f})", comm.size(), rt.threads(), journal_us),
+           json{{"ranks", comm.size()}, {"slots", rt.threads()}, {"journal_us_per_task", rounded(journal_us, 1)}},
            fmt::format("  (journal {:.1f} us/task on root)", journal_us));
     // The peers run on one node only, from root, with the same number of workers.
     const auto peer = [&](const char* tool, const std::string& command) {
@@ -79,7 +84,7 @@ int run_farm_bench(runtime& rt, const farm_bench_options& options) {
         std::fprintf(stderr, "plx-bench: %s failed (%d): is it installed? %s\n", tool, code, command.c_str());
         return;
       }
-      report(options.json, tool, options.tasks, seconds, fmt::format(R"(, "workers": {})", workers), "");
+      report(options.json, tool, options.tasks, seconds, json{{"workers", workers}}, "");
     };
     peer("gnu-parallel", fmt::format("parallel --will-cite -j {} < {}/tasks.txt", workers, dir));
     peer("xargs", fmt::format("xargs -d '\\n' -P {} -n 1 sh -c < {}/tasks.txt", workers, dir));

@@ -6,8 +6,7 @@
 
 #include <mpi.h>
 
-#include <fmt/format.h>
-
+#include <parallax/app/json_line.hpp>
 #include <parallax/cosmo/params.hpp>
 #include <parallax/cosmo/pipeline.hpp>
 #include <parallax/fft/field.hpp>
@@ -76,12 +75,17 @@ int run_fft(runtime& rt, const fft_options& options) {
   const double floor = median(floor_s);
   if (options.json) {
     const auto line = [&](const char* variant, double seconds, double extra_planning, double rss) {
-      std::printf("%s\n", fmt::format(R"({{"benchmark": "fft", "variant": "{}", "dim": {}, "n": {}, "ranks": {}, )"
-                                      R"("threads": {}, "plan": "{}", "seconds": {:.6f}, "plan_seconds": {:.6f}, )"
-                                      R"("peak_rss_mb": {:.1f}, "grids": {:.2f}}})",
-                                      variant, options.dim, options.n, rt.size(), rt.threads(), options.plan, seconds,
-                                      extra_planning, rss, rss / grid_mb)
-                              .c_str());
+      print_json_line({{"benchmark", "fft"},
+                       {"variant", variant},
+                       {"dim", options.dim},
+                       {"n", options.n},
+                       {"ranks", rt.size()},
+                       {"threads", rt.threads()},
+                       {"plan", options.plan},
+                       {"seconds", rounded(seconds, 6)},
+                       {"plan_seconds", rounded(extra_planning, 6)},
+                       {"peak_rss_mb", rounded(rss, 1)},
+                       {"grids", rounded(rss / grid_mb, 2)}});
     };
     line("pipeline", pipeline, median(plan_s), pipeline_rss);
     line("fftw-floor", floor, plans.planning_seconds(), 0.0);

@@ -1,4 +1,5 @@
 // plx-bench: dispatch overhead and load balance of parallax's map layer.
+#include <parallax/app/number_option.hpp>
 #include <parallax/app/run_app.hpp>
 
 #include "bench.hpp"
@@ -11,35 +12,34 @@ int main(int argc, char** argv) {
   plx::bench::dispatch_options dispatch;
   CLI::App* dispatch_cmd = cli.add_subcommand(
       "dispatch", "empty tasks: microseconds per task, static and dynamic schedules, chunk 1 and auto");
-  dispatch_cmd->add_option("--tasks", dispatch.tasks, "tasks per measurement")->capture_default_str()->check(CLI::PositiveNumber);
-  dispatch_cmd->add_option("--repeats", dispatch.repeats, "measurements per case (median reported)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  plx::add_number(*dispatch_cmd, "--tasks", dispatch.tasks, "tasks per measurement", plx::at_least(1))->capture_default_str();
+  plx::add_number(*dispatch_cmd, "--repeats", dispatch.repeats, "measurements per case (median reported)", plx::at_least(1))
+      ->capture_default_str();
   dispatch_cmd->add_flag("--json", dispatch.json, "one JSON object per line");
 
   plx::bench::calls_options calls;
   CLI::App* calls_cmd = cli.add_subcommand("calls", "cost of one small map call (reuse of the runtime)");
-  calls_cmd->add_option("--calls", calls.calls, "calls to time")->capture_default_str()->check(CLI::PositiveNumber);
+  plx::add_number(*calls_cmd, "--calls", calls.calls, "calls to time", plx::at_least(1))->capture_default_str();
   calls_cmd->add_flag("--json", calls.json, "one JSON object per line");
 
   plx::bench::fft_options fft;
   CLI::App* fft_cmd = cli.add_subcommand("fft", "cosmology density+potential pipeline vs 4 bare FFTW transforms");
-  fft_cmd->add_option("--dim", fft.dim, "2 or 3")->capture_default_str()->check(CLI::Range(2, 3));
-  fft_cmd->add_option("--n", fft.n, "cells per side")->capture_default_str()->check(CLI::Range(2, 1 << 14));
-  fft_cmd->add_option("--repeats", fft.repeats, "runs (median reported)")->capture_default_str()->check(CLI::PositiveNumber);
+  plx::add_number(*fft_cmd, "--dim", fft.dim, "2 or 3", plx::between(2, 3))->capture_default_str();
+  plx::add_number(*fft_cmd, "--n", fft.n, "cells per side", plx::between(2, 1 << 14))->capture_default_str();
+  plx::add_number(*fft_cmd, "--repeats", fft.repeats, "runs (median reported)", plx::at_least(1))->capture_default_str();
   fft_cmd->add_option("--plan", fft.plan, "estimate | measure")->capture_default_str()->check(CLI::IsMember({"estimate", "measure"}));
   fft_cmd->add_flag("--json", fft.json, "one JSON object per line");
 
   plx::bench::farm_bench_options farm;
   CLI::App* farm_cmd = cli.add_subcommand("farm", "'true' commands through plx-run vs GNU parallel and xargs -P");
-  farm_cmd->add_option("--tasks", farm.tasks, "commands")->capture_default_str()->check(CLI::PositiveNumber);
+  plx::add_number(*farm_cmd, "--tasks", farm.tasks, "commands", plx::at_least(1))->capture_default_str();
   farm_cmd->add_flag("--json", farm.json, "one JSON object per line");
 
   plx::bench::balance_options balance;
   CLI::App* balance_cmd = cli.add_subcommand(
       "balance", "12 tasks 'hello world how are you a b c d e f g' sleeping 100 ms per character");
-  balance_cmd->add_option("--unit-ms", balance.unit_ms, "sleep per character (ms)")->capture_default_str()->check(CLI::PositiveNumber);
-  balance_cmd->add_option("--repeats", balance.repeats, "runs (median reported)")->capture_default_str()->check(CLI::PositiveNumber);
+  plx::add_number(*balance_cmd, "--unit-ms", balance.unit_ms, "sleep per character (ms)", plx::positive())->capture_default_str();
+  plx::add_number(*balance_cmd, "--repeats", balance.repeats, "runs (median reported)", plx::at_least(1))->capture_default_str();
   balance_cmd->add_flag("--json", balance.json, "one JSON object per line");
 
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {

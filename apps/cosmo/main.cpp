@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <string>
 
-#include <fmt/format.h>
-
+#include <parallax/app/json_line.hpp>
+#include <parallax/app/number_option.hpp>
 #include <parallax/app/run_app.hpp>
 #include <parallax/core/collectives.hpp>
 #include <parallax/cosmo/params.hpp>
@@ -18,25 +18,20 @@ int main(int argc, char** argv) {
   std::string params_file;
   cli.add_option("params", params_file, "TOML parameter file")->check(CLI::ExistingFile);
   // Flags are read into optionals so that only the ones given override the file.
-  std::optional<int> dim;
-  std::optional<std::ptrdiff_t> n;
-  std::optional<double> box;
-  std::optional<std::uint64_t> seed;
-  std::optional<std::string> spectrum, normalisation, times, out, plan, wisdom, table;
-  bool force = false;
+  plx::cosmo::pipeline_flags flags;
   bool json = false;
-  cli.add_option("--dim", dim, "2 or 3 (default 2)");
-  cli.add_option("--n", n, "cells per side (default 256)");
-  cli.add_option("--box", box, "box size L (default 50)");
-  cli.add_option("--seed", seed, "random seed (default 42)");
-  cli.add_option("--spectrum", spectrum, "workshop | powerlaw | eisenstein-hu | table (default workshop)");
-  cli.add_option("--table", table, "P(k) table for --spectrum table (two columns k P, as CLASS/CAMB write)");
-  cli.add_option("--normalisation", normalisation, "unit-variance | sigma8 | none (default unit-variance)");
-  cli.add_option("--times", times, "growth factors of the frames: list 0,1,2 or start:stop:count (default 0:4:10)");
-  cli.add_option("--out", out, "output HDF5 file (default cosmo.h5); an .xmf sidecar is written next to it");
-  cli.add_flag("--force", force, "overwrite an existing output file");
-  cli.add_option("--plan", plan, "FFTW planning: estimate (bitwise reproducible, default) | measure");
-  cli.add_option("--wisdom", wisdom, "FFTW wisdom file: loaded before planning, saved after");
+  plx::add_number(cli, "--dim", flags.dim, "2 or 3 (default 2)");
+  plx::add_number(cli, "--n", flags.n, "cells per side (default 256)");
+  plx::add_number(cli, "--box", flags.box, "box size L (default 50)");
+  plx::add_number(cli, "--seed", flags.seed, "random seed, 0 to 2^64 - 1 (default 42)");
+  cli.add_option("--spectrum", flags.spectrum, "workshop | powerlaw | eisenstein-hu | table (default workshop)");
+  cli.add_option("--table", flags.table, "P(k) table for --spectrum table (two columns k P, as CLASS/CAMB write)");
+  cli.add_option("--normalisation", flags.normalisation, "unit-variance | sigma8 | none (default unit-variance)");
+  cli.add_option("--times", flags.times, "growth factors of the frames: list 0,1,2 or start:stop:count (default 0:4:10)");
+  cli.add_option("--out", flags.out, "output HDF5 file (default cosmo.h5); an .xmf sidecar is written next to it");
+  cli.add_flag("--force", flags.force, "overwrite an existing output file");
+  cli.add_option("--plan", flags.plan, "FFTW planning: estimate (bitwise reproducible, default) | measure");
+  cli.add_option("--wisdom", flags.wisdom, "FFTW wisdom file: loaded before planning, saved after");
   cli.add_flag("--json", json, "print one JSON object: stage timings (s) and peak memory per rank (MiB)");
 
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
@@ -45,18 +40,8 @@ int main(int argc, char** argv) {
     if (!params_file.empty()) {
       p = plx::detail::on_all_ranks(rt.world(), [&] { return plx::cosmo::load_params(params_file); });
     }
-    if (dim) p.dim = *dim;
-    if (n) p.n = *n;
-    if (box) p.box = *box;
-    if (seed) p.seed = *seed;
-    if (spectrum) p.spectrum.model = *spectrum;
-    if (table) p.spectrum.table_path = *table;
-    if (normalisation) p.normalisation = *normalisation;
-    if (times) p.times = plx::cosmo::parse_times(*times);
-    if (out) p.out = *out;
-    if (plan) p.plan = *plan;
-    if (wisdom) p.wisdom = *wisdom;
-    p.force = p.force || force;
+    // Flags override the file; validation (in run_pipeline) names a bad value's flag, or its file and line.
+    plx::cosmo::apply_flags(p, flags);
 
     std::string command_line;
     for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
@@ -65,15 +50,23 @@ int main(int argc, char** argv) {
     if (!rt.is_root()) return 0;
     const auto& t = r.seconds;
     if (json) {
-      std::string rss;
-      for (const double mb : r.peak_rss_mb) rss += (rss.empty() ? "" : ", ") + fmt::format("{:.1f}", mb);
-      std::printf("%s\n", fmt::format(R"({{"noise": {:.6f}, "density": {:.6f}, "potential": {:.6f}, )"
-                                      R"("displacement": {:.6f}, "frames": {:.6f}, "power_spectrum": {:.6f}, )"
-                                      R"("write": {:.6f}, "plan": {:.6f}, "total": {:.6f}, "peak_rss_mb": [{}], )"
-                                      R"("dim": {}, "n": {}, "ranks": {}, "threads": {}, "out": "{}"}})",
-                                      t.noise, t.density, t.potential, t.displacement, t.frames, t.power_spectrum,
-                                      t.write, t.plan, t.total, rss, p.dim, p.n, rt.size(), rt.threads(), r.output)
-                              .c_str());
+      plx::json rss = plx::json::array();
+      for (const double mb : r.peak_rss_mb) rss.push_back(plx::rounded(mb, 1));
+      plx::print_json_line({{"noise", plx::rounded(t.noise, 6)},
+                            {"density", plx::rounded(t.density, 6)},
+                            {"potential", plx::rounded(t.potential, 6)},
+                            {"displacement", plx::rounded(t.displacement, 6)},
+                            {"frames", plx::rounded(t.frames, 6)},
+                            {"power_spectrum", plx::rounded(t.power_spectrum, 6)},
+                            {"write", plx::rounded(t.write, 6)},
+                            {"plan", plx::rounded(t.plan, 6)},
+                            {"total", plx::rounded(t.total, 6)},
+                            {"peak_rss_mb", rss},
+                            {"dim", p.dim},
+                            {"n", p.n},
+                            {"ranks", rt.size()},
+                            {"threads", rt.threads()},
+                            {"out", r.output}});
     } else {
       std::printf("wrote %s (+ .xmf): %d^%d cells, %zu frames, %d ranks x %d threads, %.3f s\n", r.output.c_str(),
                   static_cast<int>(p.n), p.dim, p.times.size(), rt.size(), rt.threads(), t.total);

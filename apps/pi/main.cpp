@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <string>
 
-#include <fmt/format.h>
-
+#include <parallax/app/json_line.hpp>
+#include <parallax/app/number_option.hpp>
 #include <parallax/app/run_app.hpp>
 #include <parallax/mc/pi.hpp>
 
@@ -18,22 +18,11 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 42;
   bool json = false;
   bool progress = false;
-  cli.add_option("--samples,-n", samples_requested, "points to draw (1e9 notation accepted)")
-      ->capture_default_str()
-      ->check([](const std::string& text) -> std::string {
-        double value = 0;
-        try {
-          value = std::stod(text);
-        } catch (const std::exception&) {
-          return "'" + text + "' is not a number";
-        }
-        if (!(value >= 1 && value <= 9.2e18)) return "must be between 1 and 9.2e18, not " + text;
-        if (value != std::floor(value)) return "must be a whole number of samples, not " + text;
-        return {};
-      });
-  cli.add_option("--seed", seed, "random seed")->capture_default_str();
-  cli.add_flag("--json", json,
-               "print one JSON object: pi, std_error, samples, seed, ranks, threads, seconds, samples_per_s");
+  plx::add_number(cli, "--samples,-n", samples_requested, "points to draw (1e9 notation accepted)",
+                  {.min = 1, .max = 9.2e18, .whole = true})
+      ->capture_default_str();
+  plx::add_number(cli, "--seed", seed, "random seed, 0 to 2^64 - 1")->capture_default_str();
+  cli.add_flag("--json", json, "print one JSON object: pi, std_error, samples, seed, ranks, threads, seconds, samples_per_s");
   cli.add_flag("--progress", progress, "show progress on stderr");
 
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
@@ -46,11 +35,14 @@ int main(int argc, char** argv) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (rt.is_root()) {
       if (json) {
-        std::printf("%s\n", fmt::format(R"({{"pi": {:.17g}, "std_error": {:.6g}, "samples": {}, "seed": {}, )"
-                                        R"("ranks": {}, "threads": {}, "seconds": {:.6f}, "samples_per_s": {:.6g}}})",
-                                        e.pi, e.std_error, e.samples, seed, rt.size(), rt.threads(), seconds,
-                                        static_cast<double>(e.samples) / seconds)
-                                .c_str());
+        plx::print_json_line({{"pi", e.pi},
+                              {"std_error", plx::rounded_significant(e.std_error, 6)},
+                              {"samples", e.samples},
+                              {"seed", seed},
+                              {"ranks", rt.size()},
+                              {"threads", rt.threads()},
+                              {"seconds", plx::rounded(seconds, 6)},
+                              {"samples_per_s", plx::rounded_significant(static_cast<double>(e.samples) / seconds, 6)}});
       } else {
         std::printf("pi ~= %.12f +- %.2g  (error %.2g, %llu samples, seed %llu)\n", e.pi, e.std_error,
                     e.pi - 3.14159265358979323846, static_cast<unsigned long long>(e.samples),

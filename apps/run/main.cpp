@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <string>
 
-#include <fmt/format.h>
-
+#include <parallax/app/json_line.hpp>
+#include <parallax/app/number_option.hpp>
 #include <parallax/app/run_app.hpp>
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
@@ -95,19 +95,24 @@ int main(int argc, char** argv) {
   bool json = false;
   std::string deadline;
   cli.add_option("TASKS", tasks_path, "command file (one per line, # comments) or sweep (.toml)")->required();
-  cli.add_option("--slots", o.slots, "concurrent tasks per rank (default: threads per rank)")->check(CLI::PositiveNumber);
-  cli.add_option("--task-threads", o.task_threads,
-                 "threads per task: OMP_NUM_THREADS and the BLAS libraries' thread variables in each task's "
-                 "environment (default: threads per rank / slots, at least 1)")
-      ->check(CLI::PositiveNumber);
+  plx::add_number(cli, "--slots", o.slots, "concurrent tasks per rank (default: threads per rank)", plx::at_least(1));
+  plx::add_number(cli, "--task-threads", o.task_threads,
+                  "threads per task: OMP_NUM_THREADS and the BLAS libraries' thread variables in each task's "
+                  "environment (default: threads per rank / slots, at least 1)",
+                  plx::at_least(1));
   cli.add_option("--journal", o.journal, "journal file (default: WORKDIR/journal)");
   cli.add_flag("--resume", o.resume, "continue a stopped run: rerun only tasks the journal does not record as succeeded");
-  cli.add_option("--timeout", timeout_s, "per-task wall time limit in seconds (SIGTERM, then SIGKILL)")->check(CLI::PositiveNumber);
-  cli.add_option("--retries", o.retries, "extra attempts of a failed task")->check(CLI::NonNegativeNumber)->capture_default_str();
-  cli.add_option("--max-failures", max_failures, "stop after this many failed tasks (default: never)")->check(CLI::PositiveNumber);
+  plx::add_number(cli, "--timeout", timeout_s, "per-task wall time limit in seconds (SIGTERM, then SIGKILL)",
+                  plx::positive());
+  plx::add_number(cli, "--retries", o.retries, "extra attempts of a failed task", plx::at_least(0))->capture_default_str();
+  plx::add_number(cli, "--max-failures", max_failures, "stop after this many failed tasks (default: never)",
+                  plx::at_least(1));
   cli.add_option("--workdir", o.workdir, "directory for per-task output, journal and summary")->capture_default_str();
-  cli.add_option("--grace", grace_s, "after SIGTERM/SIGINT/SIGUSR1, seconds running tasks may finish")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cli.add_option("--kill-grace", kill_grace_s, "seconds between SIGTERM and SIGKILL of a task")->capture_default_str()->check(CLI::NonNegativeNumber);
+  plx::add_number(cli, "--grace", grace_s, "after SIGTERM/SIGINT/SIGUSR1, seconds running tasks may finish",
+                  plx::at_least(0))
+      ->capture_default_str();
+  plx::add_number(cli, "--kill-grace", kill_grace_s, "seconds between SIGTERM and SIGKILL of a task", plx::at_least(0))
+      ->capture_default_str();
   cli.add_option("--deadline", deadline,
                  "end of the job: seconds from now, or 'slurm' (asks squeue for this job's end time); no task starts "
                  "that would not finish by then, judging by the tasks so far");
@@ -155,13 +160,17 @@ int main(int argc, char** argv) {
         std::fclose(f);
       }
       if (json) {
-        std::printf("%s\n", fmt::format(R"({{"tasks": {}, "succeeded": {}, "already_done": {}, "failed": {}, )"
-                                        R"("interrupted": {}, "not_started": {}, "stopped": {}, "seconds": {:.3f}, )"
-                                        R"("ranks": {}, "slots": {}, "exit_code": {}}})",
-                                        s.total, s.succeeded, s.already_done, s.failed, s.interrupted, s.not_started,
-                                        s.stopped ? "true" : "false", seconds, rt.size(),
-                                        o.slots > 0 ? o.slots : rt.threads(), code)
-                                .c_str());
+        plx::print_json_line({{"tasks", s.total},
+                              {"succeeded", s.succeeded},
+                              {"already_done", s.already_done},
+                              {"failed", s.failed},
+                              {"interrupted", s.interrupted},
+                              {"not_started", s.not_started},
+                              {"stopped", s.stopped},
+                              {"seconds", plx::rounded(seconds, 3)},
+                              {"ranks", rt.size()},
+                              {"slots", o.slots > 0 ? o.slots : rt.threads()},
+                              {"exit_code", code}});
       } else {
         std::fputs(table.c_str(), stdout);
         if (code == plx::exit_interrupted) std::printf("stopped with work left: rerun with --resume (exit code 75)\n");

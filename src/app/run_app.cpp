@@ -7,6 +7,7 @@
 
 #include <mpi.h>
 
+#include <parallax/app/number_option.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/version.hpp>
 
@@ -41,10 +42,10 @@ int report(const char* what, int code) {
 int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtime&)>& body) {
   runtime_options options;
   std::optional<int> threads;
-  cli.add_option("--threads", threads,
-                 "OpenMP threads per rank (default: OMP_NUM_THREADS, SLURM_CPUS_PER_TASK, else node cores / "
-                 "ranks on the node)")
-      ->check(CLI::PositiveNumber);
+  add_number(cli, "--threads", threads,
+             "OpenMP threads per rank (default: OMP_NUM_THREADS, SLURM_CPUS_PER_TASK, else node cores / ranks on the "
+             "node)",
+             at_least(1));
   cli.add_flag("--report-layout", options.report_layout,
                "print every rank's host, node-local rank, threads and bound cores");
   cli.add_flag("--quiet", options.quiet, "no start-up banner or layout warnings on stderr");

@@ -249,7 +249,7 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
   io::set_attribute(file, "/", "dim", std::int64_t{p.dim});
   io::set_attribute(file, "/", "N", static_cast<std::int64_t>(p.n));
   io::set_attribute(file, "/", "L", p.box);
-  io::set_attribute(file, "/", "seed", static_cast<std::int64_t>(p.seed));
+  io::set_attribute_uint64(file, "/", "seed", p.seed);
   io::set_attribute(file, "/", "spectrum", spectrum->name());
   for (const auto& [name, value] : spectrum->parameters()) io::set_attribute(file, "/", "spectrum_" + name, value);
   if (p.spectrum.model == "table") io::set_attribute(file, "/", "spectrum_table", p.spectrum.table_path);

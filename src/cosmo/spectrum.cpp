@@ -414,6 +414,10 @@ std::optional<std::pair<double, double>> table_spectrum::k_range() const {
 
 // -------------------------------------------------------------------------------------------- factory
 
+bool is_spectrum_model(const std::string& name) {
+  return name == "workshop" || name == "powerlaw" || name == "eisenstein-hu" || name == "table";
+}
+
 std::unique_ptr<power_spectrum> make_spectrum(const spectrum_config& config) {
   if (config.model == "workshop") return std::make_unique<workshop_spectrum>();
   if (config.model == "powerlaw") return std::make_unique<powerlaw_spectrum>(config.amplitude, config.index);

@@ -176,6 +176,8 @@ hid_t native_double() noexcept { return H5T_NATIVE_DOUBLE; }
 hid_t native_int64() noexcept { return H5T_NATIVE_INT64; }
 hid_t file_double() noexcept { return H5T_IEEE_F64LE; }
 hid_t file_int64() noexcept { return H5T_STD_I64LE; }
+hid_t native_uint64() noexcept { return H5T_NATIVE_UINT64; }
+hid_t file_uint64() noexcept { return H5T_STD_U64LE; }
 hid_t all_selection() noexcept { return H5S_ALL; }
 
 h5_id collective_transfer(const h5_file& file, std::string_view object) {
@@ -642,6 +644,17 @@ void set_attribute(h5_file& file, const std::string& object_path, const std::str
       &value);
 }
 
+void set_attribute_uint64(h5_file& file, const std::string& object_path, const std::string& name,
+                          std::uint64_t value) {
+  detail::h5_quiet quiet;
+  write_attribute(
+      file, object_path, name,
+      [&](const std::string& label) {
+        return attribute_shape{scalar_space(file, label), {}, detail::file_uint64(), detail::native_uint64()};
+      },
+      &value);
+}
+
 void set_attribute(h5_file& file, const std::string& object_path, const std::string& name,
                    const std::string& value) {
   detail::h5_quiet quiet;
@@ -697,6 +710,27 @@ std::int64_t get_attribute_int64(const h5_file& file, const std::string& object_
   detail::check_h5(H5Aread(opened.attribute.get(), detail::native_int64(), &value), "H5Aread", file,
                    attribute_label(object_path, name));
   return value;
+}
+
+std::uint64_t get_attribute_uint64(const h5_file& file, const std::string& object_path, const std::string& name) {
+  detail::h5_quiet quiet;
+  const opened_attribute opened = open_attribute(file, object_path, name);
+  const std::string label = attribute_label(object_path, name);
+  if (detail::type_class(opened.type.get(), file, label) != H5T_INTEGER || opened.points != 1) {
+    throw_wrong_attribute(file, object_path, name, "a single integer");
+  }
+  // A signed attribute is read as signed, so that a negative value is refused rather than converted.
+  const H5T_sign_t sign = H5Tget_sign(opened.type.get());
+  detail::check_h5(sign == H5T_SGN_ERROR ? -1 : 0, "H5Tget_sign", file, label);
+  if (sign == H5T_SGN_NONE) {
+    std::uint64_t value = 0;
+    detail::check_h5(H5Aread(opened.attribute.get(), detail::native_uint64(), &value), "H5Aread", file, label);
+    return value;
+  }
+  std::int64_t value = 0;
+  detail::check_h5(H5Aread(opened.attribute.get(), detail::native_int64(), &value), "H5Aread", file, label);
+  if (value < 0) throw_wrong_attribute(file, object_path, name, "an integer >= 0");
+  return static_cast<std::uint64_t>(value);
 }
 
 std::string get_attribute_string(const h5_file& file, const std::string& object_path, const std::string& name) {

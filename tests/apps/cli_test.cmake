@@ -11,7 +11,14 @@ run_case("pi --help lists its and the shared options" 0 "--samples.*--seed.*--js
          ${PLX_PI} --help)
 run_case("pi --samples 0 is refused" 2 "--samples" ${PLX_PI} --samples 0)
 run_case("pi with an unknown option is refused" 2 "--bogus" ${PLX_PI} --bogus)
-run_case("pi --threads 0 is refused" 2 "--threads" ${PLX_PI} --threads 0)
+run_case("pi --threads 0 is refused" 2 "--threads must be at least 1, not 0" ${PLX_PI} --threads 0)
+run_case("pi --samples abc is not a number" 2 "--samples: 'abc' is not a number" ${PLX_PI} --samples abc)
+run_case("pi --samples 2.5 is not a whole number" 2 "--samples: '2.5' is not a whole number" ${PLX_PI} --samples 2.5)
+run_case("pi --seed -3 is refused" 2 "--seed must be at least 0, not -3" ${PLX_PI} --seed -3)
+run_case("bench --repeats abc is not a number" 2 "--repeats: 'abc' is not a number" ${PLX_BENCH} balance --repeats abc)
+if(last_output MATCHES "[0-9]{30}")
+  message(SEND_ERROR "a bad number printed a long range: ${last_output}")
+endif()
 run_case("bad OMP_NUM_THREADS is named" 2 "OMP_NUM_THREADS='lots'"
          ${CMAKE_COMMAND} -E env OMP_NUM_THREADS=lots ${PLX_PI} --samples 10)
 run_case("help under mpirun is printed once" 0 "^[^\n]*\n" ${mpi} -n 2 ${PLX_PI} --help)
@@ -23,6 +30,7 @@ endif()
 
 run_case("pi on 2 ranks x 1 thread" 0 "\"pi\": " ${mpi} -n 2 ${PLX_PI} --samples 3000000 --seed 5 --json --threads 1)
 string(REGEX MATCH "\"pi\": [0-9.]+" pi_2x1 "${last_output}")
+expect_json("pi JSON" samples=3000000 seed=5 ranks=2 threads=1)
 run_case("pi on 1 rank x 2 threads" 0 "\"pi\": " ${mpi} -n 1 --bind-to none ${PLX_PI} --samples 3000000 --seed 5 --json --threads 2)
 string(REGEX MATCH "\"pi\": [0-9.]+" pi_1x2 "${last_output}")
 run_case("pi on 3 ranks x 2 threads" 0 "\"ranks\": 3, \"threads\": 2" ${mpi} -n 3 ${PLX_PI} --samples 3000000 --seed 5 --json --threads 2 --quiet)
@@ -39,10 +47,23 @@ run_case("oversubscription is warned about once" 0 "warning: oversubscribed layo
 run_case("bench balance JSON" 0
          "\"benchmark\": \"balance\", \"workers\": 2, \"makespan_s\": [0-9.]+, \"optimum_s\": [0-9.]+, \"ratio\": [0-9.]+"
          ${mpi} -n 2 ${PLX_BENCH} balance --unit-ms 5 --json --quiet)
+expect_json("bench balance JSON parses" benchmark=balance workers=2)
 run_case("bench dispatch JSON" 0
          "\"benchmark\": \"dispatch\", \"schedule\": \"dynamic\", \"chunk\": \"auto\", \"ranks\": 2, \"threads\": 1, \"tasks\": 2000, \"us_per_task\": [0-9.]+"
          ${mpi} -n 2 ${PLX_BENCH} dispatch --tasks 2000 --repeats 1 --json --threads 1 --quiet)
+expect_json("bench dispatch JSON parses" benchmark=dispatch chunk=auto tasks=2000)
+if(NOT last_output MATCHES "\"schedule\": \"static\", \"chunk\": 1, ")
+  message(SEND_ERROR "bench dispatch: chunk 1 is not the number 1: ${last_output}")
+endif()
+run_case("bench calls JSON" 0 "\"benchmark\": \"calls\", \"ranks\": 2, \"threads\": 1, \"items\": 8, \"calls\": 20, \"us_per_call\": [0-9.]+"
+         ${mpi} -n 2 ${PLX_BENCH} calls --calls 20 --json --threads 1 --quiet)
+expect_json("bench calls JSON parses" benchmark=calls calls=20)
+run_case("bench fft JSON" 0 "\"benchmark\": \"fft\", \"variant\": \"pipeline\", \"dim\": 2, \"n\": 16, "
+         ${mpi} -n 2 ${PLX_BENCH} fft --dim 2 --n 16 --repeats 1 --json --threads 1 --quiet)
+expect_json("bench fft JSON parses" benchmark=fft variant=fftw-floor n=16 plan=estimate)
 run_case("bench needs a subcommand" 2 "subcommand" ${PLX_BENCH})
 run_case("bench farm JSON" 0
          "\"benchmark\": \"farm\", \"tool\": \"plx-run\", \"tasks\": 40, \"seconds\": [0-9.]+, \"tasks_per_s\": [0-9.]+, \"ranks\": 2, \"slots\": 1, \"journal_us_per_task\": [0-9.]+"
          ${mpi} -n 2 ${PLX_BENCH} farm --tasks 40 --json --threads 1 --quiet)
+string(REGEX REPLACE "[^\n]*plx-bench: [^\n]*failed[^\n]*\n" "" last_output "${last_output}")  # a peer not installed
+expect_json("bench farm JSON parses" benchmark=farm tasks=40)

@@ -32,6 +32,35 @@ run_case("non-monotonic table" 2 "backwards.dat.*line 3" ${mpi} -n 2 ${PLX_COSMO
 run_case("memory beyond the node" 2 "GiB on a node" ${mpi} -n 2 ${PLX_COSMO} --dim 3 --n 8192 --out bad.h5)
 expect_no_file(bad.h5 "bad parameters")
 
+# Numbers and seeds: a message naming the flag, or the file, line and key a value came from; exit code 2.
+run_case("--n abc is not a number" 2 "--n: 'abc' is not a number" ${PLX_COSMO} --n abc --out bad.h5)
+run_case("--box with a unit is not a number" 2 "--box: '5Mpc' is not a number" ${PLX_COSMO} --box 5Mpc --out bad.h5)
+if(last_output MATCHES "[0-9]{30}")
+  message(SEND_ERROR "a bad number printed a long range: ${last_output}")
+endif()
+run_case("a negative --seed is refused" 2 "--seed must be at least 0, not -3" ${mpi} -n 2 ${PLX_COSMO} --seed -3 --out bad.h5)
+run_case("a --seed beyond 64 bits is refused" 2 "--seed must be at most 18446744073709551615"
+         ${PLX_COSMO} --seed 18446744073709551616 --out bad.h5)
+file(WRITE "${WORK_DIR}/negative_seed.toml" "dim = 2\nseed = -1\n")
+run_case("a negative seed in the TOML file is refused" 2 "negative_seed.toml:2: 'seed' must be at least 0, not -1"
+         ${mpi} -n 2 ${PLX_COSMO} negative_seed.toml --out bad.h5)
+file(WRITE "${WORK_DIR}/n1.toml" "dim = 2\nn = 1\n")
+run_case("a bad value in the TOML file names file, line and key" 2 "n1.toml:2: 'n' must be at least 2, not 1"
+         ${mpi} -n 2 ${PLX_COSMO} n1.toml --out bad.h5)
+run_case("a bad value from a flag over the file is named by the flag" 2 "error[^:\n]*: --n must be at least 2, not 1"
+         ${PLX_COSMO} n1.toml --n 1 --out bad.h5)
+file(WRITE "${WORK_DIR}/cdm.toml" "dim = 2\n[spectrum]\nmodel = \"cdm\"\n")
+run_case("an unknown spectrum in the TOML file names file, line and key" 2
+         "cdm.toml:3: 'spectrum.model': unknown spectrum model 'cdm'" ${mpi} -n 2 ${PLX_COSMO} cdm.toml --out bad.h5)
+file(WRITE "${WORK_DIR}/times.toml" "times = [0.0, 2.0, 1.0]\n")
+run_case("times not increasing in the TOML file names file, line and key" 2
+         "times.toml:1: 'times' must be increasing" ${PLX_COSMO} times.toml --out bad.h5)
+file(WRITE "${WORK_DIR}/no_table.toml" "[spectrum]\nmodel = \"table\"\ntable = \"no-such-table.dat\"\n")
+run_case("a missing table in the TOML file names file, line and key" 2
+         "no_table.toml:3: 'spectrum.table': cannot open spectrum table 'no-such-table.dat'"
+         ${PLX_COSMO} no_table.toml --out bad.h5)
+expect_no_file(bad.h5 "bad numbers and seeds")
+
 # A run with defaults on 2 ranks, then a second one refused without --force.
 run_case("defaults on 2 ranks" 0 "wrote cosmo.h5" ${mpi} -n 2 ${PLX_COSMO} --quiet)
 foreach(f cosmo.h5 cosmo.xmf)
@@ -44,9 +73,11 @@ run_case("--force overwrites" 0 "wrote cosmo.h5" ${mpi} -n 2 ${PLX_COSMO} --quie
 
 # TOML file, overridden by a flag; JSON timings.
 file(WRITE "${WORK_DIR}/small.toml" "dim = 3\nn = 16\nbox = 100.0\ntimes = [0.0, 1.0]\nout = \"small.h5\"\n[spectrum]\nmodel = \"eisenstein-hu\"\n")
+set(num "[0-9.e-]+")  # a JSON number as the apps write it: 0.25, 12.0, 1e-06
 run_case("toml + flags + json" 0
-         "\"noise\": [0-9.]+, \"density\": [0-9.]+, \"potential\": [0-9.]+, \"displacement\": [0-9.]+, \"frames\": [0-9.]+, \"power_spectrum\": [0-9.]+, \"write\": [0-9.]+, \"plan\": [0-9.]+, \"total\": [0-9.]+, \"peak_rss_mb\": \\[[0-9.]+, [0-9.]+, [0-9.]+\\], \"dim\": 3, \"n\": 12"
+         "\"noise\": ${num}, \"density\": ${num}, \"potential\": ${num}, \"displacement\": ${num}, \"frames\": ${num}, \"power_spectrum\": ${num}, \"write\": ${num}, \"plan\": ${num}, \"total\": ${num}, \"peak_rss_mb\": \\[${num}, ${num}, ${num}\\], \"dim\": 3, \"n\": 12, \"ranks\": 3, \"threads\": [0-9]+, \"out\": \"small.h5\"}"
          ${mpi} -n 3 ${PLX_COSMO} small.toml --n 12 --json --quiet)
+expect_json("toml + flags + json is JSON" dim=3 n=12 ranks=3 out=small.h5)
 if(NOT EXISTS "${WORK_DIR}/small.h5")
   message(SEND_ERROR "toml: small.h5 was not written")
 endif()
@@ -74,6 +105,24 @@ foreach(picture density potential frames power_spectrum)
     message(SEND_ERROR "plot.py: ${picture}.png missing")
   endif()
 endforeach()
+# Seeds are unsigned 64-bit: the largest one, and one above 2^63 from the TOML file (a string there, as
+# TOML's integers end at 2^63 - 1), reach the file unchanged as H5T_STD_U64LE.
+find_program(H5DUMP h5dump REQUIRED)
+run_case("the largest seed" 0 "wrote seed-max.h5"
+         ${mpi} -n 2 ${PLX_COSMO} --n 8 --times 0,1 --seed 18446744073709551615 --out seed-max.h5 --quiet)
+run_case("the largest seed is stored unchanged" 0 "H5T_STD_U64LE.*\\(0\\): 18446744073709551615\n" ${H5DUMP} -a /seed seed-max.h5)
+file(WRITE "${WORK_DIR}/big_seed.toml" "seed = \"10000000000000000000\"\nn = 8\ntimes = [0.0, 1.0]\nout = \"seed-big.h5\"\n")
+run_case("a seed above 2^63 from the TOML file" 0 "wrote seed-big.h5" ${mpi} -n 2 ${PLX_COSMO} big_seed.toml --quiet)
+run_case("h5py reads the seed back unchanged" 0 "^10000000000000000000 uint64\n"
+         ${SYSTEM_PYTHON} -c "import h5py, sys\ns = h5py.File(sys.argv[1], 'r').attrs['seed']\nprint(int(s), s.dtype)" seed-big.h5)
+run_case("h5dump reads the seed back unchanged" 0 "\\(0\\): 10000000000000000000\n" ${H5DUMP} -a /seed seed-big.h5)
+
+# --json: one JSON object whose "out" is the path as given, even with a quote and a backslash in it.
+set(weird_path "we\"ird\\name.h5")
+run_case("--json with a quote and a backslash in --out" 0 "\"out\": "
+         ${mpi} -n 2 ${PLX_COSMO} --n 8 --times 0,1 --json --quiet --out ${weird_path})
+expect_json("--json with a quote and a backslash in --out" "out=${weird_path}" dim=2 n=8 ranks=2)
+
 run_case("plot.py names a missing file" 2 "no-such.h5" ${SYSTEM_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/../../apps/cosmo/plot.py no-such.h5)
 # Its first line names Debian's python, the one bootstrap.sh installs h5py and matplotlib for; a python without
 # them (-S: no site packages) gets a message naming the interpreter and the packages, not a traceback.

@@ -17,3 +17,22 @@ function(run_case name expected_code expected_regex)
   endif()
   set(last_output "${out}" PARENT_SCOPE)
 endfunction()
+
+# expect_json(NAME [KEY=VALUE...]): `last_output` is one JSON object per line (parsed by Python's json), and
+# each KEY=VALUE holds in its last line.
+function(expect_json name)
+  set(where "${CMAKE_CURRENT_BINARY_DIR}")
+  if(DEFINED WORK_DIR)
+    set(where "${WORK_DIR}")
+  endif()
+  string(MAKE_C_IDENTIFIER "${name}" file_name)
+  file(WRITE "${where}/${file_name}.json" "${last_output}")
+  find_program(JSON_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED)
+  execute_process(COMMAND ${JSON_PYTHON} ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/check_json.py "${where}/${file_name}.json" ${ARGN}
+                  RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
+  if(NOT code EQUAL 0)
+    message(SEND_ERROR "${name}: ${out}${err}")
+  else()
+    message(STATUS "ok: ${name}: ${out}")
+  endif()
+endfunction()

@@ -36,10 +36,21 @@ printf 'command = "echo {x} {y}"\n[parameters]\nx = [1, 2]\n' > unknown.toml
 expect 2 "\{y\}" "sweep naming an unknown parameter" -- "$PLX_RUN" unknown.toml --quiet
 printf 'command = "echo {x}"\n[parameters]\nx = { start = 5, stop = 1 }\n' > range.toml
 expect 2 "stop" "bad range" -- "$PLX_RUN" range.toml --quiet
+expect 2 "^--slots must be at least 1, not 0" "--slots 0" -- "$PLX_RUN" one.txt --slots 0 --quiet
+expect 2 "^--retries: 'abc' is not a number" "--retries abc" -- "$PLX_RUN" one.txt --retries abc --quiet
+expect 2 "^--retries must be at least 0, not -1" "--retries -1" -- "$PLX_RUN" one.txt --retries -1 --quiet
 touch not-a-dir
 expect 2 "not-a-dir" "unwritable work directory" -- "$PLX_RUN" one.txt --workdir not-a-dir --quiet
 [ -e started ] && bad "a task started despite bad input" || ok "no task started"
 expect 0 "1 tasks: 1 succeeded" "one task" -- "$PLX_RUN" one.txt --workdir w1 --quiet
+# --json: one JSON object, whatever the work directory is called
+weird='w"ird\dir'
+out=$("$PLX_RUN" one.txt --workdir "$weird" --json --quiet 2>&1)
+if python3 -c 'import json, sys; d = json.loads(sys.argv[1]); assert d["tasks"] == 1 and d["succeeded"] == 1 and d["stopped"] is False, d' "$out"; then
+  ok "--json is JSON"
+else
+  bad "--json is not the JSON expected: $out"
+fi
 echo 'true' > other.txt
 expect 2 "another task set|task file changed" "journal of another task set" -- "$PLX_RUN" other.txt --workdir w1 --resume --quiet
 expect 2 "resume" "existing journal without --resume" -- "$PLX_RUN" one.txt --workdir w1 --quiet

@@ -289,6 +289,37 @@ TEST_F(Hdf5Io, attributes_of_every_type_round_trip) {
   EXPECT_TRUE(read_only_throws);
 }
 
+// Seeds use the whole unsigned 64-bit range: stored as H5T_STD_U64LE, read back unchanged; a signed attribute
+// reads back when it is not negative.
+TEST_F(Hdf5Io, unsigned_64_bit_attributes_keep_every_value) {
+  const std::string file_path = path("uint64.h5");
+  const std::uint64_t largest = UINT64_MAX;
+  const std::uint64_t above_int64 = 10000000000000000000ULL;
+  {
+    auto file = plx::io::h5_file::create(world(), file_path);
+    plx::io::set_attribute_uint64(file, "/", "largest", largest);
+    plx::io::set_attribute_uint64(file, "/", "above_int64", above_int64);
+    plx::io::set_attribute(file, "/", "signed", std::int64_t{42});
+    plx::io::set_attribute(file, "/", "negative", std::int64_t{-1});
+    file.close();
+  }
+  auto file = plx::io::h5_file::open_read(world(), file_path);
+  const std::uint64_t largest_back = plx::io::get_attribute_uint64(file, "/", "largest");
+  const std::uint64_t above_back = plx::io::get_attribute_uint64(file, "/", "above_int64");
+  const std::uint64_t signed_back = plx::io::get_attribute_uint64(file, "/", "signed");
+  bool negative_throws = false;
+  try {
+    static_cast<void>(plx::io::get_attribute_uint64(file, "/", "negative"));
+  } catch (const plx::io_error&) {
+    negative_throws = true;
+  }
+  file.close();
+  EXPECT_EQ(largest_back, largest);
+  EXPECT_EQ(above_back, above_int64);
+  EXPECT_EQ(signed_back, 42u);
+  EXPECT_TRUE(negative_throws);
+}
+
 TEST_F(Hdf5Io, nested_groups_are_created_on_the_way) {
   const std::vector<hsize_t> dims = {6, 4};
   const plane_range mine = split_planes(dims[0], world().rank(), world().size());

@@ -3,7 +3,8 @@
 // the checks that run before any work.
 //
 // TOML layout (every key optional; unknown keys are errors, so typos do not pass silently):
-//   dim = 2            n = 256          box = 50.0         seed = 42
+//   dim = 2            n = 256          box = 50.0         seed = 42   # seed: 0 .. 2^64 - 1; above 2^63 - 1
+//                                                                        # (TOML's integers end there) as a string
 //   times = [0.0, 0.5, 1.0]            normalisation = "unit-variance"   # or "sigma8", "none"
 //   out = "cosmo.h5"
 //   [spectrum]  model = "workshop"  amplitude = 1.0  index = -1.0  omega_m = 0.3111  omega_b = 0.049
@@ -13,6 +14,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,20 +39,48 @@ struct pipeline_params {
   std::string plan = "estimate";  ///< FFTW planning: estimate (bitwise reproducible) or measure
   std::string wisdom;             ///< FFTW wisdom file read before and written after planning ("" = none)
 
+  /// Where the values read from a parameter file came from: key ("n", "spectrum.model", "spectrum" for the
+  /// table) -> "file:line". A key not here holds a default or a command-line flag's value, and errors name
+  /// the flag ("--n must be at least 2, not 1") instead of the file ("p.toml:3: 'n' must be at least 2, not 1").
+  std::map<std::string, std::string> file_origin;
+
   /// 10 times from 0 to 4, as the workshop.
   static std::vector<double> default_times();
 };
 
+/// Command-line values that override a parameter file: each one given replaces the file's value.
+struct pipeline_flags {
+  std::optional<int> dim;
+  std::optional<std::ptrdiff_t> n;
+  std::optional<double> box;
+  std::optional<std::uint64_t> seed;
+  std::optional<std::string> spectrum;  ///< the model
+  std::optional<std::string> table;     ///< the spectrum table's path
+  std::optional<std::string> normalisation;
+  std::optional<std::string> times;  ///< as parse_times reads it
+  std::optional<std::string> out;
+  std::optional<std::string> plan;
+  std::optional<std::string> wisdom;
+  bool force = false;
+};
+
 /// Reads a TOML parameter file over `defaults`. Throws plx::config_error naming the file, line and key
-/// (syntax errors, unknown keys, values of the wrong type).
+/// (syntax errors, unknown keys, values of the wrong type, a negative seed), and records where each value
+/// came from in file_origin, so that validate() names the file and line of a bad value too.
 [[nodiscard]] pipeline_params load_params(const std::string& path, pipeline_params defaults = {});
 
-/// Parses "0,0.5,1" (a list) or "0:4:10" (start:stop:count, evenly spaced). Throws plx::config_error.
-[[nodiscard]] std::vector<double> parse_times(const std::string& text);
+/// Sets the flags that were given over `params` (a value set here is no longer attributed to the file).
+/// Throws plx::config_error for a --times that does not parse.
+void apply_flags(pipeline_params& params, const pipeline_flags& flags);
+
+/// Parses "0,0.5,1" (a list) or "0:4:10" (start:stop:count, evenly spaced). Throws plx::config_error whose
+/// message starts with `name` (the flag, or the file, line and key the text came from).
+[[nodiscard]] std::vector<double> parse_times(const std::string& text, const std::string& name = "--times");
 
 /// Checks everything that can be checked before work: N >= 2, L > 0, dim, times increasing and >= 0,
 /// normalisation, plan, the spectrum (built here: unknown model, unreadable table, ...) and that the
-/// table covers the grid's k range. Throws plx::config_error naming the parameter.
+/// table covers the grid's k range. Throws plx::config_error naming the parameter: its flag, or the file,
+/// line and key it was read from (see file_origin).
 void validate(const pipeline_params& params);
 
 /// Bytes one rank needs for `local_cells` cells of the pipeline (its grids and particles), an upper bound.

@@ -49,6 +49,9 @@ struct spectrum_config {
   std::string table_path;   ///< table: the "k P" text file
 };
 
+/// True when make_spectrum knows the model `name` (workshop, powerlaw, eisenstein-hu, table).
+[[nodiscard]] bool is_spectrum_model(const std::string& name);
+
 /// Builds the model named by config.model. Throws plx::config_error naming the parameter: an unknown model
 /// (the message lists the known ones) or a bad value (omega_b >= omega_m, h <= 0, sigma_8 <= 0, an empty
 /// table_path, ...), plus every error of the model's constructor (for a table, those of loading the file).

@@ -217,6 +217,10 @@ void set_attribute(h5_file& file, const std::string& object_path, const std::str
   }
   set_attribute(file, object_path, name, static_cast<std::int64_t>(value));
 }
+/// Collective. Stores a 64-bit unsigned integer attribute (a random seed: every value of 0 .. 2^64 - 1
+/// kept as given). A separate name because size_t, which is std::uint64_t here too, is stored as int64.
+void set_attribute_uint64(h5_file& file, const std::string& object_path, const std::string& name,
+                          std::uint64_t value);
 /// Collective. Stores a string attribute.
 void set_attribute(h5_file& file, const std::string& object_path, const std::string& name,
                    const std::string& value);
@@ -235,6 +239,10 @@ void set_attribute(h5_file& file, const std::string& object_path, const std::str
 /// Reads a scalar integer attribute. Throws plx::io_error if missing or not an integer.
 [[nodiscard]] std::int64_t get_attribute_int64(const h5_file& file, const std::string& object_path,
                                                const std::string& name);
+/// Reads a scalar integer attribute as unsigned 64-bit. Throws plx::io_error if missing, not an integer, or
+/// negative.
+[[nodiscard]] std::uint64_t get_attribute_uint64(const h5_file& file, const std::string& object_path,
+                                                 const std::string& name);
 /// Reads a string attribute (fixed or variable length). Throws plx::io_error if missing or not a string.
 [[nodiscard]] std::string get_attribute_string(const h5_file& file, const std::string& object_path,
                                                const std::string& name);
@@ -294,6 +302,8 @@ hid_t native_double() noexcept;
 hid_t native_int64() noexcept;
 hid_t file_double() noexcept;  ///< IEEE 754 little-endian 64-bit, the on-disk type of our float data
 hid_t file_int64() noexcept;   ///< little-endian signed 64-bit, the on-disk type of our integers
+hid_t native_uint64() noexcept;
+hid_t file_uint64() noexcept;  ///< little-endian unsigned 64-bit, the on-disk type of seeds
 hid_t all_selection() noexcept;  ///< H5S_ALL
 
 /// Collective. Ends one collective step on `file`: `local_failure` is this rank's error message ("" when
