@@ -46,4 +46,6 @@
 #include <parallax/farm/process.hpp>
 #include <parallax/farm/task_set.hpp>
 
+#include <parallax/app/json_line.hpp>
+#include <parallax/app/number_option.hpp>
 #include <parallax/app/run_app.hpp>

@@ -8,22 +8,13 @@
 #include <mpi.h>
 
 #include <parallax/app/number_option.hpp>
+#include <parallax/core/communicator.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/version.hpp>
 
 namespace plx {
 
 namespace {
-
-int world_rank() {
-  int initialized = 0;
-  int finalized = 0;
-  MPI_Initialized(&initialized);
-  MPI_Finalized(&finalized);
-  int rank = 0;
-  if (initialized && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
 
 // Bad input (2), a stop with work left (75, requeue), anything else 1.
 int exit_code_for(const error& e) {
@@ -33,7 +24,7 @@ int exit_code_for(const error& e) {
 }
 
 int report(const char* what, int code) {
-  std::fprintf(stderr, "error (rank %d): %s\n", world_rank(), what);
+  std::fprintf(stderr, "error (rank %d): %s\n", detail::world_rank_or_zero(), what);
   return code;
 }
 

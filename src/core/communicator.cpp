@@ -90,6 +90,16 @@ void communicator::release() noexcept {
 
 namespace detail {
 
+int world_rank_or_zero() noexcept {
+  int initialized = 0;
+  int finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  int rank = 0;
+  if (initialized && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
 std::string agree_on_failure(const communicator& comm, const std::string& local_failure) {
   const int mine = local_failure.empty() ? comm.size() : comm.rank();
   int first = comm.size();

@@ -6,7 +6,7 @@
 #include <mutex>
 #include <vector>
 
-#include <mpi.h>
+#include <parallax/core/communicator.hpp>
 
 namespace plx::detail {
 
@@ -22,16 +22,6 @@ std::mutex sites_mutex;
 std::vector<armed_site> sites;        // guarded by sites_mutex
 std::atomic<bool> any_armed{false};   // fast path: nothing armed
 std::once_flag environment_read;
-
-int world_rank() {
-  int initialized = 0;
-  int finalized = 0;
-  MPI_Initialized(&initialized);
-  MPI_Finalized(&finalized);
-  int rank = 0;
-  if (initialized && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
 
 // PLX_FAULT=site[@rank][:count][,after=k]
 void arm_from_environment() {
@@ -51,7 +41,7 @@ void arm_from_environment() {
   if (const auto at = spec.find('@'); at != std::string::npos) {
     const int rank = std::atoi(spec.c_str() + at + 1);
     spec.resize(at);
-    if (rank != world_rank()) return;
+    if (rank != world_rank_or_zero()) return;
   }
   arm_fault(spec, count, after);
 }

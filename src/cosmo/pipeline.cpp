@@ -163,6 +163,7 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
   stage_timings& t = report.seconds;
   stopwatch watch;
   io::atomic_output output(comm, p.out, p.force);
+  if (!p.wisdom.empty()) fft::check_wisdom_path(comm, p.wisdom);
   io::h5_file file = io::h5_file::create(comm, output.temporary_path());
   watch.lap();
 

@@ -1,11 +1,14 @@
 #include <parallax/fft/plan.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include <mpi.h>
 
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
 
 namespace plx::fft {
@@ -57,20 +60,41 @@ bool load_wisdom(const communicator& comm, const std::string& path) {
   return found != 0;
 }
 
+void check_wisdom_path(const communicator& comm, const std::string& path) {
+  std::string problem;
+  if (comm.is_root()) {
+    // The wisdom is saved through "<path>.tmp": creating that file is the test that counts (root may
+    // write where access() says no, and ACLs fool it).
+    const std::string temporary = path + ".tmp";
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      problem = "--wisdom '" + path + "' is a directory";
+    } else if (FILE* f = std::fopen(temporary.c_str(), "a")) {
+      std::fclose(f);
+      std::filesystem::remove(temporary, ec);
+    } else {
+      problem = "--wisdom '" + path + "' cannot be written: " + std::strerror(errno);
+    }
+  }
+  detail::broadcast_from_root(comm, problem);
+  if (!problem.empty()) throw detail::collective(config_error(problem + " (checked on rank 0)"));
+}
+
 void save_wisdom(const communicator& comm, const std::string& path) {
   fftw_mpi_gather_wisdom(comm.native());
   int ok = 1;
   if (comm.is_root()) {
     const std::string temporary = path + ".tmp";
     ok = fftw_export_wisdom_to_filename(temporary.c_str()) != 0 ? 1 : 0;
+    std::error_code ec;
     if (ok) {
-      std::error_code ec;
       std::filesystem::rename(temporary, path, ec);
       ok = ec ? 0 : 1;
     }
+    if (!ok) std::filesystem::remove(temporary, ec);
   }
   detail::check_mpi(MPI_Bcast(&ok, 1, MPI_INT, 0, comm.native()), "MPI_Bcast");
-  if (!ok) throw io_error("could not write FFTW wisdom to " + path);
+  if (!ok) throw detail::collective(io_error("could not write FFTW wisdom to " + path + " (on rank 0)"));
 }
 
 }  // namespace plx::fft

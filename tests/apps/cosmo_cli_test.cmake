@@ -32,6 +32,24 @@ run_case("non-monotonic table" 2 "backwards.dat.*line 3" ${mpi} -n 2 ${PLX_COSMO
 run_case("memory beyond the node" 2 "GiB on a node" ${mpi} -n 2 ${PLX_COSMO} --dim 3 --n 8192 --out bad.h5)
 expect_no_file(bad.h5 "bad parameters")
 
+# Bad output paths, found before any work on 2 ranks: exit code 2 and one line from root, not one line per
+# rank followed by MPI_Abort's banner.
+function(expect_one_clean_line name)
+  string(REGEX MATCHALL "error" errors "${last_output_all}")
+  list(LENGTH errors count)
+  if(NOT count EQUAL 1 OR last_output_all MATCHES "MPI_ABORT|MPI_Abort")
+    message(SEND_ERROR "${name}: expected one error line and no MPI_Abort:\n${last_output_all}")
+  endif()
+endfunction()
+file(MAKE_DIRECTORY "${WORK_DIR}/a_directory")
+run_case("output in a missing directory" 2 "no-such-dir.*does not exist" ${mpi} -n 2 ${PLX_COSMO} --quiet --out no-such-dir/c.h5)
+expect_one_clean_line("output in a missing directory")
+run_case("a directory as the output" 2 "a_directory.*is a directory" ${mpi} -n 2 ${PLX_COSMO} --quiet --out a_directory)
+expect_one_clean_line("a directory as the output")
+run_case("unwritable --wisdom" 2 "--wisdom 'no-such-dir/w.fftw' cannot be written" ${mpi} -n 2 ${PLX_COSMO} --quiet --out wisdom.h5 --wisdom no-such-dir/w.fftw)
+expect_one_clean_line("unwritable --wisdom")
+expect_no_file(wisdom.h5 "unwritable --wisdom")
+
 # Numbers and seeds: a message naming the flag, or the file, line and key a value came from; exit code 2.
 run_case("--n abc is not a number" 2 "--n: 'abc' is not a number" ${PLX_COSMO} --n abc --out bad.h5)
 run_case("--box with a unit is not a number" 2 "--box: '5Mpc' is not a number" ${PLX_COSMO} --box 5Mpc --out bad.h5)
@@ -69,6 +87,7 @@ foreach(f cosmo.h5 cosmo.xmf)
   endif()
 endforeach()
 run_case("existing output is kept without --force" 2 "--force" ${mpi} -n 2 ${PLX_COSMO} --quiet)
+expect_one_clean_line("existing output is kept without --force")
 run_case("--force overwrites" 0 "wrote cosmo.h5" ${mpi} -n 2 ${PLX_COSMO} --quiet --force)
 
 # TOML file, overridden by a flag; JSON timings.

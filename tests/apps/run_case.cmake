@@ -16,6 +16,7 @@ function(run_case name expected_code expected_regex)
     message(STATUS "ok: ${name}")
   endif()
   set(last_output "${out}" PARENT_SCOPE)
+  set(last_output_all "${all}" PARENT_SCOPE)
 endfunction()
 
 # expect_json(NAME [KEY=VALUE...]): `last_output` is one JSON object per line (parsed by Python's json), and

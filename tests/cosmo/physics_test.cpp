@@ -154,19 +154,33 @@ TEST(Potential, satisfies_poisson_by_finite_differences_for_a_smooth_field) {
   EXPECT_LT(worst, 0.02 * scale) << "second-order differences should agree to ~(kh)^2/12";
 }
 
+// `dim` displacement fields of smooth made-up values, amplitude * sin(frequency * i + axis).
+std::vector<std::unique_ptr<fft::field>> made_up_displacements(const fft::slab_geometry& g, int dim, double amplitude,
+                                                               double frequency) {
+  std::vector<std::unique_ptr<fft::field>> psi;
+  for (int a = 0; a < dim; ++a) {
+    psi.push_back(std::make_unique<fft::field>(g));
+    for (std::size_t i = 0; i < psi.back()->size(); ++i) {
+      psi.back()->real()[i] = amplitude * std::sin(frequency * double(i) + a);
+    }
+  }
+  return psi;
+}
+
+std::vector<const fft::field*> views_of(const std::vector<std::unique_ptr<fft::field>>& fields) {
+  std::vector<const fft::field*> views;
+  for (const auto& p : fields) views.push_back(p.get());
+  return views;
+}
+
 TEST(Zeldovich, zero_growth_gives_uniform_density_and_cic_conserves_mass) {
   for (const int dim : {2, 3}) {
     const std::ptrdiff_t n = dim == 3 ? 12 : 40;
     const double box = 50;
     const auto spectrum = cosmo::make_spectrum({});
     fields f = make(rt().world(), dim, n, box, *spectrum);
-    std::vector<std::unique_ptr<fft::field>> psi;
-    for (int a = 0; a < dim; ++a) {
-      psi.push_back(std::make_unique<fft::field>(f.g));
-      for (std::size_t i = 0; i < psi.back()->size(); ++i) psi.back()->real()[i] = 3.0 * std::sin(0.37 * double(i) + a);
-    }
-    std::vector<const fft::field*> views;
-    for (const auto& p : psi) views.push_back(p.get());
+    const auto psi = made_up_displacements(f.g, dim, 3.0, 0.37);
+    const auto views = views_of(psi);
     fft::field out(f.g);
     cosmo::zeldovich_density(rt().world(), views, 0.0, box, out);
     const auto uniform = plx::testing_support::gather_real(rt().world(), out);
@@ -189,13 +203,8 @@ TEST(Zeldovich, tiny_message_chunks_give_the_bitwise_same_density) {
     const double box = 50;
     const auto spectrum = cosmo::make_spectrum({});
     fields f = make(rt().world(), dim, n, box, *spectrum);
-    std::vector<std::unique_ptr<fft::field>> psi;
-    for (int a = 0; a < dim; ++a) {
-      psi.push_back(std::make_unique<fft::field>(f.g));
-      for (std::size_t i = 0; i < psi.back()->size(); ++i) psi.back()->real()[i] = 4.0 * std::sin(0.29 * double(i) + a);
-    }
-    std::vector<const fft::field*> views;
-    for (const auto& p : psi) views.push_back(p.get());
+    const auto psi = made_up_displacements(f.g, dim, 4.0, 0.29);
+    const auto views = views_of(psi);
     fft::field out(f.g);
     cosmo::zeldovich_density(rt().world(), views, 2.0, box, out);
     const auto reference = plx::testing_support::gather_real(rt().world(), out);

@@ -61,4 +61,9 @@ class communicator {
   mutable std::unique_ptr<communicator> internal_;
 };
 
+namespace detail {
+/// This process's rank in MPI_COMM_WORLD, or 0 before MPI_Init and after MPI_Finalize (error reports).
+int world_rank_or_zero() noexcept;
+}  // namespace detail
+
 }  // namespace plx

@@ -246,7 +246,9 @@ auto map_collect(const communicator& comm, const std::vector<Input>& inputs, Fn&
 
 /// Collective. Unordered streaming over [0, n) (`imap_unordered`, `as_completed`): on root, `sink` is
 /// called with each item as soon as root has it, in completion order, one call at a time. It is never
-/// called on other ranks.
+/// called on other ranks. Other ranks' items reach it from root's result courier, a thread that is not
+/// one of OpenMP's, within milliseconds of their tasks' end even while root's own tasks run; like a task,
+/// the sink makes no MPI calls. If it throws, the call ends on every rank with that exception (see above).
 ///   - sink(std::size_t index, Result&& value): fail-fast policy (a failure throws plx::task_error);
 ///   - sink(std::size_t index, plx::outcome<Result>&& outcome): collect policy.
 template <class Fn, class Sink>

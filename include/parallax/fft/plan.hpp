@@ -48,6 +48,9 @@ class r2c_plans {
 /// Collective: root reads FFTW wisdom from `path` if it exists and every rank receives it
 /// (fftw_mpi_broadcast_wisdom). Returns whether root found the file.
 bool load_wisdom(const communicator& comm, const std::string& path);
+/// Collective: checks, before any work, that root can write wisdom to `path`; throws plx::config_error
+/// (naming --wisdom) on every rank if not.
+void check_wisdom_path(const communicator& comm, const std::string& path);
 /// Collective: gathers every rank's wisdom and root writes it to `path` (temporary name, then rename).
 void save_wisdom(const communicator& comm, const std::string& path);
 
