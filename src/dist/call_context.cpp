@@ -95,7 +95,11 @@ call_context::call_context(const communicator& comm, std::size_t items, const ma
   }
 }
 
-call_context::~call_context() = default;
+call_context::~call_context() {
+  // Only when the call unwound between start_results() and finish_results(): free the courier for the
+  // next call (no MPI here; the channel is about to go).
+  if (courier_serving_) static_cast<void>(courier_->stop_serving());
+}
 
 worker_state call_context::make_worker(int thread) const {
   const std::size_t id = worker_offset_ + static_cast<std::size_t>(thread);
@@ -222,14 +226,17 @@ void call_context::chunk_done(worker_state& worker, std::size_t ran, double seco
 }
 
 void call_context::start_results(result_courier::receive_fn receive) {
-  if (channel_) courier_ = std::make_unique<result_courier>(*channel_, mpi_mutex_, is_root(), options_.message_bytes,
-                                                           std::move(receive));
+  if (!channel_) return;
+  courier_ = &cached_result_courier(comm_);
+  courier_->start(*channel_, mpi_mutex_, is_root(), options_.message_bytes, std::move(receive));
+  courier_serving_ = true;
 }
 
 void call_context::stage_result(const std::vector<char>& record) { courier_->stage(record); }
 
 void call_context::finish_results() {
-  if (!courier_) return;
+  if (!courier_serving_) return;
+  courier_serving_ = false;
   courier_->finish();
   if (courier_->failure()) std::rethrow_exception(courier_->failure());
 }

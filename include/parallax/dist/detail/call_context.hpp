@@ -122,7 +122,8 @@ class call_context {
   std::mutex mpi_mutex_;
   work_counter* counter_ = nullptr;  // cached on the communicator, reused by every call
   std::unique_ptr<result_channel> channel_;
-  std::unique_ptr<result_courier> courier_;  // after channel_: it uses the channel until destroyed
+  result_courier* courier_ = nullptr;  // cached on the communicator; serves this call between start and finish
+  bool courier_serving_ = false;
   progress_meter progress_;
 
   std::atomic<bool> stop_{false};
