@@ -30,6 +30,14 @@ journal_ok_ids() { grep -o 'id=[0-9]* outcome=ok' "$1" | sed 's/id=\([0-9]*\).*/
 # --- bad input: a clear message, exit code 2, and no task started
 echo 'touch started' > one.txt
 expect 2 "no-such.txt" "missing task file" -- "$PLX_RUN" no-such.txt --quiet
+# An error every rank has is printed once, by root, and ends without MPI_Abort's banner.
+out=$("${mpi[@]}" -n 3 "$PLX_RUN" no-such.txt --quiet 2>&1)
+code=$?
+if [ "$code" = 2 ] && [ "$(grep -c 'error' <<<"$out")" = 1 ] && ! grep -q "MPI_ABORT" <<<"$out"; then
+  ok "a bad task file on 3 ranks: one line, exit 2"
+else
+  bad "a bad task file on 3 ranks: exit $code, expected 2 and one error line: $out"
+fi
 printf '# nothing\n\n   \n' > empty.txt
 expect 2 "no tasks" "empty task list" -- "$PLX_RUN" empty.txt --quiet
 printf 'command = "echo {x} {y}"\n[parameters]\nx = [1, 2]\n' > unknown.toml
