@@ -5,9 +5,7 @@
 #include <memory>
 #include <utility>
 
-#include <mpi.h>
-
-#include <parallax/core/error.hpp>
+#include <parallax/core/detail/cached_on.hpp>
 
 namespace plx::detail {
 
@@ -170,29 +168,8 @@ void result_courier::finish() {
   if (failure) std::rethrow_exception(failure);
 }
 
-namespace {
-
-// Stops a cached courier when its communicator is freed (MPI calls this from MPI_Comm_free).
-int free_cached_courier(MPI_Comm, int, void* attribute, void*) {
-  delete static_cast<result_courier*>(attribute);
-  return MPI_SUCCESS;
-}
-
-}  // namespace
-
 result_courier& cached_result_courier(const communicator& comm) {
-  static int keyval = MPI_KEYVAL_INVALID;
-  if (keyval == MPI_KEYVAL_INVALID) {
-    check_mpi(MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, free_cached_courier, &keyval, nullptr),
-              "MPI_Comm_create_keyval");
-  }
-  void* attribute = nullptr;
-  int found = 0;
-  check_mpi(MPI_Comm_get_attr(comm.native(), keyval, &attribute, &found), "MPI_Comm_get_attr");
-  if (found) return *static_cast<result_courier*>(attribute);
-  auto courier = std::make_unique<result_courier>();
-  check_mpi(MPI_Comm_set_attr(comm.native(), keyval, courier.get()), "MPI_Comm_set_attr");
-  return *courier.release();
+  return cached_on<result_courier>(comm, [] { return std::make_unique<result_courier>(); });
 }
 
 }  // namespace plx::detail

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 
+#include <parallax/core/detail/cached_on.hpp>
 #include <parallax/core/error.hpp>
 
 namespace plx::detail {
@@ -65,31 +66,8 @@ void work_counter::reset() {
   check_mpi(MPI_Win_sync(window_), "MPI_Win_sync");
 }
 
-namespace {
-
-// Frees a cached counter when its communicator is freed (MPI calls this from MPI_Comm_free).
-int free_cached_counter(MPI_Comm, int, void* attribute, void*) {
-  delete static_cast<work_counter*>(attribute);
-  return MPI_SUCCESS;
-}
-
-}  // namespace
-
 work_counter& cached_work_counter(const communicator& comm) {
-  // One keyval per process, the MPI way for a library to cache state on communicators; it lives until
-  // MPI_Finalize, which releases it.
-  static int keyval = MPI_KEYVAL_INVALID;
-  if (keyval == MPI_KEYVAL_INVALID) {
-    check_mpi(MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, free_cached_counter, &keyval, nullptr),
-              "MPI_Comm_create_keyval");
-  }
-  void* attribute = nullptr;
-  int found = 0;
-  check_mpi(MPI_Comm_get_attr(comm.native(), keyval, &attribute, &found), "MPI_Comm_get_attr");
-  if (found) return *static_cast<work_counter*>(attribute);
-  auto counter = std::make_unique<work_counter>(comm);
-  check_mpi(MPI_Comm_set_attr(comm.native(), keyval, counter.get()), "MPI_Comm_set_attr");
-  return *counter.release();
+  return cached_on<work_counter>(comm, [&] { return std::make_unique<work_counter>(comm); });
 }
 
 }  // namespace plx::detail

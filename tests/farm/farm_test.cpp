@@ -273,15 +273,17 @@ TEST(Farm, pass_usr1_lets_tasks_trap_the_drain_signal) {
   EXPECT_EQ(passed.final_records[1].signal, SIGUSR1);
 }
 
-TEST(Farm, a_task_killed_by_sigterm_during_a_shutdown_is_interrupted_not_failed) {
-  const std::string dir = shared_directory("term");
-  // The task waits until the drain has been requested, then dies of SIGTERM as a job-wide signal would kill it.
+// One task that waits until the drain has been requested, then dies of `signal` (as a job-wide signal, or
+// srun's copy of the batch script's warning, would kill it); the run must record it as interrupted.
+void expect_killed_during_shutdown_is_interrupted(const std::string& name, const std::string& signal, bool pass_usr1) {
+  const std::string dir = shared_directory(name);
   const auto tasks = command_file(dir, {"touch " + dir + "/started; while [ ! -f " + dir +
-                                        "/go ]; do sleep 0.02; done; kill -TERM $$"});
+                                        "/go ]; do sleep 0.02; done; kill -" + signal + " $$"});
   std::atomic<bool> drain{false};
   farm::farm_options o;
   o.workdir = dir + "/work";
   o.drain = &drain;
+  o.pass_usr1 = pass_usr1;
   std::thread signaller([&] {
     // Every rank sets its flag (as every rank's handler would), after the one task has started somewhere.
     while (!std::filesystem::exists(dir + "/started")) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -297,30 +299,12 @@ TEST(Farm, a_task_killed_by_sigterm_during_a_shutdown_is_interrupted_not_failed)
   EXPECT_EQ(s.failed, 0u);
 }
 
+TEST(Farm, a_task_killed_by_sigterm_during_a_shutdown_is_interrupted_not_failed) {
+  expect_killed_during_shutdown_is_interrupted("term", "TERM", false);
+}
+
 TEST(Farm, with_pass_usr1_a_task_killed_by_usr1_during_a_shutdown_is_interrupted) {
-  const std::string dir = shared_directory("usr1-shutdown");
-  // The task waits until the drain has been requested, then dies of SIGUSR1, as srun's copy of the
-  // batch script's warning kills a task that does not trap it.
-  const auto tasks = command_file(dir, {"touch " + dir + "/started; while [ ! -f " + dir +
-                                        "/go ]; do sleep 0.02; done; kill -USR1 $$"});
-  std::atomic<bool> drain{false};
-  farm::farm_options o;
-  o.workdir = dir + "/work";
-  o.drain = &drain;
-  o.pass_usr1 = true;
-  std::thread signaller([&] {
-    // Every rank sets its flag (as every rank's handler would), after the one task has started somewhere.
-    while (!std::filesystem::exists(dir + "/started")) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    drain.store(true);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::ofstream(dir + "/go").put('\n');
-  });
-  const auto s = farm::run_farm(rt().world(), tasks, o);
-  signaller.join();
-  EXPECT_TRUE(s.stopped);
-  if (!rt().is_root()) return;
-  EXPECT_EQ(s.interrupted, 1u);
-  EXPECT_EQ(s.failed, 0u);
+  expect_killed_during_shutdown_is_interrupted("usr1-shutdown", "USR1", true);
 }
 
 TEST(Farm, bad_setup_is_refused_on_every_rank_before_any_task) {
