@@ -1,5 +1,6 @@
 // The frame every parallax app's main() uses: parse the command line (CLI11), start the runtime, run the
-// body, and turn any exception into one "error (rank r): ..." line and a non-zero exit code.
+// body, and turn any exception into one error line and a non-zero exit code ("error: ..." once when every
+// rank has the error, "error (rank r): ..." from each rank that has it otherwise).
 //
 //   int main(int argc, char** argv) {
 //     CLI::App cli{"Monte Carlo estimate of pi", "plx-pi"};

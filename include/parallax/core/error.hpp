@@ -1,7 +1,8 @@
 // The error hierarchy of parallax.
 //
 // The library reports failures by throwing one of these types; apps catch `plx::error` once in `main`,
-// print "error (rank r): what" and return a non-zero code. Every message says what failed, with which
+// print it ("error: what" once from root when every rank threw it, see error::is_collective; else
+// "error (rank r): what") and return a non-zero code. Every message says what failed, with which
 // values, and on which rank where that matters.
 #pragma once
 
