@@ -15,6 +15,7 @@
 #include <mpi.h>
 
 #include <parallax/core/collectives.hpp>
+#include <parallax/core/detail/fault_injection.hpp>
 #include <parallax/core/runtime.hpp>
 
 namespace plx::io {
@@ -32,9 +33,7 @@ namespace detail {
 
 namespace {
 
-// inject_write_failure()'s state: one thread per rank calls HDF5 (see the header), so no atomics.
-int injected_failures = 0;
-int injected_errno = 0;
+// Injected failures (injected_write_result): one thread per rank calls HDF5 (see the header), so no atomics.
 bool injected_now = false;  // the failure being described was injected
 bool injected_since_agreed = false;  // the latest step's HDF5 failure here was injected (HDF5 itself is fine)
 
@@ -106,15 +105,9 @@ std::string storage_cause(const std::string& file_path, int saved_errno) {
   return {};
 }
 
-void inject_write_failure(int count, int error_code) noexcept {
-  injected_failures = std::max(count, 0);
-  injected_errno = error_code;
-}
-
 herr_t injected_write_result(herr_t code) noexcept {
-  if (injected_failures == 0 || code < 0) return code;
-  --injected_failures;
-  errno = injected_errno;
+  if (code < 0 || !plx::detail::fault_point("hdf5.write")) return code;
+  errno = ENOSPC;
   injected_now = true;
   injected_since_agreed = true;
   return -1;

@@ -50,6 +50,13 @@ run_case("unwritable --wisdom" 2 "--wisdom 'no-such-dir/w.fftw' cannot be writte
 expect_one_clean_line("unwritable --wisdom")
 expect_no_file(wisdom.h5 "unwritable --wisdom")
 
+# A write that fails on rank 1 only (an injected full disk, so this runs without root): every rank stops,
+# root prints one line naming the file and the cause, exit 1, and no temporary file is left.
+run_case("a full disk on rank 1 only" 1 "error: H5Dwrite failed.*injected.h5.tmp.*No space left on device"
+         ${CMAKE_COMMAND} -E env PLX_FAULT=hdf5.write@1 ${mpi} -n 2 ${PLX_COSMO} --quiet --out injected.h5)
+expect_one_clean_line("a full disk on rank 1 only")
+expect_no_file(injected.h5 "a full disk on rank 1 only")
+
 # Numbers and seeds: a message naming the flag, or the file, line and key a value came from; exit code 2.
 run_case("--n abc is not a number" 2 "--n: 'abc' is not a number" ${PLX_COSMO} --n abc --out bad.h5)
 run_case("--box with a unit is not a number" 2 "--box: '5Mpc' is not a number" ${PLX_COSMO} --box 5Mpc --out bad.h5)

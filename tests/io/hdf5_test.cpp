@@ -4,6 +4,7 @@
 // calls before it asserts.
 //
 // Set PLX_IO_TEST_KEEP=1 to keep the files (root prints where), e.g. to look at them with h5dump.
+#include <parallax/core/detail/fault_injection.hpp>
 #include <parallax/io/atomic_output.hpp>
 #include <parallax/io/hdf5_file.hpp>
 #include <parallax/io/slab_io.hpp>
@@ -554,7 +555,7 @@ TEST_F(Hdf5Io, atomic_output_refuses_a_directory_it_cannot_write) {
 
 // --- a write that fails on one rank only ------------------------------------------------------------
 // A full disk or a quota hits only the ranks that write to it (with collective MPI-IO, the aggregators).
-// detail::inject_write_failure() makes the next HDF5 write fail on one chosen rank, as ENOSPC would, after
+// The fault site "hdf5.write" makes the next HDF5 write fail on one chosen rank, as ENOSPC would, after
 // HDF5 carried it out. Every rank must throw the same plx::io_error, nothing may hang (not the next
 // collective, not the file's close or destructor), the temporary file must go, and the next file on the
 // same communicator must work.
@@ -610,7 +611,7 @@ TEST_F(Hdf5Io, a_write_failing_on_one_rank_throws_the_same_error_on_every_rank) 
       bool failed_mark = false;
       {
         auto file = plx::io::h5_file::create(world(), file_path);
-        if (world().rank() == failing) plx::io::detail::inject_write_failure();
+        if (world().rank() == failing) plx::detail::arm_fault("hdf5.write");
         try {
           write_one(file, kind);
         } catch (const plx::io_error& error) {
@@ -619,7 +620,7 @@ TEST_F(Hdf5Io, a_write_failing_on_one_rank_throws_the_same_error_on_every_rank) 
         failed_mark = file.failed();
         file.close();  // must return on every rank (it lets the HDF5 id go, see h5_file::close)
       }
-      plx::io::detail::inject_write_failure(0);  // disarm, should the write not have reached HDF5
+      plx::detail::disarm_faults();  // should the write not have reached HDF5
 
       // The same communicator takes the next file, written and read back.
       const std::string next_path = path("after_" + tag + ".h5");
@@ -660,14 +661,14 @@ TEST_F(Hdf5Io, a_failed_write_unwinds_through_the_file_and_leaves_no_temporary) 
     plx::io::atomic_output output(world(), dir + "/run.h5", false);
     auto file = plx::io::h5_file::create(world(), output.temporary_path());
     write_one(file, write_kind::attribute);
-    if (world().rank() == failing) plx::io::detail::inject_write_failure();
+    if (world().rank() == failing) plx::detail::arm_fault("hdf5.write");
     write_one(file, write_kind::distributed);
     file.close();
     output.commit();
   } catch (const plx::io_error& error) {
     message = error.what();
   }
-  plx::io::detail::inject_write_failure(0);
+  plx::detail::disarm_faults();
   world().barrier();  // root removed the temporary file in atomic_output's destructor
   const std::vector<std::string> left = temporaries_in(dir);
   const bool final_exists = exists_on_root(dir + "/run.h5");

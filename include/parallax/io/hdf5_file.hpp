@@ -339,12 +339,10 @@ auto agreed(h5_file& file, Step&& step) {
   if constexpr (!std::is_void_v<Result>) return result;
 }
 
-/// Test hook: the next `count` HDF5 writes (H5Dwrite, H5Awrite) this process makes through parallax report
-/// failure with errno `error_code` after HDF5 carried them out, as a full disk reported to one rank only
-/// would. Call it on the ranks that should fail; 0 disarms. For tests of the failure paths only.
-void inject_write_failure(int count = 1, int error_code = 28 /* ENOSPC */) noexcept;
-
-/// Passes `code` through, or -1 when inject_write_failure() armed this process (consuming one failure).
+/// Passes `code` through, or -1 with errno ENOSPC when the fault site "hdf5.write" is armed on this process
+/// (plx::detail::arm_fault, or PLX_FAULT=hdf5.write@rank): the HDF5 writes parallax makes (H5Dwrite,
+/// H5Awrite) then report failure after HDF5 carried them out, as a full disk reported to one rank only
+/// would. For tests of the failure paths only.
 herr_t injected_write_result(herr_t code) noexcept;
 
 /// The operating system's reason for a failed write to `file_path`, or "": errno when it names a storage
