@@ -141,17 +141,27 @@ std::string run_engine(call_context& ctx, Prepare& prepare, Delivery& delivery, 
 
   // Hands one item to the delivery, unless an earlier delivery failed: the call is then being stopped
   // and will throw on every rank, so later items are discarded, not lost silently.
+  // The failure is marked before the delivery lock is released, so that no other thread calls a sink
+  // that has thrown (a journal append after a failed one, say).
   const auto deliver = [&](auto&& hand_over) {
-    try {
-      if constexpr (Delivery::thread_safe) {
-        if (!delivery_failed.load(std::memory_order_relaxed)) hand_over();
-      } else {
-        std::lock_guard lock(delivery_mutex);
-        if (!delivery_failed.load(std::memory_order_relaxed)) hand_over();
+    std::exception_ptr failed;
+    const auto hand_over_once = [&] {
+      if (delivery_failed.load(std::memory_order_relaxed)) return;
+      try {
+        hand_over();
+      } catch (...) {
+        delivery_failed.store(true);
+        failed = std::current_exception();
       }
-    } catch (...) {
-      delivery_failed.store(true);
-      call_failure.record(std::current_exception(), "the result sink failed" + on_this_rank);
+    };
+    if constexpr (Delivery::thread_safe) {
+      hand_over_once();
+    } else {
+      std::lock_guard lock(delivery_mutex);
+      hand_over_once();
+    }
+    if (failed) {
+      call_failure.record(failed, "the result sink failed" + on_this_rank);
       ctx.abandon();
     }
   };
