@@ -42,7 +42,17 @@ int main(int argc, char** argv) {
   plx::add_number(*balance_cmd, "--repeats", balance.repeats, "runs (median reported)", plx::at_least(1))->capture_default_str();
   balance_cmd->add_flag("--json", balance.json, "one JSON object per line");
 
+  plx::bench::h5map_options h5map;
+  CLI::App* h5map_cmd = cli.add_subcommand("h5map", "map_to_h5 to disk: 8-byte and 1 MiB results against dd on the same file system");
+  plx::add_number(*h5map_cmd, "--items", h5map.items, "results of 8 bytes", plx::at_least(1))->capture_default_str();
+  plx::add_number(*h5map_cmd, "--big-items", h5map.big_items, "results of 1 MiB", plx::at_least(1))->capture_default_str();
+  plx::add_number(*h5map_cmd, "--repeats", h5map.repeats, "runs per tool (median reported)", plx::at_least(1))->capture_default_str();
+  h5map_cmd->add_option("--dir", h5map.dir, "directory for the files (the file system measured)")
+      ->capture_default_str()->check(CLI::ExistingDirectory);
+  h5map_cmd->add_flag("--json", h5map.json, "one JSON object per line");
+
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
+    if (h5map_cmd->parsed()) return plx::bench::run_h5map(rt, h5map);
     if (dispatch_cmd->parsed()) return plx::bench::run_dispatch(rt, dispatch);
     if (calls_cmd->parsed()) return plx::bench::run_calls(rt, calls);
     if (fft_cmd->parsed()) return plx::bench::run_fft(rt, fft);

@@ -76,7 +76,7 @@ struct h5_output_options {
   /// fingerprint is refused.
   std::string fingerprint;
   /// Rows root buffers before a write; two such buffers at most.
-  std::size_t buffer_bytes = std::size_t{32} << 20;
+  std::size_t buffer_bytes = std::size_t{8} << 20;
   /// At most this long between a row reaching root and it being on disk (if the map keeps running).
   std::chrono::duration<double> checkpoint_interval = std::chrono::seconds(5);
 };
