@@ -33,7 +33,7 @@ namespace detail {
 
 namespace {
 
-// Injected failures (injected_write_result): one thread per rank calls HDF5 (see the header), so no atomics.
+// Injected failures (injected_write_result, injected_read_result): one thread per rank calls HDF5 (see the header), so no atomics.
 bool injected_now = false;  // the failure being described was injected
 bool injected_since_agreed = false;  // the latest step's HDF5 failure here was injected (HDF5 itself is fine)
 
@@ -108,6 +108,14 @@ std::string storage_cause(const std::string& file_path, int saved_errno) {
 herr_t injected_write_result(herr_t code) noexcept {
   if (code < 0 || !plx::detail::fault_point("hdf5.write")) return code;
   errno = ENOSPC;
+  injected_now = true;
+  injected_since_agreed = true;
+  return -1;
+}
+
+herr_t injected_read_result(herr_t code) noexcept {
+  if (code < 0 || !plx::detail::fault_point("hdf5.read")) return code;
+  errno = EIO;
   injected_now = true;
   injected_since_agreed = true;
   return -1;
