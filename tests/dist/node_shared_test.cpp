@@ -9,6 +9,7 @@
 #include <stdlib.h>  // mkdtemp (POSIX)
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <numeric>
 #include <span>
@@ -127,6 +128,47 @@ TEST(NodeShared, ranks_of_a_node_map_one_copy) {
   EXPECT_GE(where.bytes, n * sizeof(double));
   EXPECT_TRUE(all_ranks(identity == leaders_identity)) << "rank " << world().rank() << " maps " << identity
                                                        << " (" << where.path << "), the leader " << leaders_identity;
+}
+
+TEST(NodeShared, emulated_slurm_nodes_on_one_host_each_get_one_copy) {
+  if (world().size() == 1) GTEST_SKIP() << "needs two ranks";
+  // As the local SLURM cluster does: two slurmd on this host, ranks alternating between them.
+  const char* saved = std::getenv("SLURMD_NODENAME");
+  const std::string previous = saved != nullptr ? saved : "";
+  setenv("SLURMD_NODENAME", world().rank() % 2 == 0 ? "emulated-a" : "emulated-b", 1);
+  std::string identity;
+  int leaders = 0;
+  int node_size = 0;
+  bool same = true;
+  {
+    const std::size_t n = 1 << 16;
+    const auto table = node_shared<double>::from_root(world(), root_table(n));
+    for (std::size_t i = 0; same && i < n; ++i) same = table.values()[i] == value_at(i);
+    leaders = static_cast<int>(sum_over(world(), table.is_leader() ? 1 : 0));
+    node_size = table.node().size();
+    const auto where = plx::testing_support::mapping_of(table.data());
+    // A node of one rank may get private memory (no file), which is that rank's alone.
+    identity = where.inode != 0 ? where.device + ":" + std::to_string(where.inode)
+                                : "private to rank " + std::to_string(world().rank());
+    table.node().barrier();
+  }
+  if (saved != nullptr) {
+    setenv("SLURMD_NODENAME", previous.c_str(), 1);
+  } else {
+    unsetenv("SLURMD_NODENAME");
+  }
+  // Root gathers which copy each rank maps: one per emulated node, shared by that node's ranks.
+  const auto all = plx::detail::allgather_varying(world(), std::span<const char>(identity.data(), identity.size()));
+  std::vector<std::string> copies;
+  for (int r = 0; r < world().size(); ++r) {
+    const auto part = all.part(std::size_t(r));
+    copies.emplace_back(part.begin(), part.end());
+  }
+  EXPECT_TRUE(all_ranks(same));
+  EXPECT_EQ(leaders, 2);
+  EXPECT_EQ(node_size, (world().size() + (world().rank() % 2 == 0 ? 1 : 0)) / 2);
+  for (int r = 2; r < world().size(); ++r) EXPECT_EQ(copies[std::size_t(r)], copies[std::size_t(r % 2)]) << "rank " << r;
+  EXPECT_NE(copies[0], copies[1]) << "both emulated nodes map the same memory";
 }
 
 TEST(NodeShared, node_memory_is_about_one_copy) {
