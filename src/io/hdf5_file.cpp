@@ -33,7 +33,8 @@ namespace detail {
 
 namespace {
 
-// Injected failures (injected_write_result, injected_read_result): one thread per rank calls HDF5 (see the header), so no atomics.
+// Injected failures (injected_write_result, injected_read_result): one thread per rank calls HDF5 (see the
+// header), so no atomics.
 bool injected_now = false;  // the failure being described was injected
 bool injected_since_agreed = false;  // the latest step's HDF5 failure here was injected (HDF5 itself is fine)
 

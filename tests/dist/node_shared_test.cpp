@@ -167,7 +167,9 @@ TEST(NodeShared, emulated_slurm_nodes_on_one_host_each_get_one_copy) {
   EXPECT_TRUE(all_ranks(same));
   EXPECT_EQ(leaders, 2);
   EXPECT_EQ(node_size, (world().size() + (world().rank() % 2 == 0 ? 1 : 0)) / 2);
-  for (int r = 2; r < world().size(); ++r) EXPECT_EQ(copies[std::size_t(r)], copies[std::size_t(r % 2)]) << "rank " << r;
+  for (int r = 2; r < world().size(); ++r) {
+    EXPECT_EQ(copies[std::size_t(r)], copies[std::size_t(r % 2)]) << "rank " << r;
+  }
   EXPECT_NE(copies[0], copies[1]) << "both emulated nodes map the same memory";
 }
 
@@ -357,7 +359,8 @@ TEST(NodeSharedErrors, a_failed_broadcast_to_the_node_leaders_fails_on_every_ran
 TEST(NodeSharedErrors, an_input_bigger_than_a_node_is_refused_before_allocating) {
   bool filled = false;
   const std::string message = collective_message<plx::config_error>([&] {
-    (void)node_shared<double>::build(world(), std::size_t{1} << 40, 1, [&](std::span<double>, std::size_t) { filled = true; });
+    (void)node_shared<double>::build(world(), std::size_t{1} << 40, 1,
+                                     [&](std::span<double>, std::size_t) { filled = true; });
   });
   EXPECT_NE(message.find("memory of a node"), std::string::npos) << message;
   EXPECT_FALSE(filled);

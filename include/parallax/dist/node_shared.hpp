@@ -102,7 +102,9 @@ class node_shared {
     const std::size_t first = rows * node_rank / node_size;
     const std::size_t last = rows * (node_rank + 1) / node_size;
     try {
-      detail::on_all_ranks(comm, [&] { fill(std::span<T>(result.mutable_data() + first * cols, (last - first) * cols), first); });
+      detail::on_all_ranks(comm, [&] {
+        fill(std::span<T>(result.mutable_data() + first * cols, (last - first) * cols), first);
+      });
       result.publish(comm);
     } catch (...) {
       result.free_after_agreed_failure();
@@ -128,8 +130,9 @@ class node_shared {
   [[nodiscard]] Eigen::Map<const Matrix> matrix() const {
     static_assert(std::is_same_v<typename Matrix::Scalar, T>, "plx::node_shared<T>::matrix: the scalar must be T");
     const bool ordered = rows_ <= 1 || cols_ <= 1 || bool(Matrix::IsRowMajor) == !column_major_;
-    const bool sized = (Matrix::RowsAtCompileTime == Eigen::Dynamic || std::size_t(Matrix::RowsAtCompileTime) == rows_) &&
-                       (Matrix::ColsAtCompileTime == Eigen::Dynamic || std::size_t(Matrix::ColsAtCompileTime) == cols_);
+    const bool sized =
+        (Matrix::RowsAtCompileTime == Eigen::Dynamic || std::size_t(Matrix::RowsAtCompileTime) == rows_) &&
+        (Matrix::ColsAtCompileTime == Eigen::Dynamic || std::size_t(Matrix::ColsAtCompileTime) == cols_);
     if (!ordered || !sized) {
       throw config_error("node_shared::matrix: the shared " + std::to_string(rows_) + " x " + std::to_string(cols_) +
                          (column_major_ ? " column-major" : " row-major") + " values do not fit the requested " +
@@ -157,7 +160,9 @@ class node_shared {
   static node_shared share_root(const communicator& comm, const T* root_data, std::size_t rows, std::size_t cols,
                                 bool column_major) {
     std::uint64_t shape[3] = {rows, cols, column_major ? 1U : 0U};
-    detail::on_all_ranks(comm, [&] { detail::check_mpi(MPI_Bcast(shape, 3, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast"); });
+    detail::on_all_ranks(comm, [&] {
+      detail::check_mpi(MPI_Bcast(shape, 3, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
+    });
     node_shared result(comm, shape[0], shape[1], shape[2] != 0);
     try {
       detail::on_all_ranks(comm, [&] {

@@ -1,4 +1,5 @@
-// An HDF5 dataset read in parallel into one node-shared copy per node (plx::node_shared, <parallax/dist/node_shared.hpp>).
+// An HDF5 dataset read in parallel into one node-shared copy per node (plx::node_shared, see
+// <parallax/dist/node_shared.hpp>).
 //
 // Every rank of the file's communicator reads a share of its node's rows straight into the node's shared
 // window, in collective MPI-IO reads over all ranks, so a node's ranks load its copy together and nothing
