@@ -106,21 +106,20 @@ std::string storage_cause(const std::string& file_path, int saved_errno) {
   return {};
 }
 
-herr_t injected_write_result(herr_t code) noexcept {
-  if (code < 0 || !plx::detail::fault_point("hdf5.write")) return code;
-  errno = ENOSPC;
+namespace {
+/// `code`, or -1 with `error_number` in errno when the fault site `site` is armed here.
+herr_t injected_result(herr_t code, const char* site, int error_number) noexcept {
+  if (code < 0 || !plx::detail::fault_point(site)) return code;
+  errno = error_number;
   injected_now = true;
   injected_since_agreed = true;
   return -1;
 }
+}  // namespace
 
-herr_t injected_read_result(herr_t code) noexcept {
-  if (code < 0 || !plx::detail::fault_point("hdf5.read")) return code;
-  errno = EIO;
-  injected_now = true;
-  injected_since_agreed = true;
-  return -1;
-}
+herr_t injected_write_result(herr_t code) noexcept { return injected_result(code, "hdf5.write", ENOSPC); }
+
+herr_t injected_read_result(herr_t code) noexcept { return injected_result(code, "hdf5.read", EIO); }
 
 void mark_failed(h5_file& file) noexcept { file.failed_ = true; }
 
