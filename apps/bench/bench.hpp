@@ -33,6 +33,13 @@ struct farm_bench_options {
   bool json = false;
 };
 
+struct shared_options {
+  std::size_t bytes = std::size_t{2} << 30;  ///< input size (rounded down to whole 8 KiB rows)
+  std::string dir;                           ///< where the input file goes; "" = the temporary directory
+  std::string mode = "both";                 ///< shared | copy | both
+  bool json = false;
+};
+
 struct balance_options {
   double unit_ms = 100;  ///< sleep per character of a word
   int repeats = 1;
@@ -47,6 +54,8 @@ struct h5map_options {
   bool json = false;
 };
 
+/// Node memory and load time of a node-shared input against a copy per rank.
+int run_shared(runtime& rt, const shared_options& options);
 /// Empty tasks: microseconds per task for static and dynamic schedules, chunk 1 and auto.
 int run_dispatch(runtime& rt, const dispatch_options& options);
 /// Cost of one small map call (a few items per rank): what a loop of many calls pays per call.

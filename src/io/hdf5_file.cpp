@@ -33,7 +33,8 @@ namespace detail {
 
 namespace {
 
-// Injected failures (injected_write_result): one thread per rank calls HDF5 (see the header), so no atomics.
+// Injected failures (injected_write_result, injected_read_result): one thread per rank calls HDF5 (see the
+// header), so no atomics.
 bool injected_now = false;  // the failure being described was injected
 bool injected_since_agreed = false;  // the latest step's HDF5 failure here was injected (HDF5 itself is fine)
 
@@ -105,13 +106,20 @@ std::string storage_cause(const std::string& file_path, int saved_errno) {
   return {};
 }
 
-herr_t injected_write_result(herr_t code) noexcept {
-  if (code < 0 || !plx::detail::fault_point("hdf5.write")) return code;
-  errno = ENOSPC;
+namespace {
+/// `code`, or -1 with `error_number` in errno when the fault site `site` is armed here.
+herr_t injected_result(herr_t code, const char* site, int error_number) noexcept {
+  if (code < 0 || !plx::detail::fault_point(site)) return code;
+  errno = error_number;
   injected_now = true;
   injected_since_agreed = true;
   return -1;
 }
+}  // namespace
+
+herr_t injected_write_result(herr_t code) noexcept { return injected_result(code, "hdf5.write", ENOSPC); }
+
+herr_t injected_read_result(herr_t code) noexcept { return injected_result(code, "hdf5.read", EIO); }
 
 void mark_failed(h5_file& file) noexcept { file.failed_ = true; }
 

@@ -356,6 +356,9 @@ auto agreed(h5_file& file, Step&& step) {
 /// H5Awrite) then report failure after HDF5 carried them out, as a full disk reported to one rank only
 /// would. For tests of the failure paths only.
 herr_t injected_write_result(herr_t code) noexcept;
+/// The same for reads: -1 with errno EIO when the fault site "hdf5.read" is armed on this process (the H5Dread
+/// of read_distributed then fails after HDF5 carried it out, as an unreadable disk seen by one rank would).
+herr_t injected_read_result(herr_t code) noexcept;
 
 /// The operating system's reason for a failed write to `file_path`, or "": errno when it names a storage
 /// problem (ENOSPC, EDQUOT, EFBIG, EIO, EROFS), else "No space left on device" when the file system shows
