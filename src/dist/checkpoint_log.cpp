@@ -107,7 +107,7 @@ void checkpoint_log::append(std::uint64_t index, std::span<const char> bytes) {
   const std::uint64_t length = bytes.size();
   std::memcpy(line.data(), &index, 8);
   std::memcpy(line.data() + 8, &length, 8);
-  std::memcpy(line.data() + 16, bytes.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(line.data() + 16, bytes.data(), bytes.size());
   const std::uint32_t crc = crc32(std::string_view(line.data(), 16 + bytes.size()));
   std::memcpy(line.data() + 16 + bytes.size(), &crc, 4);
   // A failed append (a full disk) may leave part of the record behind: cut it off, so that the file

@@ -37,7 +37,8 @@
 // the map fills the other.
 //
 // Attributes of every column (dataset, or group for CSR): n, rows_done, label (map_options::label),
-// schedule, ranks, threads, parallax_version, command_line (of the run that created the file).
+// schedule, ranks, threads, parallax_version, command_line (of the run that created the file, or of the
+// resumed run that rebuilt it after a crash while it was being finished).
 #pragma once
 
 #include <chrono>
