@@ -37,6 +37,7 @@
 #include <parallax/io/slab_io.hpp>
 #include <parallax/io/xdmf.hpp>
 
+#include <parallax/cosmo/covariance.hpp>
 #include <parallax/cosmo/gaussian_field.hpp>
 #include <parallax/cosmo/params.hpp>
 #include <parallax/cosmo/pipeline.hpp>
