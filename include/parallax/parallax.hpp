@@ -40,6 +40,7 @@
 #include <parallax/io/xdmf.hpp>
 
 #include <parallax/cosmo/covariance.hpp>
+#include <parallax/cosmo/ensemble.hpp>
 #include <parallax/cosmo/gaussian_field.hpp>
 #include <parallax/cosmo/params.hpp>
 #include <parallax/cosmo/pipeline.hpp>

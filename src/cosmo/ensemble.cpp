@@ -1,13 +1,10 @@
 #include <parallax/cosmo/ensemble.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <span>
 #include <tuple>
 #include <vector>
-
-#include <mpi.h>
 
 #include <fmt/format.h>
 
@@ -97,7 +94,7 @@ void write_summary(io::h5_file& file, const realization_maker& maker, std::size_
   io::set_attribute(file, "/realizations/power_evolved", "window", std::string("cic"));
 }
 
-void write_provenance(io::h5_file& file, const realization_maker& maker, std::size_t m, const run_info& info) {
+void write_provenance(io::h5_file& file, const realization_maker& maker, std::size_t m) {
   const pipeline_params& p = maker.params();
   io::set_attribute(file, "/", "dim", std::int64_t{p.dim});
   io::set_attribute(file, "/", "N", static_cast<std::int64_t>(p.n));
@@ -110,9 +107,8 @@ void write_provenance(io::h5_file& file, const realization_maker& maker, std::si
   io::set_attribute(file, "/", "normalisation", p.normalisation);
   io::set_attribute(file, "/", "times", std::span<const double>(p.times));
   io::set_attribute(file, "/", "parallax_version", std::string(version_string) + " (" + git_hash + ")");
-  io::set_attribute(file, "/", "ranks", std::int64_t{file.comm().size()});
-  io::set_attribute(file, "/", "threads", std::int64_t{info.threads});
-  io::set_attribute(file, "/", "command_line", info.command_line);
+  // The run's ranks, threads and command line are map_to_h5's attributes of each /realizations dataset: those
+  // of the run that created the file, so a resumed file equals an uninterrupted one (h5diff) here too.
 }
 
 }  // namespace
@@ -134,8 +130,7 @@ std::string ensemble_fingerprint(const pipeline_params& p) {
   return text;
 }
 
-ensemble_report run_ensemble(const communicator& comm, const ensemble_params& params, const run_info& info,
-                             map_options options) {
+ensemble_report run_ensemble(const communicator& comm, const ensemble_params& params, map_options options) {
   const auto start = clock::now();
   const std::size_t m = params.realizations;
   // Every rank builds the same maker (checks, spectrum, plans); one rank's failure is everyone's.
@@ -151,12 +146,10 @@ ensemble_report run_ensemble(const communicator& comm, const ensemble_params& pa
                 h5_output_options{.resume = params.resume,
                                   .overwrite = params.field.force,
                                   .fingerprint = ensemble_fingerprint(params.field)});
-  std::atomic<std::uint64_t> computed{0};
   const std::uint64_t first_seed = params.field.seed;
   const auto task = [&](std::size_t i) {
     const std::uint64_t seed = first_seed + i;  // wraps past 2^64 - 1, as plx-cosmo's seed would
     realization_spectra r = maker->run(seed);
-    computed.fetch_add(1, std::memory_order_relaxed);
     return std::tuple<std::vector<double>, std::vector<double>, std::uint64_t>{std::move(r.power),
                                                                                std::move(r.power_evolved), seed};
   };
@@ -170,15 +163,12 @@ ensemble_report run_ensemble(const communicator& comm, const ensemble_params& pa
 
   io::h5_file file = out.open();
   write_summary(file, *maker, m);
-  write_provenance(file, *maker, m, info);
+  write_provenance(file, *maker, m);
   file.close();
   out.commit();
 
-  std::uint64_t mine = computed.load();
-  std::uint64_t total = 0;
-  detail::check_mpi(MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, comm.native()), "MPI_Allreduce");
   report.realizations = m;
-  report.computed = static_cast<std::size_t>(total);
+  report.computed = m - static_cast<std::size_t>(out.rows_resumed());
   report.bins = bins;
   report.output = params.field.out;
   report.seconds = seconds_since(start);

@@ -21,7 +21,6 @@
 
 #include <parallax/core/communicator.hpp>
 #include <parallax/cosmo/params.hpp>
-#include <parallax/cosmo/pipeline.hpp>
 #include <parallax/dist/options.hpp>
 
 namespace plx::cosmo {
@@ -50,7 +49,6 @@ struct ensemble_report {
 /// without --resume or --force, a resume against other parameters), runs the realizations through the map
 /// layer with `options` (progress, schedule, threads), writes the covariance on root and renames the file
 /// into place. Finished rows stay durable whatever fails later.
-ensemble_report run_ensemble(const communicator& comm, const ensemble_params& params, const run_info& info,
-                             map_options options = {});
+ensemble_report run_ensemble(const communicator& comm, const ensemble_params& params, map_options options = {});
 
 }  // namespace plx::cosmo
