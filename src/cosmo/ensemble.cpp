@@ -1,6 +1,8 @@
 #include <parallax/cosmo/ensemble.hpp>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <cstdint>
 #include <span>
 #include <tuple>
@@ -9,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <parallax/core/collectives.hpp>
+#include <parallax/core/crc32.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/cosmo/covariance.hpp>
 #include <parallax/cosmo/realization.hpp>
@@ -124,7 +127,10 @@ std::string ensemble_fingerprint(const pipeline_params& p) {
     text += fmt::format(" omega_m={:.17g} omega_b={:.17g} h={:.17g} n_s={:.17g}", p.spectrum.omega_m,
                         p.spectrum.omega_b, p.spectrum.h, p.spectrum.n_s);
   } else if (p.spectrum.model == "table") {
-    text += " table=" + p.spectrum.table_path;
+    // The table's content, not only its name: a table edited between a run and its resume changes P(k).
+    std::ifstream table(p.spectrum.table_path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(table)), std::istreambuf_iterator<char>());
+    text += fmt::format(" table={} crc32={:08x}", p.spectrum.table_path, crc32(bytes));
   }
   if (p.normalisation == "sigma8") text += fmt::format(" sigma_8={:.17g}", p.spectrum.sigma_8);
   return text;

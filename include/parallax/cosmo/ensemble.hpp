@@ -40,8 +40,9 @@ struct ensemble_report {
   std::string output;
 };
 
-/// The text that identifies what a realization depends on (every field option and the first seed): a resume
-/// against another one is refused. Doubles are written with 17 significant digits.
+/// The text that identifies what a realization depends on (every field option, the first seed, and a table
+/// spectrum's CRC-32): a resume against another one is refused. Doubles are written with 17 significant
+/// digits. Reads the table file, so call it after validate().
 [[nodiscard]] std::string ensemble_fingerprint(const pipeline_params& field);
 
 /// Collective. Checks everything before any work (plx::config_error on every rank: the field options as
