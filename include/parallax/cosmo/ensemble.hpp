@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include <parallax/core/communicator.hpp>
 #include <parallax/cosmo/params.hpp>
@@ -38,6 +39,10 @@ struct ensemble_report {
   double seconds = 0;            ///< wall time of the whole call (root)
   double map_seconds = 0;        ///< of the realizations alone
   std::string output;
+  /// On root: the mean off-diagonal entry of the correlation matrix of the initial P(k), then of each
+  /// evolved one (times order). Near 0 for a Gaussian field under --normalisation none; mode coupling makes
+  /// it grow with the growth factor.
+  std::vector<double> mean_correlation;
 };
 
 /// The text that identifies what a realization depends on (every field option, the first seed, and a table
