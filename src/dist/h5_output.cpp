@@ -88,7 +88,7 @@ std::string h5_output::descriptor(std::uint64_t n, const std::vector<detail::h5_
 
 detail::index_ranges h5_output::begin_rows(std::uint64_t n, std::vector<detail::h5_store_column> columns,
                                            const std::string& descriptor, const map_options& options) {
-  std::vector<std::uint64_t> missing;
+  detail::index_ranges missing;
   std::uint64_t root_n = n;
   detail::broadcast_chunked(comm_, std::span<std::uint64_t>(&root_n, 1), 0);
   detail::on_all_ranks(comm_, [&] {
@@ -106,11 +106,10 @@ detail::index_ranges h5_output::begin_rows(std::uint64_t n, std::vector<detail::
     provenance.threads = options.threads > 0 ? options.threads : omp_get_max_threads();
     const detail::h5_store_settings settings{options_.buffer_bytes, options_.checkpoint_interval};
     store_ = std::make_unique<detail::h5_row_store>(paths_, std::move(columns), n, descriptor, provenance, settings);
-    missing = store_->durable_at_open().complement(n).flat();
+    missing = store_->durable_at_open().complement(n);
   });
   begun_ = true;
-  detail::broadcast_from_root(comm_, missing);
-  detail::index_ranges todo = detail::index_ranges::from_flat(missing);
+  detail::index_ranges todo = detail::share_missing(comm_, missing);
   rows_resumed_ = n - todo.count();
   return todo;
 }

@@ -67,3 +67,12 @@ run_case("bench farm JSON" 0
          ${mpi} -n 2 ${PLX_BENCH} farm --tasks 40 --json --threads 1 --quiet)
 string(REGEX REPLACE "[^\n]*plx-bench: [^\n]*failed[^\n]*\n" "" last_output "${last_output}")  # a peer not installed
 expect_json("bench farm JSON parses" benchmark=farm tasks=40)
+run_case("bench shared JSON" 0
+         "\"benchmark\": \"shared\", \"mode\": \"shared\", \"ranks\": 2, \"input_bytes\": 4194304, \"node_pss_bytes\": [0-9]+, \"load_seconds\": [0-9.]+"
+         ${mpi} -n 2 ${PLX_BENCH} shared --bytes 4194304 --json --quiet)
+expect_json("bench shared JSON parses" benchmark=shared mode=copy ranks=2 input_bytes=4194304)
+run_case("bench shared --dir that does not exist is refused" 2 "error: --dir: .*does not exist"
+         ${mpi} -n 2 ${PLX_BENCH} shared --bytes 8192 --dir /nonexistent/plx-dir --quiet)
+run_case("bench shared --bytes beyond a node's memory is refused before writing" 2
+         "error: --bytes 1000000000000000: 2 copies of the input need"
+         ${mpi} -n 2 ${PLX_BENCH} shared --bytes 1000000000000000 --quiet)
