@@ -41,6 +41,10 @@ void check_output_path(const detail::h5_output_paths& paths, const h5_output_opt
   if (path.empty()) throw config_error("map_to_h5: the output path is empty");
   std::error_code error;
   if (fs::is_directory(path, error)) throw config_error(fmt::format("output '{}' is a directory", path));
+  // Killed between the rename of the finished file and the removal of its journal: the run is complete.
+  if (fs::exists(path, error) && !fs::exists(paths.partial(), error) && fs::exists(paths.journal(), error)) {
+    paths.remove_work_files();
+  }
   if (fs::exists(path, error) && !options.overwrite) {
     throw config_error(fmt::format("output '{}' exists: use --force to replace it", path));
   }
