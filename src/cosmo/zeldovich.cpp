@@ -13,29 +13,16 @@
 
 namespace plx::cosmo {
 
-double wrap(double value, std::ptrdiff_t n) {
-  const double size = static_cast<double>(n);
-  double w = value - size * std::floor(value / size);
-  if (w >= size) w -= size;  // rounding can land exactly on the upper edge
-  if (w < 0) w = 0;
-  return w;
-}
-
-cic_axis cic_split(double u, std::ptrdiff_t n) {
-  const double lower = std::floor(u);
-  auto cell = static_cast<std::ptrdiff_t>(lower);
-  if (cell >= n) cell -= n;
-  return {cell, u - lower};
-}
-
 namespace {
 
 // Point-to-point tags on the caller's communicator (MPI guarantees tags up to 32767).
 constexpr int tag_spill = 0;
 constexpr int tag_particles = 31;
 
-// Which rank owns each real-space plane of dimension 0.
-std::vector<int> plane_owners(const communicator& comm, const fft::slab_geometry& g) {
+// Which rank owns each real-space plane of dimension 0 (rank 0 for all of a serial box).
+std::vector<int> plane_owners(const fft::slab_ranks& ranks, const fft::slab_geometry& g) {
+  if (ranks.is_serial()) return std::vector<int>(static_cast<std::size_t>(g.n), 0);
+  const communicator& comm = ranks.comm();
   const std::int64_t mine[2] = {g.real_start, g.real_count};
   std::vector<std::int64_t> all(2 * static_cast<std::size_t>(comm.size()));
   detail::check_mpi(MPI_Allgather(mine, 2, MPI_INT64_T, all.data(), 2, MPI_INT64_T, comm.native()), "MPI_Allgather");
@@ -48,61 +35,97 @@ std::vector<int> plane_owners(const communicator& comm, const fft::slab_geometry
   return owner;
 }
 
+// The particle and plane buffers of one call. A distributed call owns its own (freed when it returns: plx-cosmo
+// holds them only while it deposits). A serial box reuses one set per thread: a map task deposits again and
+// again, and fresh multi-megabyte buffers each time cost more in page faults than the deposit itself.
+struct deposit_buffers {
+  std::vector<particle_position> moved;
+  std::vector<int> destination;
+  std::vector<std::array<double, 3>> recv;
+  std::vector<std::size_t> plane_count;
+  std::vector<std::size_t> order;
+  std::vector<double> spill;
+  std::vector<double> incoming;
+};
+
+deposit_buffers& thread_buffers() {
+  thread_local deposit_buffers buffers;
+  return buffers;
+}
+
 }  // namespace
 
-void zeldovich_density(const communicator& comm, std::span<const fft::field* const> displacement, double growth,
+void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field* const> displacement, double growth,
                        double box, fft::field& out, std::size_t max_chunk) {
   const fft::slab_geometry& g = out.geometry();
   const std::ptrdiff_t n = g.n;
   const int dim = g.dim;
   if (static_cast<int>(displacement.size()) != dim) throw error("zeldovich_density: need one displacement field per axis");
   const double to_cells = static_cast<double>(n) / box;
-  const std::vector<int> owner = plane_owners(comm, g);
+  const std::vector<int> owner = plane_owners(ranks, g);
+  const bool serial = ranks.is_serial();
+  deposit_buffers own_buffers;
+  deposit_buffers& buffers = serial ? thread_buffers() : own_buffers;
 
-  // 1. Move this rank's particles (one per owned grid point, in global index order).
+  // 1. Move this rank's particles (one per owned grid point, in global index order). A serial box keeps them
+  //    all, already in the order step 3 needs: they go straight to `recv`, and step 2 is skipped.
   const std::size_t local_particles = static_cast<std::size_t>(g.real_count * g.rows_per_plane() * n);
-  std::vector<particle_position> moved(local_particles);
-  std::vector<int> destination(local_particles);
+  std::vector<particle_position>& moved = buffers.moved;
+  std::vector<int>& destination = buffers.destination;
+  std::vector<std::array<double, 3>>& recv = buffers.recv;
+  if (serial) {
+    recv.resize(local_particles);  // every element is written below
+  } else {
+    moved.resize(local_particles);
+    destination.resize(local_particles);
+  }
 #pragma omp parallel for schedule(static)
   for (std::ptrdiff_t plane = 0; plane < g.real_count; ++plane) {
     std::size_t k = static_cast<std::size_t>(plane * g.rows_per_plane() * n);
     fft::for_each_cell_in_plane(g, plane, [&](std::ptrdiff_t offset, std::ptrdiff_t x, std::ptrdiff_t y, std::ptrdiff_t z) {
       particle_position p(static_cast<double>(x), static_cast<double>(y), static_cast<double>(z));
       for (int a = 0; a < dim; ++a) p[a] = wrap(p[a] + growth * to_cells * displacement[static_cast<std::size_t>(a)]->real()[offset], n);
-      moved[k] = p;
-      destination[k] = owner[static_cast<std::size_t>(cic_split(p[0], n).cell)];
+      if (serial) {
+        std::copy_n(p.data(), 3, recv[k].data());
+      } else {
+        moved[k] = p;
+        destination[k] = owner[static_cast<std::size_t>(cic_split(p[0], n).cell)];
+      }
       ++k;
     });
   }
 
   // 2. Send each particle to the owner of its plane, keeping index order (a stable bucket by rank). Counts
   //    and offsets are 64-bit: one rank may hold more than 2^31 particles (3D N = 2048 on a few ranks).
-  const auto ranks = static_cast<std::size_t>(comm.size());
-  std::vector<std::size_t> send_counts(ranks, 0);
-  for (const int d : destination) ++send_counts[static_cast<std::size_t>(d)];
-  std::vector<std::size_t> send_offsets(ranks, 0);
-  std::exclusive_scan(send_counts.begin(), send_counts.end(), send_offsets.begin(), std::size_t{0});
-  std::vector<std::array<double, 3>> send(local_particles);
-  {
-    std::vector<std::size_t> cursor = send_offsets;
-    for (std::size_t i = 0; i < local_particles; ++i) {
-      const std::size_t at = cursor[static_cast<std::size_t>(destination[i])]++;
-      std::copy_n(moved[i].data(), 3, send[at].data());
+  if (!serial) {
+    const auto rank_count = static_cast<std::size_t>(ranks.comm().size());
+    std::vector<std::size_t> send_counts(rank_count, 0);
+    for (const int d : destination) ++send_counts[static_cast<std::size_t>(d)];
+    std::vector<std::size_t> send_offsets(rank_count, 0);
+    std::exclusive_scan(send_counts.begin(), send_counts.end(), send_offsets.begin(), std::size_t{0});
+    std::vector<std::array<double, 3>> send(local_particles);
+    {
+      std::vector<std::size_t> cursor = send_offsets;
+      for (std::size_t i = 0; i < local_particles; ++i) {
+        const std::size_t at = cursor[static_cast<std::size_t>(destination[i])]++;
+        std::copy_n(moved[i].data(), 3, send[at].data());
+      }
     }
+    moved = {};
+    destination = {};
+    recv = detail::alltoallv_chunked<std::array<double, 3>>(ranks.comm(), send, send_counts, tag_particles, max_chunk)
+               .values;
   }
-  moved = {};
-  destination = {};
-  std::vector<std::array<double, 3>> recv =
-      detail::alltoallv_chunked<std::array<double, 3>>(comm, send, send_counts, tag_particles, max_chunk).values;
-  send = {};
   const std::size_t received = recv.size();
 
   // 3. Bucket the arrivals by plane, stably: each plane then sees its particles in global index order.
-  std::vector<std::size_t> plane_count(static_cast<std::size_t>(g.real_count) + 1, 0);
+  std::vector<std::size_t>& plane_count = buffers.plane_count;
+  plane_count.assign(static_cast<std::size_t>(g.real_count) + 1, 0);
   const auto plane_of = [&](std::size_t i) { return static_cast<std::size_t>(cic_split(recv[i][0], n).cell - g.real_start); };
   for (std::size_t i = 0; i < received; ++i) ++plane_count[plane_of(i) + 1];
   std::partial_sum(plane_count.begin(), plane_count.end(), plane_count.begin());
-  std::vector<std::size_t> order(received);
+  std::vector<std::size_t>& order = buffers.order;
+  order.resize(received);  // a permutation: every element is written below
   {
     std::vector<std::size_t> cursor(plane_count.begin(), plane_count.end() - 1);
     for (std::size_t i = 0; i < received; ++i) order[cursor[plane_of(i)]++] = i;
@@ -114,7 +137,8 @@ void zeldovich_density(const communicator& comm, std::span<const fft::field* con
   const std::ptrdiff_t plane_size = g.rows_per_plane() * padded;
   double* own = out.real();
   std::fill(own, own + out.size(), 0.0);
-  std::vector<double> spill(static_cast<std::size_t>(std::max<std::ptrdiff_t>(g.real_count, 1) * plane_size), 0.0);
+  std::vector<double>& spill = buffers.spill;
+  spill.assign(static_cast<std::size_t>(std::max<std::ptrdiff_t>(g.real_count, 1) * plane_size), 0.0);
 #pragma omp parallel for schedule(dynamic, 1)
   for (std::ptrdiff_t plane = 0; plane < g.real_count; ++plane) {
     double* a = own + plane * plane_size;
@@ -149,7 +173,8 @@ void zeldovich_density(const communicator& comm, std::span<const fft::field* con
   }
 
   // 5. The spill of the last owned plane belongs to the next plane's owner; ours comes from the previous one.
-  std::vector<double> incoming(static_cast<std::size_t>(plane_size), 0.0);
+  std::vector<double>& incoming = buffers.incoming;
+  incoming.assign(static_cast<std::size_t>(plane_size), 0.0);
   int next = MPI_PROC_NULL;
   int previous = MPI_PROC_NULL;
   if (g.real_count > 0) {
@@ -157,7 +182,11 @@ void zeldovich_density(const communicator& comm, std::span<const fft::field* con
     previous = owner[static_cast<std::size_t>((g.real_start - 1 + n) % n)];
   }
   const double* last_spill = spill.data() + (std::max<std::ptrdiff_t>(g.real_count, 1) - 1) * plane_size;
-  {
+  if (serial) {
+    // The previous plane of plane 0 is the last one, ours: what a single rank sends itself.
+    std::copy_n(last_spill, plane_size, incoming.data());
+  } else {
+    const communicator& comm = ranks.comm();
     // A plane is N^2 + 2N doubles in 3D: past 2^31 for N > 46340, hence chunks here too.
     const auto count = static_cast<std::size_t>(plane_size);
     const std::size_t chunk = detail::clamp_chunk(max_chunk);
