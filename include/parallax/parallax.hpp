@@ -27,7 +27,10 @@
 #include <parallax/fft/field.hpp>
 #include <parallax/fft/modes.hpp>
 #include <parallax/fft/plan.hpp>
+#include <parallax/fft/serial_plans.hpp>
 #include <parallax/fft/slab.hpp>
+#include <parallax/fft/slab_ranks.hpp>
+#include <parallax/fft/transforms.hpp>
 
 #include <parallax/io/atomic_output.hpp>
 #include <parallax/io/hdf5_file.hpp>
@@ -38,7 +41,9 @@
 #include <parallax/cosmo/params.hpp>
 #include <parallax/cosmo/pipeline.hpp>
 #include <parallax/cosmo/power_measure.hpp>
+#include <parallax/cosmo/realization.hpp>
 #include <parallax/cosmo/spectrum.hpp>
+#include <parallax/cosmo/stages.hpp>
 #include <parallax/cosmo/zeldovich.hpp>
 
 #include <parallax/farm/farm.hpp>

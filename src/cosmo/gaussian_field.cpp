@@ -7,6 +7,8 @@
 
 #include <Random123/philox.h>
 
+#include <parallax/core/error.hpp>
+
 #include <parallax/fft/modes.hpp>
 
 namespace plx::cosmo {
@@ -116,16 +118,30 @@ void fill_white_noise(fft::field& f, std::uint64_t seed) {
   });
 }
 
-void apply_spectrum(fft::field& f, const power_spectrum& spectrum, double box, double amplitude) {
-  const fft::slab_geometry& g = f.geometry();
+std::vector<double> spectrum_factors(int dim, std::ptrdiff_t n, const power_spectrum& spectrum, double box,
+                                     double amplitude) {
   const double k_unit = 2.0 * std::numbers::pi / box;
   // |k|^2 in units of the fundamental is an integer up to dim * (N/2)^2: one P(k) per distinct value.
-  const std::ptrdiff_t half_n = g.n / 2;
-  const auto largest = static_cast<std::size_t>(g.dim * half_n * half_n);
+  const std::ptrdiff_t half_n = n / 2;
+  const auto largest = static_cast<std::size_t>(dim * half_n * half_n);
   std::vector<double> factor(largest + 1, 0.0);  // factor[0] = 0 removes the mean
 #pragma omp parallel for schedule(dynamic, 256)
   for (std::size_t k2 = 1; k2 <= largest; ++k2) {
     factor[k2] = std::sqrt(amplitude * spectrum(k_unit * std::sqrt(static_cast<double>(k2))));
+  }
+  return factor;
+}
+
+void apply_spectrum(fft::field& f, const power_spectrum& spectrum, double box, double amplitude) {
+  apply_spectrum_factors(f, spectrum_factors(f.geometry().dim, f.geometry().n, spectrum, box, amplitude));
+}
+
+void apply_spectrum_factors(fft::field& f, const std::vector<double>& factor) {
+  const fft::slab_geometry& g = f.geometry();
+  const std::ptrdiff_t half_n = g.n / 2;
+  if (factor.size() <= static_cast<std::size_t>(g.dim * half_n * half_n)) {
+    throw error("apply_spectrum_factors: a table of " + std::to_string(factor.size()) + " factors is too short for a " +
+                std::to_string(g.n) + "^" + std::to_string(g.dim) + " box");
   }
   std::complex<double>* values = f.fourier();
   fft::for_each_mode(g, [&](std::ptrdiff_t offset, const fft::mode& m) {
@@ -133,7 +149,7 @@ void apply_spectrum(fft::field& f, const power_spectrum& spectrum, double box, d
   });
 }
 
-double variance_from_fourier(const communicator& comm, const fft::field& f) {
+double variance_from_fourier(const fft::slab_ranks& ranks, const fft::field& f) {
   const fft::slab_geometry& g = f.geometry();
   std::vector<double> per_plane(static_cast<std::size_t>(g.fourier_count), 0.0);
   const std::complex<double>* values = f.fourier();
@@ -145,7 +161,7 @@ double variance_from_fourier(const communicator& comm, const fft::field& f) {
     });
     per_plane[static_cast<std::size_t>(plane)] = sum;
   }
-  return fft::ordered_plane_sum(comm, per_plane, 1)[0];
+  return fft::ordered_plane_sum(ranks, per_plane, 1)[0];
 }
 
 void scale(fft::field& f, double factor) {

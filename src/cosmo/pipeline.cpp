@@ -18,6 +18,7 @@
 #include <parallax/core/error.hpp>
 #include <parallax/cosmo/gaussian_field.hpp>
 #include <parallax/cosmo/power_measure.hpp>
+#include <parallax/cosmo/stages.hpp>
 #include <parallax/cosmo/zeldovich.hpp>
 #include <parallax/fft/modes.hpp>
 #include <parallax/fft/plan.hpp>
@@ -101,20 +102,7 @@ density_potential make_density_potential(const communicator& comm, const pipelin
   fill_white_noise(*r.density, p.seed);
   t.noise = watch.lap();
 
-  // The ready-to-invert noise has E|w_k|^2 = 1/N^d; a physical field needs E|delta_k / N^d|^2 = P / V,
-  // hence the amplitude N^d / V. Unit variance rescales afterwards, so any amplitude does there.
-  const double cells = g.global_cells();
-  const double volume = std::pow(p.box, p.dim);
-  double amplitude = p.normalisation == "unit-variance" ? 1.0 : cells / volume;
-  if (p.normalisation == "sigma8") amplitude *= std::pow(p.spectrum.sigma_8 / sigma_r(spectrum, 8.0), 2);
-  apply_spectrum(*r.density, spectrum, p.box, amplitude);
-  double rescale = 1.0;
-  if (p.normalisation == "unit-variance") {
-    rescale = 1.0 / std::sqrt(variance_from_fourier(comm, *r.density));
-    scale(*r.density, rescale);
-  }
-  // Measured P = V * E|f_k|^2 = V * amplitude * rescale^2 / N^d * P(k).
-  r.power_factor = volume * amplitude * rescale * rescale / cells;
+  r.power_factor = shape_density(comm, make_density_recipe(p, spectrum), *r.density);
   potential_from_density(*r.density, *r.potential, p.box);
   r.plans->backward(*r.density);
   t.density = watch.lap();
@@ -182,20 +170,10 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
 
   // Displacement: phi_k again (forward FFT of the potential), then -i k phi_k per axis.
   std::vector<std::unique_ptr<fft::field>> displacement;
-  {
-    auto phi = std::make_unique<fft::field>(g);
-    phi->copy_from(*dp.potential);
-    dp.plans->forward(*phi);
-    scale(*phi, 1.0 / g.global_cells());
-    for (int axis = 0; axis < p.dim - 1; ++axis) {
-      displacement.push_back(std::make_unique<fft::field>(g));
-      minus_gradient(*phi, *displacement.back(), axis, p.box);
-      dp.plans->backward(*displacement.back());
-    }
-    minus_gradient(*phi, *phi, p.dim - 1, p.box);  // element by element, so in place is safe
-    dp.plans->backward(*phi);
-    displacement.push_back(std::move(phi));
-  }
+  std::vector<fft::field*> psi;
+  for (int axis = 0; axis < p.dim; ++axis) psi.push_back(displacement.emplace_back(std::make_unique<fft::field>(g)).get());
+  psi.back()->copy_from(*dp.potential);
+  displacement_from_potential(*dp.plans, psi, p.box);
   t.displacement = watch.lap();
   log_line(log, fmt::format("displacement {:.3f} s", t.displacement));
   {
@@ -219,15 +197,15 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
 
   // Frames: one Zel'dovich density per time, written as it is made.
   auto frame = std::make_unique<fft::field>(g);
-  std::vector<const fft::field*> psi;
-  for (const auto& d : displacement) psi.push_back(d.get());
+  const std::vector<const fft::field*> components(psi.begin(), psi.end());
   for (std::size_t i = 0; i < p.times.size(); ++i) {
-    zeldovich_density(comm, psi, p.times[i], p.box, *frame);
+    zeldovich_density(comm, components, p.times[i], p.box, *frame);
     t.frames += watch.lap();
     io::write_distributed(file, frame_path(i), dims, offset0, count0, frame->real(), stride);
     io::set_attribute(file, frame_path(i), "time", p.times[i]);
     t.write += watch.lap();
   }
+  psi.clear();
   displacement.clear();
   log_line(log, fmt::format("frames {:.3f} s ({} times)", t.frames, p.times.size()));
 

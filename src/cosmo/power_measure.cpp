@@ -8,7 +8,23 @@
 
 namespace plx::cosmo {
 
-measured_spectrum measure_power(const communicator& comm, const fft::field& fourier, double box) {
+namespace {
+
+// sinc^2(pi m / N) for the integer frequencies m = -N/2 .. N/2 (index m + N/2): one axis of the CIC window.
+std::vector<double> cic_axis_window(std::ptrdiff_t n) {
+  std::vector<double> w(static_cast<std::size_t>(n + 1), 1.0);
+  for (std::ptrdiff_t m = -n / 2; m <= n / 2; ++m) {
+    const double x = std::numbers::pi * static_cast<double>(m) / static_cast<double>(n);
+    const double sinc = m == 0 ? 1.0 : std::sin(x) / x;
+    w[static_cast<std::size_t>(m + n / 2)] = sinc * sinc;
+  }
+  return w;
+}
+
+}  // namespace
+
+measured_spectrum measure_power(const fft::slab_ranks& ranks, const fft::field& fourier, double box,
+                                assignment_window window) {
   const fft::slab_geometry& g = fourier.geometry();
   const auto shells = static_cast<std::size_t>(g.n / 2) + 1;  // shell 0 (k = 0) is dropped below
   const double k_unit = 2.0 * std::numbers::pi / box;
@@ -17,6 +33,9 @@ measured_spectrum measure_power(const communicator& comm, const fft::field& four
   constexpr std::size_t stride = 3;  // per shell: modes, sum of k, sum of P
   std::vector<double> partial(static_cast<std::size_t>(g.fourier_count) * shells * stride, 0.0);
   const std::complex<double>* values = fourier.fourier();
+  const bool deconvolve = window == assignment_window::cic;
+  const std::vector<double> axis_window = deconvolve ? cic_axis_window(g.n) : std::vector<double>{};
+  const auto half_n = static_cast<std::ptrdiff_t>(g.n / 2);
 #pragma omp parallel for schedule(static)
   for (std::ptrdiff_t plane = 0; plane < g.fourier_count; ++plane) {
     double* sums = partial.data() + static_cast<std::size_t>(plane) * shells * stride;
@@ -26,10 +45,16 @@ measured_spectrum measure_power(const communicator& comm, const fft::field& four
       if (shell == 0 || shell >= shells) return;
       sums[stride * shell] += m.weight;
       sums[stride * shell + 1] += m.weight * k * k_unit;
-      sums[stride * shell + 2] += m.weight * norm * std::norm(values[offset]);
+      double power = m.weight * norm * std::norm(values[offset]);
+      if (deconvolve) {
+        double w = 1.0;
+        for (int a = 0; a < g.dim; ++a) w *= axis_window[static_cast<std::size_t>(m.k[a] + half_n)];
+        power /= w * w;
+      }
+      sums[stride * shell + 2] += power;
     });
   }
-  const std::vector<double> total = fft::ordered_plane_sum(comm, partial, shells * stride);
+  const std::vector<double> total = fft::ordered_plane_sum(ranks, partial, shells * stride);
   measured_spectrum result;
   for (std::size_t s = 1; s < shells; ++s) {
     const double modes = total[stride * s];

@@ -34,8 +34,10 @@ namespace {
 constexpr int tag_spill = 0;
 constexpr int tag_particles = 31;
 
-// Which rank owns each real-space plane of dimension 0.
-std::vector<int> plane_owners(const communicator& comm, const fft::slab_geometry& g) {
+// Which rank owns each real-space plane of dimension 0 (rank 0 for all of a serial box).
+std::vector<int> plane_owners(const fft::slab_ranks& ranks, const fft::slab_geometry& g) {
+  if (ranks.is_serial()) return std::vector<int>(static_cast<std::size_t>(g.n), 0);
+  const communicator& comm = ranks.comm();
   const std::int64_t mine[2] = {g.real_start, g.real_count};
   std::vector<std::int64_t> all(2 * static_cast<std::size_t>(comm.size()));
   detail::check_mpi(MPI_Allgather(mine, 2, MPI_INT64_T, all.data(), 2, MPI_INT64_T, comm.native()), "MPI_Allgather");
@@ -50,14 +52,14 @@ std::vector<int> plane_owners(const communicator& comm, const fft::slab_geometry
 
 }  // namespace
 
-void zeldovich_density(const communicator& comm, std::span<const fft::field* const> displacement, double growth,
+void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field* const> displacement, double growth,
                        double box, fft::field& out, std::size_t max_chunk) {
   const fft::slab_geometry& g = out.geometry();
   const std::ptrdiff_t n = g.n;
   const int dim = g.dim;
   if (static_cast<int>(displacement.size()) != dim) throw error("zeldovich_density: need one displacement field per axis");
   const double to_cells = static_cast<double>(n) / box;
-  const std::vector<int> owner = plane_owners(comm, g);
+  const std::vector<int> owner = plane_owners(ranks, g);
 
   // 1. Move this rank's particles (one per owned grid point, in global index order).
   const std::size_t local_particles = static_cast<std::size_t>(g.real_count * g.rows_per_plane() * n);
@@ -77,10 +79,11 @@ void zeldovich_density(const communicator& comm, std::span<const fft::field* con
 
   // 2. Send each particle to the owner of its plane, keeping index order (a stable bucket by rank). Counts
   //    and offsets are 64-bit: one rank may hold more than 2^31 particles (3D N = 2048 on a few ranks).
-  const auto ranks = static_cast<std::size_t>(comm.size());
-  std::vector<std::size_t> send_counts(ranks, 0);
+  //    A serial box keeps them all: the bucket is then the identity and no message is sent.
+  const auto rank_count = ranks.is_serial() ? std::size_t{1} : static_cast<std::size_t>(ranks.comm().size());
+  std::vector<std::size_t> send_counts(rank_count, 0);
   for (const int d : destination) ++send_counts[static_cast<std::size_t>(d)];
-  std::vector<std::size_t> send_offsets(ranks, 0);
+  std::vector<std::size_t> send_offsets(rank_count, 0);
   std::exclusive_scan(send_counts.begin(), send_counts.end(), send_offsets.begin(), std::size_t{0});
   std::vector<std::array<double, 3>> send(local_particles);
   {
@@ -93,7 +96,10 @@ void zeldovich_density(const communicator& comm, std::span<const fft::field* con
   moved = {};
   destination = {};
   std::vector<std::array<double, 3>> recv =
-      detail::alltoallv_chunked<std::array<double, 3>>(comm, send, send_counts, tag_particles, max_chunk).values;
+      ranks.is_serial()
+          ? std::move(send)
+          : detail::alltoallv_chunked<std::array<double, 3>>(ranks.comm(), send, send_counts, tag_particles, max_chunk)
+                .values;
   send = {};
   const std::size_t received = recv.size();
 
@@ -157,7 +163,11 @@ void zeldovich_density(const communicator& comm, std::span<const fft::field* con
     previous = owner[static_cast<std::size_t>((g.real_start - 1 + n) % n)];
   }
   const double* last_spill = spill.data() + (std::max<std::ptrdiff_t>(g.real_count, 1) - 1) * plane_size;
-  {
+  if (ranks.is_serial()) {
+    // The previous plane of plane 0 is the last one, ours: what a single rank sends itself.
+    std::copy_n(last_spill, plane_size, incoming.data());
+  } else {
+    const communicator& comm = ranks.comm();
     // A plane is N^2 + 2N doubles in 3D: past 2^31 for N > 46340, hence chunks here too.
     const auto count = static_cast<std::size_t>(plane_size);
     const std::size_t chunk = detail::clamp_chunk(max_chunk);

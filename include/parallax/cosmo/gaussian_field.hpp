@@ -12,10 +12,12 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include <parallax/core/communicator.hpp>
 #include <parallax/cosmo/spectrum.hpp>
 #include <parallax/fft/field.hpp>
+#include <parallax/fft/slab_ranks.hpp>
 
 namespace plx::cosmo {
 
@@ -30,12 +32,21 @@ namespace plx::cosmo {
 void fill_white_noise(fft::field& f, std::uint64_t seed);
 
 /// Multiplies every mode by sqrt(amplitude * P(|k|)), k in 1/box units, and removes the k = 0 mode. P is
-/// evaluated once per distinct integer |k|^2 (a table), not once per mode.
+/// evaluated once per distinct integer |k|^2 (a table, spectrum_factors), not once per mode.
 void apply_spectrum(fft::field& f, const power_spectrum& spectrum, double box, double amplitude);
 
-/// Collective: the real-space variance of a ready-to-invert Fourier field, by Parseval, summed in a fixed
-/// order (bitwise the same for any decomposition).
-[[nodiscard]] double variance_from_fourier(const communicator& comm, const fft::field& f);
+/// The table apply_spectrum uses for a dim-dimensional box of n cells per side: entry m (m = |k|^2 in units
+/// of the fundamental, 0 .. dim (n/2)^2) is sqrt(amplitude * P(2 pi / box * sqrt(m))), entry 0 is 0. Made once,
+/// it serves any number of realizations (apply_spectrum_factors); thread-safe.
+[[nodiscard]] std::vector<double> spectrum_factors(int dim, std::ptrdiff_t n, const power_spectrum& spectrum, double box,
+                                                   double amplitude);
+
+/// Multiplies every mode by factors[|k|^2] (a table of spectrum_factors for the field's shape).
+void apply_spectrum_factors(fft::field& f, const std::vector<double>& factors);
+
+/// Collective unless `ranks` is serial: the real-space variance of a ready-to-invert Fourier field, by
+/// Parseval, summed in a fixed order (bitwise the same for any decomposition, a serial box included).
+[[nodiscard]] double variance_from_fourier(const fft::slab_ranks& ranks, const fft::field& f);
 
 /// Multiplies every value (all of the rank's memory) by `factor`.
 void scale(fft::field& f, double factor);

@@ -3,20 +3,32 @@
 
 #include <vector>
 
-#include <parallax/core/communicator.hpp>
 #include <parallax/fft/field.hpp>
+#include <parallax/fft/slab_ranks.hpp>
 
 namespace plx::cosmo {
 
 /// One row per non-empty shell. Shell b holds the modes with round(|k| / k_f) = b, b = 1 .. N/2, k_f = 2 pi / L.
 struct measured_spectrum {
   std::vector<double> k;      ///< mean |k| of the shell's modes (1/box units)
-  std::vector<double> power;  ///< mean of L^d / N^(2d) |F_k|^2 over the shell
+  std::vector<double> power;  ///< mean of L^d / N^(2d) |F_k|^2 (/ W(k)^2, see assignment_window) over the shell
   std::vector<double> modes;  ///< modes in the shell, counting k and -k separately
 };
 
-/// Collective. `fourier` holds the unnormalised forward FFT of a real field (plx::fft::r2c_plans::forward).
-/// Sums are taken in a fixed order: bitwise the same result for any decomposition.
-[[nodiscard]] measured_spectrum measure_power(const communicator& comm, const fft::field& fourier, double box);
+/// The mass-assignment window a measurement divides out of each mode.
+enum class assignment_window {
+  none,
+  /// Cloud in cell: a density deposited by CIC (zeldovich_density) is the particles' density convolved with
+  /// a box of one cell, twice, along each axis, so each mode is damped by
+  ///   W(k) = prod over axes i of sinc^2(pi m_i / N),   sinc x = sin(x) / x,   m_i the integer frequency,
+  /// (k_i / k_Nyquist = 2 m_i / N). P is measured as |F_k|^2 / W(k)^2. Aliasing is not corrected.
+  cic,
+};
+
+/// Collective unless `ranks` is serial. `fourier` holds the unnormalised forward FFT of a real field
+/// (fft::transforms::forward). Sums are taken in a fixed order: bitwise the same result for any
+/// decomposition, a serial box included.
+[[nodiscard]] measured_spectrum measure_power(const fft::slab_ranks& ranks, const fft::field& fourier, double box,
+                                              assignment_window window = assignment_window::none);
 
 }  // namespace plx::cosmo

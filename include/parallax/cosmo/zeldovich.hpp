@@ -16,18 +16,19 @@
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/communicator.hpp>
 #include <parallax/fft/field.hpp>
+#include <parallax/fft/slab_ranks.hpp>
 
 namespace plx::cosmo {
 
 /// A particle's position in cell units (x / (L/N)), wrapped into [0, N); z = 0 in 2D.
 using particle_position = Eigen::Vector3d;
 
-/// Collective. Density of the moved particles, rho / mean rho (1 everywhere for D = 0), into `out` (real
+/// Collective unless `ranks` is serial (then no MPI: the whole box is the caller's). Density of the moved particles, rho / mean rho (1 everywhere for D = 0), into `out` (real
 /// space). `displacement` holds dim real-space fields in box units (one per axis); `box` is L. Messages
 /// carry at most `max_chunk` particles (or doubles of a spilled plane), so any count per rank works; tests
 /// pass a few to exercise the chunking, which never changes the result. Point-to-point on `comm` with
 /// tags 0 and 31.
-void zeldovich_density(const communicator& comm, std::span<const fft::field* const> displacement, double growth,
+void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field* const> displacement, double growth,
                        double box, fft::field& out, std::size_t max_chunk = detail::max_mpi_count);
 
 /// The CIC weights of a particle at `u` (cell units, in [0, N)) along one axis: lower cell and the fraction

@@ -13,6 +13,7 @@
 
 #include <parallax/core/communicator.hpp>
 #include <parallax/fft/field.hpp>
+#include <parallax/fft/transforms.hpp>
 
 namespace plx::fft {
 
@@ -21,11 +22,11 @@ enum class plan_mode { estimate, measure };
 /// "estimate" or "measure"; throws plx::config_error otherwise.
 [[nodiscard]] plan_mode parse_plan_mode(const std::string& text);
 
-class r2c_plans {
+class r2c_plans final : public transforms {
  public:
   /// Collective. Plans with `scratch` (its contents are destroyed when planning with measure).
   r2c_plans(const communicator& comm, field& scratch, plan_mode mode);
-  ~r2c_plans();
+  ~r2c_plans() override;
   // Owns two fftw_plan handles.
   r2c_plans(const r2c_plans&) = delete;
   r2c_plans& operator=(const r2c_plans&) = delete;
@@ -33,9 +34,9 @@ class r2c_plans {
   r2c_plans& operator=(r2c_plans&&) = delete;
 
   /// Collective: real -> Fourier (transposed out), unnormalised.
-  void forward(field& f) const;
+  void forward(field& f) const override;
   /// Collective: Fourier (transposed in) -> real, unnormalised (multiply by 1/N^d for the inverse).
-  void backward(field& f) const;
+  void backward(field& f) const override;
   /// Seconds spent planning (this rank).
   [[nodiscard]] double planning_seconds() const noexcept { return planning_s_; }
 

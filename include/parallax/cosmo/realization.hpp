@@ -1,0 +1,82 @@
+// One realization of the cosmology pipeline as one task: a whole box on one thread, in this process's
+// memory, with no MPI (map tasks run on OpenMP threads, which must not call MPI). A realization measures
+// P(k) of its initial density, evolves the box with Zel'dovich to each growth factor of params.times,
+// deposits the particles by CIC, transforms, and measures P(k) of each evolved density with the CIC window
+// divided out (assignment_window::cic).
+//
+// It runs plx-cosmo's own stages (stages.hpp, zeldovich_density, measure_power) on a serial box, the 1-rank
+// slab, with serial FFTW plans that compute what FFTW-MPI does on any number of ranks (serial_plans.hpp).
+// So the initial P(k) of seed s is bitwise plx-cosmo's /power_spectrum/power for seed s, and the evolved
+// densities are bitwise its /frames/NNN/density, for any rank x thread layout of plx-cosmo. Like plx-cosmo,
+// the initial P(k) is measured on the forward transform of the real-space density (two transforms a
+// realization could skip, since the noise is drawn in Fourier space, but then the last bits would differ).
+//
+//   const plx::cosmo::realization_maker maker(params);   // once: checks, spectrum, plans (main thread)
+//   #pragma omp parallel for                               // or any map: run() is thread-safe
+//   for (int i = 0; i < m; ++i) spectra[i] = maker.run(params.seed + i);
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include <parallax/cosmo/params.hpp>
+#include <parallax/cosmo/spectrum.hpp>
+#include <parallax/cosmo/stages.hpp>
+#include <parallax/fft/field.hpp>
+#include <parallax/fft/serial_plans.hpp>
+
+namespace plx::cosmo {
+
+/// The spectra of one realization, in the bins of realization_maker::k().
+struct realization_spectra {
+  std::vector<double> power;          ///< P(k) of the initial density (bins)
+  std::vector<double> power_evolved;  ///< P(k) of each evolved density, CIC window divided out (times x bins, row-major)
+};
+
+class realization_maker {
+ public:
+  /// Checks `params` (validate(): plx::config_error naming the parameter), builds the spectrum, the density
+  /// recipe, the bins and the serial plans. Not collective; call it on the thread that plans (FFTW's planner
+  /// runs under a lock, but building this while other threads plan is best avoided for speed).
+  explicit realization_maker(pipeline_params params);
+  ~realization_maker();
+  // Tasks hold references to it while they run.
+  realization_maker(const realization_maker&) = delete;
+  realization_maker& operator=(const realization_maker&) = delete;
+
+  /// The realization of `seed`. Thread-safe: each thread works in its own buffers (made on its first call,
+  /// about (dim + 2) grids plus the particles). No MPI.
+  [[nodiscard]] realization_spectra run(std::uint64_t seed) const;
+
+  /// Called with each evolved density (real space, rho / mean rho, the serial layout of fft::field) as it is
+  /// made: time index and field. For tests and for anyone who wants the frames themselves.
+  using frame_callback = std::function<void(std::size_t, const fft::field&)>;
+  [[nodiscard]] realization_spectra run(std::uint64_t seed, const frame_callback& on_frame) const;
+
+  [[nodiscard]] const pipeline_params& params() const noexcept { return params_; }
+  [[nodiscard]] const power_spectrum& spectrum() const noexcept { return *spectrum_; }
+  [[nodiscard]] std::size_t bins() const noexcept { return k_.size(); }
+  [[nodiscard]] std::size_t times() const noexcept { return params_.times.size(); }
+  /// Mean |k| of each bin (1/box units) and its number of modes (k and -k counted apart), as plx-cosmo's
+  /// /power_spectrum/k and /modes.
+  [[nodiscard]] const std::vector<double>& k() const noexcept { return k_; }
+  [[nodiscard]] const std::vector<double>& modes() const noexcept { return modes_; }
+  /// The expected initial P(k) in each bin: f * P(k) with f the power factor. With unit-variance
+  /// normalisation each realization is rescaled by its own variance, so f uses the expected variance here
+  /// (plx-cosmo's /power_spectrum/input uses the run's own).
+  [[nodiscard]] const std::vector<double>& input() const noexcept { return input_; }
+
+ private:
+  pipeline_params params_;
+  std::unique_ptr<power_spectrum> spectrum_;
+  density_recipe recipe_;
+  fft::serial_r2c_plans plans_;
+  std::vector<double> k_;
+  std::vector<double> modes_;
+  std::vector<double> input_;
+};
+
+}  // namespace plx::cosmo
