@@ -15,7 +15,9 @@
 
 #include <parallax/dist/checkpoint.hpp>
 #include <parallax/dist/chunk_sizer.hpp>
+#include <parallax/dist/h5_row.hpp>
 #include <parallax/dist/map.hpp>
+#include <parallax/dist/map_to_h5.hpp>
 #include <parallax/dist/options.hpp>
 #include <parallax/dist/outcome.hpp>
 #include <parallax/dist/payload.hpp>
@@ -37,6 +39,8 @@
 #include <parallax/io/slab_io.hpp>
 #include <parallax/io/xdmf.hpp>
 
+#include <parallax/cosmo/covariance.hpp>
+#include <parallax/cosmo/ensemble.hpp>
 #include <parallax/cosmo/gaussian_field.hpp>
 #include <parallax/cosmo/params.hpp>
 #include <parallax/cosmo/pipeline.hpp>

@@ -50,6 +50,25 @@ std::vector<int> plane_owners(const fft::slab_ranks& ranks, const fft::slab_geom
   return owner;
 }
 
+// The particle and plane buffers of one call. A distributed call owns its own (freed when it returns: plx-cosmo
+// holds them only while it deposits). A serial box reuses one set per thread: a map task deposits again and
+// again, and fresh multi-megabyte buffers each time cost more in page faults than the deposit itself.
+struct deposit_buffers {
+  std::vector<particle_position> moved;
+  std::vector<int> destination;
+  std::vector<std::array<double, 3>> send;
+  std::vector<std::array<double, 3>> recv;
+  std::vector<std::size_t> plane_count;
+  std::vector<std::size_t> order;
+  std::vector<double> spill;
+  std::vector<double> incoming;
+};
+
+deposit_buffers& thread_buffers() {
+  thread_local deposit_buffers buffers;
+  return buffers;
+}
+
 }  // namespace
 
 void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field* const> displacement, double growth,
@@ -60,11 +79,16 @@ void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field*
   if (static_cast<int>(displacement.size()) != dim) throw error("zeldovich_density: need one displacement field per axis");
   const double to_cells = static_cast<double>(n) / box;
   const std::vector<int> owner = plane_owners(ranks, g);
+  const bool serial = ranks.is_serial();
+  deposit_buffers own_buffers;
+  deposit_buffers& buffers = serial ? thread_buffers() : own_buffers;
 
   // 1. Move this rank's particles (one per owned grid point, in global index order).
   const std::size_t local_particles = static_cast<std::size_t>(g.real_count * g.rows_per_plane() * n);
-  std::vector<particle_position> moved(local_particles);
-  std::vector<int> destination(local_particles);
+  std::vector<particle_position>& moved = buffers.moved;
+  std::vector<int>& destination = buffers.destination;
+  moved.resize(local_particles);  // every element is written below
+  destination.resize(local_particles);
 #pragma omp parallel for schedule(static)
   for (std::ptrdiff_t plane = 0; plane < g.real_count; ++plane) {
     std::size_t k = static_cast<std::size_t>(plane * g.rows_per_plane() * n);
@@ -80,12 +104,13 @@ void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field*
   // 2. Send each particle to the owner of its plane, keeping index order (a stable bucket by rank). Counts
   //    and offsets are 64-bit: one rank may hold more than 2^31 particles (3D N = 2048 on a few ranks).
   //    A serial box keeps them all: the bucket is then the identity and no message is sent.
-  const auto rank_count = ranks.is_serial() ? std::size_t{1} : static_cast<std::size_t>(ranks.comm().size());
+  const auto rank_count = serial ? std::size_t{1} : static_cast<std::size_t>(ranks.comm().size());
   std::vector<std::size_t> send_counts(rank_count, 0);
   for (const int d : destination) ++send_counts[static_cast<std::size_t>(d)];
   std::vector<std::size_t> send_offsets(rank_count, 0);
   std::exclusive_scan(send_counts.begin(), send_counts.end(), send_offsets.begin(), std::size_t{0});
-  std::vector<std::array<double, 3>> send(local_particles);
+  std::vector<std::array<double, 3>>& send = buffers.send;
+  send.resize(local_particles);
   {
     std::vector<std::size_t> cursor = send_offsets;
     for (std::size_t i = 0; i < local_particles; ++i) {
@@ -93,22 +118,26 @@ void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field*
       std::copy_n(moved[i].data(), 3, send[at].data());
     }
   }
-  moved = {};
-  destination = {};
-  std::vector<std::array<double, 3>> recv =
-      ranks.is_serial()
-          ? std::move(send)
-          : detail::alltoallv_chunked<std::array<double, 3>>(ranks.comm(), send, send_counts, tag_particles, max_chunk)
-                .values;
-  send = {};
+  std::vector<std::array<double, 3>>& recv = buffers.recv;
+  if (serial) {
+    std::swap(recv, send);  // both keep their memory for the next call
+  } else {
+    moved = {};
+    destination = {};
+    recv = detail::alltoallv_chunked<std::array<double, 3>>(ranks.comm(), send, send_counts, tag_particles, max_chunk)
+               .values;
+    send = {};
+  }
   const std::size_t received = recv.size();
 
   // 3. Bucket the arrivals by plane, stably: each plane then sees its particles in global index order.
-  std::vector<std::size_t> plane_count(static_cast<std::size_t>(g.real_count) + 1, 0);
+  std::vector<std::size_t>& plane_count = buffers.plane_count;
+  plane_count.assign(static_cast<std::size_t>(g.real_count) + 1, 0);
   const auto plane_of = [&](std::size_t i) { return static_cast<std::size_t>(cic_split(recv[i][0], n).cell - g.real_start); };
   for (std::size_t i = 0; i < received; ++i) ++plane_count[plane_of(i) + 1];
   std::partial_sum(plane_count.begin(), plane_count.end(), plane_count.begin());
-  std::vector<std::size_t> order(received);
+  std::vector<std::size_t>& order = buffers.order;
+  order.resize(received);  // a permutation: every element is written below
   {
     std::vector<std::size_t> cursor(plane_count.begin(), plane_count.end() - 1);
     for (std::size_t i = 0; i < received; ++i) order[cursor[plane_of(i)]++] = i;
@@ -120,7 +149,8 @@ void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field*
   const std::ptrdiff_t plane_size = g.rows_per_plane() * padded;
   double* own = out.real();
   std::fill(own, own + out.size(), 0.0);
-  std::vector<double> spill(static_cast<std::size_t>(std::max<std::ptrdiff_t>(g.real_count, 1) * plane_size), 0.0);
+  std::vector<double>& spill = buffers.spill;
+  spill.assign(static_cast<std::size_t>(std::max<std::ptrdiff_t>(g.real_count, 1) * plane_size), 0.0);
 #pragma omp parallel for schedule(dynamic, 1)
   for (std::ptrdiff_t plane = 0; plane < g.real_count; ++plane) {
     double* a = own + plane * plane_size;
@@ -155,7 +185,8 @@ void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field*
   }
 
   // 5. The spill of the last owned plane belongs to the next plane's owner; ours comes from the previous one.
-  std::vector<double> incoming(static_cast<std::size_t>(plane_size), 0.0);
+  std::vector<double>& incoming = buffers.incoming;
+  incoming.assign(static_cast<std::size_t>(plane_size), 0.0);
   int next = MPI_PROC_NULL;
   int previous = MPI_PROC_NULL;
   if (g.real_count > 0) {
@@ -163,7 +194,7 @@ void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field*
     previous = owner[static_cast<std::size_t>((g.real_start - 1 + n) % n)];
   }
   const double* last_spill = spill.data() + (std::max<std::ptrdiff_t>(g.real_count, 1) - 1) * plane_size;
-  if (ranks.is_serial()) {
+  if (serial) {
     // The previous plane of plane 0 is the last one, ours: what a single rank sends itself.
     std::copy_n(last_spill, plane_size, incoming.data());
   } else {

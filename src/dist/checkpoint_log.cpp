@@ -48,7 +48,9 @@ T read_raw(const std::string& bytes, std::size_t at) {
 
 }  // namespace
 
-checkpoint_log::checkpoint_log(const std::string& path, std::uint64_t items, const std::string& type_name) : path_(path) {
+checkpoint_log::checkpoint_log(const std::string& path, std::uint64_t items, const std::string& type_name,
+                               std::uint64_t index_limit)
+    : path_(path) {
   const std::string header = header_line(items, type_name);
   std::string contents;
   if (std::ifstream in{path, std::ios::binary}) {
@@ -73,7 +75,7 @@ checkpoint_log::checkpoint_log(const std::string& path, std::uint64_t items, con
       while (contents.size() - valid >= fixed) {
         const auto index = read_raw<std::uint64_t>(contents, valid);
         const auto length = read_raw<std::uint64_t>(contents, valid + 8);
-        if (length > contents.size() - valid - fixed || index >= items) break;
+        if (length > contents.size() - valid - fixed || index >= index_limit) break;
         const std::string_view body(contents.data() + valid, 16 + length);
         const auto stored = read_raw<std::uint32_t>(contents, valid + 16 + length);
         if (crc32(body) != stored) break;

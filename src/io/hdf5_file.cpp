@@ -397,22 +397,26 @@ h5_file h5_file::create(const communicator& comm, const std::string& path) {
   return h5_file(std::move(own), path, std::move(file), true);
 }
 
-h5_file h5_file::open_read(const communicator& comm, const std::string& path) {
+h5_file h5_file::open_read(const communicator& comm, const std::string& path) { return open_existing(comm, path, false); }
+
+h5_file h5_file::open_write(const communicator& comm, const std::string& path) { return open_existing(comm, path, true); }
+
+h5_file h5_file::open_existing(const communicator& comm, const std::string& path, bool writable) {
   detail::h5_quiet quiet;
   communicator own = comm.dup();
   std::string missing;
   if (own.is_root()) {
     std::error_code error;
     if (!std::filesystem::is_regular_file(path, error)) {
-      missing = "cannot open '" + path + "' for reading: " +
+      missing = "cannot open '" + path + (writable ? "' for writing: " : "' for reading: ") +
                 (error ? error.message() : std::string("no such file")) + " (checked on rank 0)";
     }
   }
   detail::agree_or_throw(own, "", missing);
   h5_id fapl = file_access_list(own, path);
-  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
+  const hid_t id = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.get());
   h5_id file = agree_on_open(own, id, "H5Fopen", path);
-  return h5_file(std::move(own), path, std::move(file), false);
+  return h5_file(std::move(own), path, std::move(file), writable);
 }
 
 h5_file::~h5_file() { close_noexcept(); }

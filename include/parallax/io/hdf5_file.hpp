@@ -127,6 +127,9 @@ class h5_file {
   /// Collective. Opens an existing file for reading. Throws plx::io_error on every rank if the file is
   /// missing (checked on root) or cannot be opened as HDF5.
   static h5_file open_read(const communicator& comm, const std::string& path);
+  /// Collective. Opens an existing file for reading and writing (adding datasets or attributes). Throws
+  /// as open_read does.
+  static h5_file open_write(const communicator& comm, const std::string& path);
 
   h5_file() = default;  ///< closed; assign a created or opened file to it
   /// Closes if still open; never throws. Which close depends on how the object goes:
@@ -183,6 +186,7 @@ class h5_file {
 
  private:
   h5_file(communicator comm, std::string path, h5_id id, bool writable) noexcept;
+  static h5_file open_existing(const communicator& comm, const std::string& path, bool writable);
   void close_noexcept() noexcept;
   friend void detail::mark_failed(h5_file& file) noexcept;
   friend void detail::agree_on_step(h5_file& file, const std::string& local_failure, bool hdf5_failed);

@@ -18,8 +18,12 @@ class checkpoint_log {
  public:
   /// Opens (or creates) `path` for a map of `items` results of type `type_name`. An existing file for
   /// another item count or type is refused with plx::config_error naming both; unreadable or unwritable
-  /// paths throw plx::io_error.
-  checkpoint_log(const std::string& path, std::uint64_t items, const std::string& type_name);
+  /// paths throw plx::io_error. Record indices are below `index_limit` (default: `items`); a record with a
+  /// larger one counts as corrupt, like a wrong checksum.
+  checkpoint_log(const std::string& path, std::uint64_t items, const std::string& type_name,
+                 std::uint64_t index_limit);
+  checkpoint_log(const std::string& path, std::uint64_t items, const std::string& type_name)
+      : checkpoint_log(path, items, type_name, items) {}
   ~checkpoint_log();
   // Owns a file descriptor.
   checkpoint_log(const checkpoint_log&) = delete;

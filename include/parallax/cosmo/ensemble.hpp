@@ -1,0 +1,54 @@
+// plx-ensemble's library: M realizations of the cosmology pipeline (realization_maker), one map task each
+// over every rank x thread, their spectra stored as rows of an HDF5 file while the map runs (map_to_h5:
+// durable rows, resume after a stop or a kill), then, on root, the covariance of P(k) of the initial density
+// and of each evolved one.
+//
+// Output (one file; M realizations, B bins, T times):
+//   /realizations/power            M x B      P(k) of realization i's initial density (seed S + i)
+//   /realizations/power_evolved    M x T x B  P(k) of its Zel'dovich densities, CIC window divided out
+//   /realizations/seed             M          S + i (uint64)
+//   /power_spectrum/k, /modes, /input   B    bins (mean |k|, modes) and the expected initial P(k)
+//   /covariance/{mean, matrix, correlation, eigenvalues, precision, gaussian_diagonal}
+//                                             of the initial P(k): B, B x B, B x B, B, B x B, B
+//   /covariance/evolved/{the same}            of each evolved P(k), with a leading axis of the T times:
+//                                             T x B, T x B x B, T x B x B, T x B, T x B x B, T x B
+// The times are the attribute "times" of "/" and of /covariance/evolved; see covariance.hpp for the
+// estimators (unbiased covariance, Hartlap-corrected precision, 2 P^2 / N_modes with P the ensemble mean).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include <parallax/core/communicator.hpp>
+#include <parallax/cosmo/params.hpp>
+#include <parallax/dist/options.hpp>
+
+namespace plx::cosmo {
+
+struct ensemble_params {
+  pipeline_params field;         ///< the field options; field.seed is S, field.out the output, field.force overwrites
+  std::size_t realizations = 0;  ///< M, at least 2 and more than bins + 2
+  bool resume = false;           ///< continue a stopped run of the same parameters (computes only missing rows)
+};
+
+struct ensemble_report {
+  std::size_t realizations = 0;  ///< M
+  std::size_t computed = 0;      ///< realizations computed by this call (fewer than M after a resume)
+  std::size_t bins = 0;
+  double seconds = 0;            ///< wall time of the whole call (root)
+  double map_seconds = 0;        ///< of the realizations alone
+  std::string output;
+};
+
+/// The text that identifies what a realization depends on (every field option and the first seed): a resume
+/// against another one is refused. Doubles are written with 17 significant digits.
+[[nodiscard]] std::string ensemble_fingerprint(const pipeline_params& field);
+
+/// Collective. Checks everything before any work (plx::config_error on every rank: the field options as
+/// plx-cosmo's, M < 2, bins >= M - 2, an unwritable output, an existing output without --force, a partial run
+/// without --resume or --force, a resume against other parameters), runs the realizations through the map
+/// layer with `options` (progress, schedule, threads), writes the covariance on root and renames the file
+/// into place. Finished rows stay durable whatever fails later.
+ensemble_report run_ensemble(const communicator& comm, const ensemble_params& params, map_options options = {});
+
+}  // namespace plx::cosmo

@@ -1,0 +1,183 @@
+// Root's side of map_to_h5: the rows of a map land in an HDF5 file durably, with bounded memory, and a run
+// killed at any instant resumes with only the missing rows.
+//
+// Files, beside the final path P:
+//   P.partial          the HDF5 file being filled. All of its metadata (groups, fixed-row datasets with
+//                      contiguous storage allocated up front, attributes) is written and synced before the
+//                      first row. Rows are then written as raw bytes at each dataset's address
+//                      (H5Dget_offset) with pwrite, never through HDF5: while rows are written the file's
+//                      metadata does not change, so kill -9 cannot leave it unreadable (an HDF5 1.10 file
+//                      open for writing can be).
+//   P.journal          a checkpoint_log (CRC-checked records, each appended with one write + fdatasync):
+//                      the datasets' addresses, then after every flush the index ranges of the rows that
+//                      flush made durable (the rows are synced to P.partial first), and a mark before the
+//                      file's metadata is touched again at the end.
+//   P.partial.ragged.C.values / .rows   ragged column C: values appended in arrival order, and per row
+//                      (byte offset, byte length) at row * 16. At the end they are copied into the HDF5 file
+//                      in row order (CSR), so the result does not depend on the order rows arrived in.
+//
+// Resume: rows recorded in the journal are durable; everything else is computed again. If the run died
+// while the file's metadata was being changed at the end (the mark is in the journal), or P.partial no
+// longer checks out against the journal, the file is rebuilt: a new one is made and the durable rows are
+// copied over from the old one's recorded addresses. Nothing recorded is lost.
+//
+// Memory: root holds at most two buffers of `buffer_bytes` rows (plus 8 bytes per buffered row): one
+// filling while a writer thread writes and syncs the other.
+#pragma once
+
+#include <hdf5.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <parallax/dist/detail/checkpoint_log.hpp>
+#include <parallax/dist/detail/index_ranges.hpp>
+#include <parallax/dist/h5_row.hpp>
+#include <parallax/io/hdf5_file.hpp>
+
+namespace plx::detail {
+
+/// One output dataset as the store sees it.
+struct h5_store_column {
+  std::string path;
+  h5_layout layout;               ///< element datatype, and dims of one value (ragged)
+  std::vector<hsize_t> row_dims;  ///< fixed rows: the dims of one row
+  std::size_t row_bytes = 0;      ///< fixed rows: bytes of one row; ragged: bytes of one value
+  bool ragged = false;
+};
+
+/// Who made the file: stored as attributes of every column.
+struct h5_provenance {
+  std::string label;
+  std::string schedule;
+  std::string command_line;
+  std::string version;
+  int ranks = 1;
+  int threads = 1;
+};
+
+struct h5_store_settings {
+  std::size_t buffer_bytes = std::size_t{32} << 20;
+  std::chrono::duration<double> checkpoint_interval = std::chrono::seconds(5);
+};
+
+/// The files of an output at `final_path`.
+struct h5_output_paths {
+  std::string final_path;
+  [[nodiscard]] std::string partial() const { return final_path + ".partial"; }
+  [[nodiscard]] std::string journal() const { return final_path + ".journal"; }
+  [[nodiscard]] std::string ragged_values(std::size_t column) const;
+  [[nodiscard]] std::string ragged_rows(std::size_t column) const;
+  /// Removes the partial file and the ragged columns' files; missing ones are fine. Throws plx::io_error.
+  void remove_partial_files() const;
+  /// The same, and the journal: every work file (never the final file).
+  void remove_work_files() const;
+  [[nodiscard]] bool has_work_files() const;
+};
+
+class h5_row_store {
+ public:
+  /// Root only. Opens or creates the journal and the partial file for a map of `n` rows. `descriptor`
+  /// says what the rows are (n, columns, types, the caller's fingerprint); a journal for another
+  /// descriptor is refused with plx::config_error.
+  h5_row_store(h5_output_paths paths, std::vector<h5_store_column> columns, std::uint64_t n,
+               const std::string& descriptor, const h5_provenance& provenance, const h5_store_settings& settings);
+  /// Writes and records what is still buffered (a failure is logged, never thrown), then stops the writer.
+  ~h5_row_store();
+  // Owns a thread and file descriptors.
+  h5_row_store(const h5_row_store&) = delete;
+  h5_row_store& operator=(const h5_row_store&) = delete;
+  h5_row_store(h5_row_store&&) = delete;
+  h5_row_store& operator=(h5_row_store&&) = delete;
+
+  /// The rows that were durable when the store was opened.
+  [[nodiscard]] const index_ranges& durable_at_open() const noexcept { return durable_at_open_; }
+  [[nodiscard]] const std::vector<h5_store_column>& columns() const noexcept { return columns_; }
+
+  // Adding a row, from one thread at a time: begin_row, then for each column fixed_space(c) (row_bytes
+  // to fill) or ragged_space(c, bytes), then end_row. begin_row waits while both buffers are full, and
+  // throws the writer's failure (a full disk) if it had one.
+  void begin_row(std::uint64_t index);
+  [[nodiscard]] char* fixed_space(std::size_t column);
+  [[nodiscard]] char* ragged_space(std::size_t column, std::size_t bytes);
+  /// `keep` false takes the row back out (filling it failed).
+  void end_row(bool keep) noexcept;
+
+  /// Writes, syncs and records every buffered row, and stops the writer. Throws its failure.
+  void finish_rows();
+  /// Marks in the journal that the file's metadata is about to change (a crash from here on rebuilds
+  /// the file on resume); then builds the ragged columns and sets `rows_done` on every column.
+  void finalize();
+  /// Marks in the journal that the file's metadata is about to change (for the caller's own additions).
+  void mark_finalizing();
+  /// Syncs the partial file, renames it to the final path, syncs the directory, removes the work files.
+  void commit();
+
+ private:
+  struct batch {
+    std::vector<std::uint64_t> rows;                       // row index of each slot, in arrival order
+    std::vector<std::vector<char>> fixed;                  // per column: slot k's bytes at k * row_bytes
+    std::vector<std::vector<char>> values;                 // per ragged column: values, appended
+    std::vector<std::vector<std::uint64_t>> extents;       // per ragged column: per slot (offset, bytes)
+    std::size_t bytes = 0;
+    void clear();
+  };
+
+  void open_or_create();
+  void create_partial();
+  [[nodiscard]] bool partial_checks_out() const;
+  void rebuild_partial();
+  void build_ragged(io::h5_file& file, std::size_t column);
+  void open_row_files();
+  void close_row_files() noexcept;
+  void record_layout();
+
+  void writer_loop();
+  void write_batch(batch& b);
+  void hand_over(std::unique_lock<std::mutex>& lock);
+  void stop_writer() noexcept;
+
+  h5_output_paths paths_;
+  std::vector<h5_store_column> columns_;
+  std::uint64_t n_ = 0;
+  h5_store_settings settings_;
+  std::string descriptor_;
+  h5_provenance provenance_;
+  std::unique_ptr<checkpoint_log> journal_;
+  std::vector<std::uint64_t> offsets_;   // per column: the dataset's address (fixed), or none (ragged)
+  index_ranges durable_at_open_;
+  bool finalizing_seen_ = false;         // the journal has the mark: the metadata may be half-written
+
+  int partial_fd_ = -1;
+  std::vector<int> values_fd_;           // per column (ragged only, else -1)
+  std::vector<int> rows_fd_;
+  std::vector<std::uint64_t> values_end_;
+
+  // Between the sink's thread and the writer.
+  std::mutex mutex_;
+  std::condition_variable wake_writer_;
+  std::condition_variable writer_done_;
+  std::unique_lock<std::mutex> row_lock_;  // held from begin_row to end_row
+  struct row_mark {
+    std::size_t rows = 0;
+    std::size_t bytes = 0;
+  } mark_;                                  // the filling batch before the current row, to take it back
+  std::vector<std::size_t> mark_fixed_, mark_values_, mark_extents_;
+  batch filling_;
+  batch writing_;
+  bool write_requested_ = false;
+  bool writer_busy_ = false;
+  bool stopping_ = false;
+  std::exception_ptr writer_failure_;
+  std::chrono::steady_clock::time_point last_flush_;
+  std::thread writer_;
+};
+
+}  // namespace plx::detail

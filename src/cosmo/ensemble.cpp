@@ -1,0 +1,178 @@
+#include <parallax/cosmo/ensemble.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <tuple>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <parallax/core/collectives.hpp>
+#include <parallax/core/error.hpp>
+#include <parallax/cosmo/covariance.hpp>
+#include <parallax/cosmo/realization.hpp>
+#include <parallax/dist/map_to_h5.hpp>
+#include <parallax/io/hdf5_file.hpp>
+#include <parallax/io/slab_io.hpp>
+#include <parallax/version.hpp>
+
+namespace plx::cosmo {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+double seconds_since(clock::time_point start) { return std::chrono::duration<double>(clock::now() - start).count(); }
+
+// The estimates of one spectrum (initial, or one evolved time), flattened for writing.
+struct flat_estimate {
+  std::vector<double> mean, matrix, correlation, eigenvalues, precision, gaussian_diagonal;
+
+  void append(const covariance_estimate& e) {
+    const auto add = [](std::vector<double>& to, const auto& from) {
+      // Eigen matrices are column-major; the covariance matrices are symmetric, so either order is C order.
+      to.insert(to.end(), from.data(), from.data() + from.size());
+    };
+    add(mean, e.mean);
+    add(matrix, e.matrix);
+    add(correlation, e.correlation);
+    add(eigenvalues, e.eigenvalues);
+    add(precision, e.precision);
+    add(gaussian_diagonal, e.gaussian_diagonal);
+  }
+};
+
+// Collective: the estimates under `group`, `lead` prefixed to every shape (the times axis, or none).
+void write_estimates(io::h5_file& file, const std::string& group, const std::vector<hsize_t>& lead,
+                     const flat_estimate& e, hsize_t bins) {
+  const auto shape = [&](std::initializer_list<hsize_t> tail) {
+    std::vector<hsize_t> dims = lead;
+    dims.insert(dims.end(), tail);
+    return dims;
+  };
+  io::write_from_root(file, group + "/mean", shape({bins}), e.mean);
+  io::write_from_root(file, group + "/matrix", shape({bins, bins}), e.matrix);
+  io::write_from_root(file, group + "/correlation", shape({bins, bins}), e.correlation);
+  io::write_from_root(file, group + "/eigenvalues", shape({bins}), e.eigenvalues);
+  io::write_from_root(file, group + "/precision", shape({bins, bins}), e.precision);
+  io::write_from_root(file, group + "/gaussian_diagonal", shape({bins}), e.gaussian_diagonal);
+}
+
+// Collective: reads the rows back on root, estimates, writes /covariance and /power_spectrum.
+void write_summary(io::h5_file& file, const realization_maker& maker, std::size_t m) {
+  const std::size_t bins = maker.bins();
+  const std::size_t times = maker.times();
+  flat_estimate initial;
+  flat_estimate evolved;
+  detail::on_all_ranks(file.comm(), [&] {
+    if (!file.comm().is_root()) return;
+    const std::vector<double> power = io::read_all(file, "/realizations/power");
+    const std::vector<double> power_evolved = io::read_all(file, "/realizations/power_evolved");
+    if (power.size() != m * bins || power_evolved.size() != m * times * bins) {
+      throw io_error(fmt::format("{}: /realizations holds {} and {} values, not {} and {}", file.path(), power.size(),
+                                 power_evolved.size(), m * bins, m * times * bins));
+    }
+    using row_major = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const auto rows = static_cast<Eigen::Index>(m);
+    const auto cols = static_cast<Eigen::Index>(bins);
+    initial.append(estimate_covariance(Eigen::Map<const row_major>(power.data(), rows, cols), maker.modes()));
+    for (std::size_t t = 0; t < times; ++t) {
+      // Rows of time t: stride T * B between realizations.
+      const Eigen::Map<const row_major, 0, Eigen::OuterStride<>> samples(
+          power_evolved.data() + t * bins, rows, cols, Eigen::OuterStride<>(static_cast<Eigen::Index>(times * bins)));
+      evolved.append(estimate_covariance(samples, maker.modes()));
+    }
+  });
+  const auto b = static_cast<hsize_t>(bins);
+  write_estimates(file, "/covariance", {}, initial, b);
+  write_estimates(file, "/covariance/evolved", {static_cast<hsize_t>(times)}, evolved, b);
+  io::set_attribute(file, "/covariance/evolved", "times", std::span<const double>(maker.params().times));
+  io::write_from_root(file, "/power_spectrum/k", maker.k());
+  io::write_from_root(file, "/power_spectrum/modes", maker.modes());
+  io::write_from_root(file, "/power_spectrum/input", maker.input());
+  io::set_attribute(file, "/realizations/power_evolved", "window", std::string("cic"));
+}
+
+void write_provenance(io::h5_file& file, const realization_maker& maker, std::size_t m) {
+  const pipeline_params& p = maker.params();
+  io::set_attribute(file, "/", "dim", std::int64_t{p.dim});
+  io::set_attribute(file, "/", "N", static_cast<std::int64_t>(p.n));
+  io::set_attribute(file, "/", "L", p.box);
+  io::set_attribute_uint64(file, "/", "seed", p.seed);
+  io::set_attribute(file, "/", "realizations", static_cast<std::int64_t>(m));
+  io::set_attribute(file, "/", "spectrum", maker.spectrum().name());
+  for (const auto& [name, value] : maker.spectrum().parameters()) io::set_attribute(file, "/", "spectrum_" + name, value);
+  if (p.spectrum.model == "table") io::set_attribute(file, "/", "spectrum_table", p.spectrum.table_path);
+  io::set_attribute(file, "/", "normalisation", p.normalisation);
+  io::set_attribute(file, "/", "times", std::span<const double>(p.times));
+  io::set_attribute(file, "/", "parallax_version", std::string(version_string) + " (" + git_hash + ")");
+  // The run's ranks, threads and command line are map_to_h5's attributes of each /realizations dataset: those
+  // of the run that created the file, so a resumed file equals an uninterrupted one (h5diff) here too.
+}
+
+}  // namespace
+
+std::string ensemble_fingerprint(const pipeline_params& p) {
+  std::string text = fmt::format("dim={} n={} box={:.17g} seed={} spectrum={} normalisation={} times=", p.dim, p.n,
+                                 p.box, p.seed, p.spectrum.model, p.normalisation);
+  for (const double t : p.times) text += fmt::format("{:.17g},", t);
+  // Only the chosen model's parameters matter (as make_spectrum reads them).
+  if (p.spectrum.model == "powerlaw") {
+    text += fmt::format(" amplitude={:.17g} index={:.17g}", p.spectrum.amplitude, p.spectrum.index);
+  } else if (p.spectrum.model == "eisenstein-hu") {
+    text += fmt::format(" omega_m={:.17g} omega_b={:.17g} h={:.17g} n_s={:.17g}", p.spectrum.omega_m,
+                        p.spectrum.omega_b, p.spectrum.h, p.spectrum.n_s);
+  } else if (p.spectrum.model == "table") {
+    text += " table=" + p.spectrum.table_path;
+  }
+  if (p.normalisation == "sigma8") text += fmt::format(" sigma_8={:.17g}", p.spectrum.sigma_8);
+  return text;
+}
+
+ensemble_report run_ensemble(const communicator& comm, const ensemble_params& params, map_options options) {
+  const auto start = clock::now();
+  const std::size_t m = params.realizations;
+  // Every rank builds the same maker (checks, spectrum, plans); one rank's failure is everyone's.
+  const auto maker = detail::on_all_ranks(comm, [&] {
+    auto made = std::make_unique<realization_maker>(params.field);
+    check_ensemble_size(m, made->bins());
+    return made;
+  });
+  const std::size_t bins = maker->bins();
+  const std::size_t times = maker->times();
+
+  h5_output out(comm, params.field.out,
+                h5_output_options{.resume = params.resume,
+                                  .overwrite = params.field.force,
+                                  .fingerprint = ensemble_fingerprint(params.field)});
+  const std::uint64_t first_seed = params.field.seed;
+  const auto task = [&](std::size_t i) {
+    const std::uint64_t seed = first_seed + i;  // wraps past 2^64 - 1, as plx-cosmo's seed would
+    realization_spectra r = maker->run(seed);
+    return std::tuple<std::vector<double>, std::vector<double>, std::uint64_t>{std::move(r.power),
+                                                                               std::move(r.power_evolved), seed};
+  };
+  if (options.label == "map") options.label = "ensemble";
+  const auto map_start = clock::now();
+  map_to_h5(out, m, task,
+            {{"/realizations/power", {bins}}, {"/realizations/power_evolved", {times, bins}}, {"/realizations/seed"}},
+            options);
+  ensemble_report report;
+  report.map_seconds = seconds_since(map_start);
+
+  io::h5_file file = out.open();
+  write_summary(file, *maker, m);
+  write_provenance(file, *maker, m);
+  file.close();
+  out.commit();
+
+  report.realizations = m;
+  report.computed = m - static_cast<std::size_t>(out.rows_resumed());
+  report.bins = bins;
+  report.output = params.field.out;
+  report.seconds = seconds_since(start);
+  return report;
+}
+
+}  // namespace plx::cosmo

@@ -1,0 +1,155 @@
+#include <parallax/dist/map_to_h5.hpp>
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include <parallax/core/collectives.hpp>
+#include <parallax/core/crc32.hpp>
+#include <parallax/version.hpp>
+
+namespace plx {
+
+namespace {
+
+/// The command line of this process, as the kernel has it (every rank runs the same program).
+std::string own_command_line() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!raw.empty() && raw.back() == '\0') raw.pop_back();
+  for (char& c : raw) {
+    if (c == '\0') c = ' ';
+  }
+  return raw;
+}
+
+std::string schedule_text(const schedule& s) {
+  const char* kind = s.kind == schedule_kind::dynamic ? "dynamic" : "static";
+  return s.is_auto() ? fmt::format("{} auto", kind) : fmt::format("{} {}", kind, s.chunk);
+}
+
+/// Root's preflight of the output path; "" when fine.
+void check_output_path(const detail::h5_output_paths& paths, const h5_output_options& options) {
+  namespace fs = std::filesystem;
+  const std::string& path = paths.final_path;
+  if (path.empty()) throw config_error("map_to_h5: the output path is empty");
+  std::error_code error;
+  if (fs::is_directory(path, error)) throw config_error(fmt::format("output '{}' is a directory", path));
+  if (fs::exists(path, error) && !options.overwrite) {
+    throw config_error(fmt::format("output '{}' exists: use --force to replace it", path));
+  }
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  if (!fs::is_directory(dir, error)) {
+    throw config_error(fmt::format("cannot write '{}': the directory '{}' does not exist", path, dir.string()));
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    throw config_error(fmt::format("cannot write '{}': the directory '{}' is not writable", path, dir.string()));
+  }
+  if (paths.has_work_files()) {
+    if (options.overwrite) {
+      paths.remove_work_files();
+    } else if (!options.resume) {
+      throw config_error(fmt::format("'{}' holds the rows of an unfinished run of '{}': use --resume to continue "
+                                     "it or --force to start over",
+                                     paths.journal(), path));
+    }
+  }
+}
+
+}  // namespace
+
+h5_output::h5_output(const communicator& comm, std::string path, h5_output_options options)
+    : comm_(comm.dup()), paths_{std::move(path)}, options_(std::move(options)) {
+  partial_ = paths_.partial();
+  detail::on_all_ranks(comm_, [&] {
+    if (comm_.is_root()) check_output_path(paths_, options_);
+  });
+}
+
+h5_output::~h5_output() { abandon_rows(); }
+
+std::string h5_output::descriptor(std::uint64_t n, const std::vector<detail::h5_store_column>& columns) const {
+  std::string text = fmt::format("plx-h5map n={} columns=", n);
+  for (std::size_t c = 0; c < columns.size(); ++c) {
+    const auto& column = columns[c];
+    text += fmt::format("{}{}:{}", c ? "," : "", column.path,
+                        column.ragged ? "ragged " + detail::h5_describe(column.layout.type.get(), column.layout.dims)
+                                      : detail::h5_describe(column.layout.type.get(), column.row_dims));
+  }
+  return text + fmt::format(" fingerprint={:08x}", crc32(options_.fingerprint));
+}
+
+detail::index_ranges h5_output::begin_rows(std::uint64_t n, std::vector<detail::h5_store_column> columns,
+                                           const std::string& descriptor, const map_options& options) {
+  std::vector<std::uint64_t> missing;
+  std::uint64_t root_n = n;
+  detail::broadcast_chunked(comm_, std::span<std::uint64_t>(&root_n, 1), 0);
+  detail::on_all_ranks(comm_, [&] {
+    if (begun_) throw config_error("map_to_h5: one map per h5_output");
+    if (root_n != n) {
+      throw config_error(fmt::format("map_to_h5: the ranks disagree on n ({} here, {} on rank 0)", n, root_n));
+    }
+    if (!comm_.is_root()) return;
+    detail::h5_provenance provenance;
+    provenance.label = options.label;
+    provenance.schedule = schedule_text(options.schedule);
+    provenance.command_line = own_command_line();
+    provenance.version = fmt::format("{} ({})", version_string, git_hash);
+    provenance.ranks = comm_.size();
+    provenance.threads = options.threads > 0 ? options.threads : omp_get_max_threads();
+    const detail::h5_store_settings settings{options_.buffer_bytes, options_.checkpoint_interval};
+    store_ = std::make_unique<detail::h5_row_store>(paths_, std::move(columns), n, descriptor, provenance, settings);
+    missing = store_->durable_at_open().complement(n).flat();
+  });
+  begun_ = true;
+  detail::broadcast_from_root(comm_, missing);
+  detail::index_ranges todo = detail::index_ranges::from_flat(missing);
+  rows_resumed_ = n - todo.count();
+  return todo;
+}
+
+void h5_output::end_rows() {
+  detail::on_all_ranks(comm_, [&] {
+    if (!comm_.is_root()) return;
+    store_->finish_rows();
+    store_->finalize();
+  });
+  rows_done_ = true;
+}
+
+void h5_output::abandon_rows() noexcept {
+  if (!store_ || rows_done_) return;
+  try {
+    store_->finish_rows();
+  } catch (const std::exception& e) {
+    std::cerr << "parallax: writing the last rows of " << paths_.final_path << " failed: " << e.what() << '\n';
+  }
+  store_.reset();  // the rows it has are on disk and recorded; the rest is for a resume
+}
+
+io::h5_file h5_output::open() {
+  detail::on_all_ranks(comm_, [&] {
+    if (!rows_done_) throw config_error("h5_output::open: call map_to_h5 first");
+    if (comm_.is_root()) store_->mark_finalizing();
+  });
+  return io::h5_file::open_write(comm_, partial_);
+}
+
+void h5_output::commit() {
+  detail::on_all_ranks(comm_, [&] {
+    if (committed_) throw config_error("h5_output::commit: committed twice");
+    if (!rows_done_) throw config_error("h5_output::commit: call map_to_h5 first");
+    if (comm_.is_root()) store_->commit();
+  });
+  committed_ = true;
+  store_.reset();
+}
+
+}  // namespace plx

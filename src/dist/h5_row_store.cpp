@@ -1,0 +1,724 @@
+#include <parallax/dist/detail/h5_row_store.hpp>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include <parallax/core/communicator.hpp>
+#include <parallax/core/detail/fault_injection.hpp>
+#include <parallax/core/error.hpp>
+
+namespace plx::detail {
+
+namespace {
+
+constexpr std::uint64_t record_layout_kind = 0;   // body: per column, the dataset's address (u64)
+constexpr std::uint64_t record_rows_kind = 1;     // body: index ranges (begin, end) made durable
+constexpr std::uint64_t record_finalizing_kind = 2;
+constexpr std::uint64_t record_kinds = 3;
+constexpr std::uint64_t no_address = ~std::uint64_t{0};
+constexpr std::size_t extent_bytes = 2 * sizeof(std::uint64_t);  // a ragged row: (byte offset, byte length)
+
+std::string system_reason(int saved_errno) { return std::strerror(saved_errno); }
+
+[[noreturn]] void throw_io(const std::string& what, const std::string& path, int saved_errno) {
+  throw io_error(fmt::format("map_to_h5: cannot {} '{}': {}", what, path, system_reason(saved_errno)));
+}
+
+int open_or_throw(const std::string& path, int flags, const char* what) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+  if (fd < 0) throw_io(what, path, errno);
+  return fd;
+}
+
+void sync_or_throw(int fd, const std::string& path) {
+  if (::fdatasync(fd) != 0) throw_io("sync", path, errno);
+}
+
+void sync_path(const std::string& path) {
+  const int fd = open_or_throw(path, O_RDONLY, "open");
+  const int status = ::fsync(fd);
+  const int saved = errno;
+  ::close(fd);
+  if (status != 0) throw_io("sync", path, saved);
+}
+
+void sync_directory_of(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // best effort: some file systems do not open directories
+  static_cast<void>(::fsync(fd));
+  ::close(fd);
+}
+
+/// pwrite of everything, or throws. The fault site "h5map.write" fails it with ENOSPC (tests).
+void pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset, const std::string& path) {
+  while (size > 0) {
+    ssize_t n = 0;
+    if (fault_point("h5map.write")) {
+      errno = ENOSPC;
+      n = -1;
+    } else {
+      n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw_io("write rows to", path, n < 0 ? errno : EIO);
+    data += n;
+    size -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+}
+
+/// pwritev of every iovec (advancing through short writes), or throws.
+void pwritev_all(int fd, std::vector<iovec>& iov, std::uint64_t offset, const std::string& path) {
+  std::size_t first = 0;
+  while (first < iov.size()) {
+    const int count = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
+    ssize_t n = 0;
+    if (fault_point("h5map.write")) {
+      errno = ENOSPC;
+      n = -1;
+    } else {
+      n = ::pwritev(fd, iov.data() + first, count, static_cast<off_t>(offset));
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw_io("write rows to", path, n < 0 ? errno : EIO);
+    offset += static_cast<std::uint64_t>(n);
+    auto left = static_cast<std::size_t>(n);
+    while (left > 0 && first < iov.size()) {
+      if (left >= iov[first].iov_len) {
+        left -= iov[first].iov_len;
+        ++first;
+      } else {
+        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+        iov[first].iov_len -= left;
+        left = 0;
+      }
+    }
+  }
+}
+
+void pread_all(int fd, char* data, std::size_t size, std::uint64_t offset, const std::string& path) {
+  while (size > 0) {
+    const ssize_t n = ::pread(fd, data, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw_io("read", path, n < 0 ? errno : EIO);
+    data += n;
+    size -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+}
+
+template <class T>
+std::span<const char> as_bytes_of(const std::vector<T>& v) {
+  return {reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T)};
+}
+
+template <class T>
+std::vector<T> as_vector_of(const std::vector<char>& bytes) {
+  std::vector<T> v(bytes.size() / sizeof(T));
+  if (!v.empty()) std::memcpy(v.data(), bytes.data(), v.size() * sizeof(T));
+  return v;
+}
+
+std::vector<hsize_t> row_dataset_dims(std::uint64_t n, const std::vector<hsize_t>& row_dims) {
+  std::vector<hsize_t> dims{static_cast<hsize_t>(n)};
+  dims.insert(dims.end(), row_dims.begin(), row_dims.end());
+  return dims;
+}
+
+std::string parent_group(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
+}
+
+/// Creates a contiguous dataset whose storage is allocated now and never filled (every row is written
+/// later; fill values would cost a pass over the whole file).
+io::h5_id create_row_dataset(io::h5_file& file, const std::string& path, hid_t type, const std::vector<hsize_t>& dims) {
+  const std::string parent = parent_group(path);
+  if (parent != "/") file.create_group(parent);
+  io::h5_id space = io::detail::own(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                                    io::h5_kind::dataspace, "H5Screate_simple", file, path);
+  io::h5_id dcpl = io::detail::own(H5Pcreate(H5P_DATASET_CREATE), io::h5_kind::property_list, "H5Pcreate", file, path);
+  io::detail::check_h5(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), "H5Pset_layout", file, path);
+  io::detail::check_h5(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time", file, path);
+  io::detail::check_h5(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time", file, path);
+  return io::detail::own(H5Dcreate2(file.native(), path.c_str(), type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                         io::h5_kind::dataset, "H5Dcreate2", file, path);
+}
+
+/// Writes `count` rows (each `row_elements` elements of `type`) at row `first` of a 1+k dimensional dataset.
+void write_rows(io::h5_file& file, const io::h5_id& dataset, const std::string& path, hid_t type,
+                const std::vector<hsize_t>& dims, std::uint64_t first, std::uint64_t count, const void* data) {
+  if (count == 0) return;
+  io::h5_id space = io::detail::own(H5Dget_space(dataset.get()), io::h5_kind::dataspace, "H5Dget_space", file, path);
+  std::vector<hsize_t> start(dims.size(), 0);
+  std::vector<hsize_t> extent(dims);
+  start[0] = first;
+  extent[0] = count;
+  io::detail::check_h5(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr),
+                       "H5Sselect_hyperslab", file, path);
+  io::h5_id memory = io::detail::own(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr),
+                                     io::h5_kind::dataspace, "H5Screate_simple", file, path);
+  io::detail::check_h5(io::detail::injected_write_result(
+                           H5Dwrite(dataset.get(), type, memory.get(), space.get(), H5P_DEFAULT, data)),
+                       "H5Dwrite", file, path);
+}
+
+void set_provenance(io::h5_file& file, const std::string& object, std::uint64_t n, const h5_provenance& p) {
+  io::set_attribute(file, object, "n", n);
+  io::set_attribute(file, object, "rows_done", std::int64_t{0});
+  io::set_attribute(file, object, "label", p.label);
+  io::set_attribute(file, object, "schedule", p.schedule);
+  io::set_attribute(file, object, "ranks", p.ranks);
+  io::set_attribute(file, object, "threads", p.threads);
+  io::set_attribute(file, object, "parallax_version", p.version);
+  io::set_attribute(file, object, "command_line", p.command_line);
+}
+
+}  // namespace
+
+// --- paths ---------------------------------------------------------------------------------------
+
+std::string h5_output_paths::ragged_values(std::size_t column) const {
+  return fmt::format("{}.partial.ragged.{}.values", final_path, column);
+}
+std::string h5_output_paths::ragged_rows(std::size_t column) const {
+  return fmt::format("{}.partial.ragged.{}.rows", final_path, column);
+}
+
+void h5_output_paths::remove_partial_files() const {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::remove(partial(), error);
+  if (error) throw io_error(fmt::format("cannot remove '{}': {}", partial(), error.message()));
+  const fs::path final_file(final_path);
+  const fs::path dir = final_file.parent_path().empty() ? fs::path(".") : final_file.parent_path();
+  const std::string prefix = final_file.filename().string() + ".partial.ragged.";
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    if (entry.path().filename().string().starts_with(prefix)) fs::remove(entry.path(), error);
+  }
+}
+
+void h5_output_paths::remove_work_files() const {
+  remove_partial_files();
+  std::error_code error;
+  std::filesystem::remove(journal(), error);
+  if (error) throw io_error(fmt::format("cannot remove '{}': {}", journal(), error.message()));
+}
+
+bool h5_output_paths::has_work_files() const {
+  std::error_code error;
+  return std::filesystem::exists(journal(), error) || std::filesystem::exists(partial(), error);
+}
+
+// --- batches -------------------------------------------------------------------------------------
+
+void h5_row_store::batch::clear() {
+  rows.clear();
+  for (auto& f : fixed) f.clear();
+  for (auto& v : values) v.clear();
+  for (auto& e : extents) e.clear();
+  bytes = 0;
+}
+
+// --- opening ---------------------------------------------------------------------------------------
+
+h5_row_store::h5_row_store(h5_output_paths paths, std::vector<h5_store_column> columns, std::uint64_t n,
+                           const std::string& descriptor, const h5_provenance& provenance,
+                           const h5_store_settings& settings)
+    : paths_(std::move(paths)),
+      columns_(std::move(columns)),
+      n_(n),
+      settings_(settings),
+      descriptor_(descriptor),
+      provenance_(provenance) {
+  const std::size_t c = columns_.size();
+  offsets_.assign(c, no_address);
+  values_fd_.assign(c, -1);
+  rows_fd_.assign(c, -1);
+  values_end_.assign(c, 0);
+  mark_fixed_.assign(c, 0);
+  mark_values_.assign(c, 0);
+  mark_extents_.assign(c, 0);
+  for (batch* b : {&filling_, &writing_}) {
+    b->fixed.resize(c);
+    b->values.resize(c);
+    b->extents.resize(c);
+  }
+  try {
+    open_or_create();
+    open_row_files();
+  } catch (...) {
+    close_row_files();
+    throw;
+  }
+  last_flush_ = std::chrono::steady_clock::now();
+  writer_ = std::thread([this] { writer_loop(); });
+}
+
+h5_row_store::~h5_row_store() {
+  stop_writer();
+  close_row_files();
+}
+
+void h5_row_store::open_or_create() {
+  try {
+    journal_ = std::make_unique<checkpoint_log>(paths_.journal(), n_, descriptor_, record_kinds);
+  } catch (const config_error& e) {
+    throw config_error(fmt::format("cannot resume '{}': {} (use --force, i.e. overwrite, to start over)",
+                                   paths_.final_path, e.what()));
+  }
+  bool have_layout = false;
+  std::vector<index_range> durable;
+  for (const auto& record : journal_->existing()) {
+    if (record.index == record_layout_kind) {
+      const auto addresses = as_vector_of<std::uint64_t>(record.bytes);
+      if (addresses.size() != columns_.size()) continue;
+      offsets_ = addresses;
+      have_layout = true;
+    } else if (record.index == record_rows_kind) {
+      const auto flat = as_vector_of<std::uint64_t>(record.bytes);
+      for (std::size_t i = 0; i + 1 < flat.size(); i += 2) durable.push_back({flat[i], std::min(flat[i + 1], n_)});
+    } else if (record.index == record_finalizing_kind) {
+      finalizing_seen_ = true;
+    }
+  }
+  if (!have_layout) {
+    paths_.remove_partial_files();
+    create_partial();
+    record_layout();
+    return;
+  }
+  durable_at_open_ = index_ranges(std::move(durable));
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    if (columns_[c].ragged && (!std::filesystem::exists(paths_.ragged_values(c)) ||
+                               !std::filesystem::exists(paths_.ragged_rows(c)))) {
+      durable_at_open_ = {};  // the ragged values are gone: every row is missing
+    }
+  }
+  if (finalizing_seen_ || !partial_checks_out()) rebuild_partial();
+}
+
+void h5_row_store::create_partial() {
+  const communicator self = communicator::borrow(MPI_COMM_SELF);
+  io::h5_file file = io::h5_file::create(self, paths_.partial());
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    const auto& column = columns_[c];
+    if (column.ragged) {
+      file.create_group(column.path);
+    } else {
+      io::h5_id dataset = create_row_dataset(file, column.path, column.layout.type.get(), row_dataset_dims(n_, column.row_dims));
+      const haddr_t address = H5Dget_offset(dataset.get());
+      offsets_[c] = address == HADDR_UNDEF ? no_address : static_cast<std::uint64_t>(address);
+      if (offsets_[c] == no_address && n_ > 0 && column.row_bytes > 0) {
+        throw io_error(fmt::format("map_to_h5: HDF5 gave no address for '{}' in '{}'", column.path, paths_.partial()));
+      }
+    }
+    set_provenance(file, column.path, n_, provenance_);
+  }
+  file.close();
+  sync_path(paths_.partial());
+  sync_directory_of(paths_.partial());
+}
+
+void h5_row_store::record_layout() {
+  journal_->append(record_layout_kind, as_bytes_of(offsets_));
+}
+
+bool h5_row_store::partial_checks_out() const {
+  try {
+    const communicator self = communicator::borrow(MPI_COMM_SELF);
+    io::h5_file file = io::h5_file::open_read(self, paths_.partial());
+    for (std::size_t c = 0; c < columns_.size(); ++c) {
+      if (columns_[c].ragged) continue;
+      io::h5_id dataset = io::detail::open_dataset(file, columns_[c].path);
+      io::h5_id space(H5Dget_space(dataset.get()), io::h5_kind::dataspace);
+      if (io::detail::space_dims(space.get(), file, columns_[c].path) != row_dataset_dims(n_, columns_[c].row_dims)) {
+        return false;
+      }
+      const haddr_t address = H5Dget_offset(dataset.get());
+      if ((address == HADDR_UNDEF ? no_address : static_cast<std::uint64_t>(address)) != offsets_[c]) return false;
+    }
+    file.close();
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+void h5_row_store::rebuild_partial() {
+  namespace fs = std::filesystem;
+  const std::string old_path = paths_.partial() + ".old";
+  const std::vector<std::uint64_t> old_offsets = offsets_;
+  std::error_code error;
+  const bool have_old = fs::exists(paths_.partial(), error);
+  if (have_old) {
+    fs::rename(paths_.partial(), old_path, error);
+    if (error) throw io_error(fmt::format("cannot rename '{}': {}", paths_.partial(), error.message()));
+  }
+  bool has_fixed = false;
+  for (const auto& column : columns_) has_fixed = has_fixed || !column.ragged;
+  if (!have_old && has_fixed) durable_at_open_ = {};
+  create_partial();
+
+  // Copy the durable rows of every fixed column from the old file's recorded addresses.
+  if (!durable_at_open_.empty() && has_fixed) {
+    const int in = open_or_throw(old_path, O_RDONLY, "open");
+    const int out = open_or_throw(paths_.partial(), O_WRONLY, "open");
+    try {
+      std::vector<char> buffer(std::size_t{8} << 20);
+      for (std::size_t c = 0; c < columns_.size(); ++c) {
+        const std::size_t row = columns_[c].row_bytes;
+        if (columns_[c].ragged || row == 0) continue;
+        for (const auto& range : durable_at_open_.ranges()) {
+          for (std::uint64_t i = range.begin; i < range.end;) {
+            const std::uint64_t rows = std::max<std::uint64_t>(1, std::min<std::uint64_t>(range.end - i, buffer.size() / row));
+            if (buffer.size() < rows * row) buffer.resize(rows * row);
+            pread_all(in, buffer.data(), rows * row, old_offsets[c] + i * row, old_path);
+            pwrite_all(out, buffer.data(), rows * row, offsets_[c] + i * row, paths_.partial());
+            i += rows;
+          }
+        }
+      }
+      sync_or_throw(out, paths_.partial());
+    } catch (...) {
+      ::close(in);
+      ::close(out);
+      throw;
+    }
+    ::close(in);
+    ::close(out);
+  }
+
+  // A new journal that describes the new file, swapped in atomically.
+  const std::string new_journal = paths_.journal() + ".new";
+  fs::remove(new_journal, error);
+  {
+    checkpoint_log fresh(new_journal, n_, descriptor_, record_kinds);
+    fresh.append(record_layout_kind, as_bytes_of(offsets_));
+    fresh.append(record_rows_kind, as_bytes_of(durable_at_open_.flat()));
+  }
+  journal_.reset();
+  fs::rename(new_journal, paths_.journal(), error);
+  if (error) throw io_error(fmt::format("cannot rename '{}': {}", new_journal, error.message()));
+  sync_directory_of(paths_.journal());
+  journal_ = std::make_unique<checkpoint_log>(paths_.journal(), n_, descriptor_, record_kinds);
+  finalizing_seen_ = false;
+  if (have_old) fs::remove(old_path, error);
+}
+
+void h5_row_store::open_row_files() {
+  partial_fd_ = open_or_throw(paths_.partial(), O_WRONLY, "open");
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    if (!columns_[c].ragged) continue;
+    values_fd_[c] = open_or_throw(paths_.ragged_values(c), O_WRONLY | O_CREAT, "open");
+    rows_fd_[c] = open_or_throw(paths_.ragged_rows(c), O_RDWR | O_CREAT, "open");
+    const off_t end = ::lseek(values_fd_[c], 0, SEEK_END);
+    if (end < 0) throw_io("seek in", paths_.ragged_values(c), errno);
+    values_end_[c] = static_cast<std::uint64_t>(end);
+  }
+}
+
+void h5_row_store::close_row_files() noexcept {
+  for (int* fd : {&partial_fd_}) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
+  for (auto* fds : {&values_fd_, &rows_fd_}) {
+    for (int& fd : *fds) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
+  }
+}
+
+// --- adding rows ---------------------------------------------------------------------------------
+
+void h5_row_store::begin_row(std::uint64_t index) {
+  row_lock_ = std::unique_lock(mutex_);
+  if (!writer_failure_ && filling_.bytes >= settings_.buffer_bytes) hand_over(row_lock_);
+  if (writer_failure_) {
+    const std::exception_ptr failure = writer_failure_;
+    row_lock_.unlock();
+    std::rethrow_exception(failure);
+  }
+  mark_ = {filling_.rows.size(), filling_.bytes};
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    mark_fixed_[c] = filling_.fixed[c].size();
+    mark_values_[c] = filling_.values[c].size();
+    mark_extents_[c] = filling_.extents[c].size();
+  }
+  filling_.rows.push_back(index);
+  filling_.bytes += sizeof(std::uint64_t);
+}
+
+char* h5_row_store::fixed_space(std::size_t column) {
+  auto& bytes = filling_.fixed[column];
+  const std::size_t at = bytes.size();
+  bytes.resize(at + columns_[column].row_bytes);
+  filling_.bytes += columns_[column].row_bytes;
+  return bytes.data() + at;
+}
+
+char* h5_row_store::ragged_space(std::size_t column, std::size_t size) {
+  auto& values = filling_.values[column];
+  const std::size_t at = values.size();
+  values.resize(at + size);
+  filling_.extents[column].push_back(at);
+  filling_.extents[column].push_back(size);
+  filling_.bytes += size + extent_bytes;
+  return values.data() + at;
+}
+
+void h5_row_store::end_row(bool keep) noexcept {
+  if (!keep) {  // the row was not filled (packing it threw): take it back out
+    filling_.rows.resize(mark_.rows);
+    filling_.bytes = mark_.bytes;
+    for (std::size_t c = 0; c < columns_.size(); ++c) {
+      filling_.fixed[c].resize(mark_fixed_[c]);
+      filling_.values[c].resize(mark_values_[c]);
+      filling_.extents[c].resize(mark_extents_[c]);
+    }
+  }
+  if (row_lock_.owns_lock()) row_lock_.unlock();
+}
+
+void h5_row_store::hand_over(std::unique_lock<std::mutex>& lock) {
+  write_requested_ = true;
+  wake_writer_.notify_one();
+  writer_done_.wait(lock, [&] { return !write_requested_ || writer_failure_; });
+}
+
+// --- the writer ----------------------------------------------------------------------------------
+
+void h5_row_store::writer_loop() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_writer_.wait_for(lock, settings_.checkpoint_interval, [&] { return write_requested_ || stopping_; });
+    const bool due = write_requested_ || stopping_ ||
+                     std::chrono::steady_clock::now() - last_flush_ >= settings_.checkpoint_interval;
+    if (!due || filling_.rows.empty()) {
+      write_requested_ = false;
+      writer_done_.notify_all();
+      if (stopping_) return;
+      continue;
+    }
+    std::swap(filling_, writing_);
+    write_requested_ = false;
+    writer_done_.notify_all();  // the sink fills the other buffer meanwhile
+    lock.unlock();
+    std::exception_ptr failure;
+    try {
+      write_batch(writing_);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    writing_.clear();
+    lock.lock();
+    last_flush_ = std::chrono::steady_clock::now();
+    if (failure) {
+      writer_failure_ = failure;
+      writer_done_.notify_all();
+      return;
+    }
+  }
+}
+
+void h5_row_store::write_batch(batch& b) {
+  // Runs of consecutive rows in arrival order (a chunk of a map arrives as one), then in row order.
+  struct run {
+    std::uint64_t first;
+    std::size_t slot;
+    std::size_t count;
+  };
+  std::vector<run> runs;
+  for (std::size_t k = 0; k < b.rows.size(); ++k) {
+    if (!runs.empty() && b.rows[k] == runs.back().first + runs.back().count) {
+      ++runs.back().count;
+    } else {
+      runs.push_back({b.rows[k], k, 1});
+    }
+  }
+  std::sort(runs.begin(), runs.end(), [](const run& x, const run& y) { return x.first < y.first; });
+
+  bool wrote_fixed = false;
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    const auto& column = columns_[c];
+    if (column.ragged) {
+      // Values in arrival order, then each row's (offset, length) at row * 16, one write per run.
+      const std::uint64_t base = values_end_[c];
+      const auto& values = b.values[c];
+      if (!values.empty()) pwrite_all(values_fd_[c], values.data(), values.size(), base, paths_.ragged_values(c));
+      values_end_[c] += values.size();
+      std::vector<std::uint64_t> extents;
+      for (const run& r : runs) {
+        extents.resize(2 * r.count);
+        for (std::size_t k = 0; k < r.count; ++k) {
+          extents[2 * k] = base + b.extents[c][2 * (r.slot + k)];
+          extents[2 * k + 1] = b.extents[c][2 * (r.slot + k) + 1];
+        }
+        pwrite_all(rows_fd_[c], reinterpret_cast<const char*>(extents.data()), extents.size() * sizeof(std::uint64_t),
+                   r.first * extent_bytes, paths_.ragged_rows(c));
+      }
+      sync_or_throw(values_fd_[c], paths_.ragged_values(c));
+      sync_or_throw(rows_fd_[c], paths_.ragged_rows(c));
+      continue;
+    }
+    const std::size_t row = column.row_bytes;
+    if (row == 0) continue;
+    // Runs that touch in row order become one pwritev.
+    std::vector<iovec> iov;
+    std::uint64_t start = 0;
+    std::uint64_t next = 0;
+    for (const run& r : runs) {
+      if (!iov.empty() && r.first != next) {
+        pwritev_all(partial_fd_, iov, offsets_[c] + start * row, paths_.partial());
+        iov.clear();
+      }
+      if (iov.empty()) start = r.first;
+      iov.push_back({b.fixed[c].data() + r.slot * row, r.count * row});
+      next = r.first + r.count;
+    }
+    if (!iov.empty()) pwritev_all(partial_fd_, iov, offsets_[c] + start * row, paths_.partial());
+    wrote_fixed = true;
+  }
+  if (wrote_fixed) sync_or_throw(partial_fd_, paths_.partial());
+
+  // The rows are on disk: now they count.
+  index_ranges durable;
+  for (const run& r : runs) durable.add(r.first, r.first + r.count);
+  journal_->append(record_rows_kind, as_bytes_of(durable.flat()));
+}
+
+void h5_row_store::stop_writer() noexcept {
+  if (!writer_.joinable()) return;
+  if (row_lock_.owns_lock()) end_row(false);
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_writer_.notify_one();
+  writer_.join();
+}
+
+void h5_row_store::finish_rows() {
+  stop_writer();
+  if (writer_failure_) std::rethrow_exception(writer_failure_);
+}
+
+// --- the end -------------------------------------------------------------------------------------
+
+void h5_row_store::mark_finalizing() {
+  if (!finalizing_seen_) journal_->append(record_finalizing_kind, {});
+  finalizing_seen_ = true;
+}
+
+void h5_row_store::finalize() {
+  mark_finalizing();
+  const communicator self = communicator::borrow(MPI_COMM_SELF);
+  io::h5_file file = io::h5_file::open_write(self, paths_.partial());
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    if (columns_[c].ragged) build_ragged(file, c);
+    io::set_attribute(file, columns_[c].path, "rows_done", n_);
+  }
+  file.close();
+  sync_path(paths_.partial());
+}
+
+void h5_row_store::build_ragged(io::h5_file& file, std::size_t c) {
+  const auto& column = columns_[c];
+  const std::size_t value_bytes = column.row_bytes;
+  const std::string values_path = column.path + "/values";
+  const std::string offsets_path = column.path + "/offsets";
+  const int rows_fd = rows_fd_[c];
+  const int values_fd = open_or_throw(paths_.ragged_values(c), O_RDONLY, "open");
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } close_values{values_fd};
+
+  // Pass 1: the total, from the row table in blocks.
+  constexpr std::uint64_t block_rows = 1 << 16;
+  std::vector<std::uint64_t> extents;
+  const auto read_block = [&](std::uint64_t first, std::uint64_t count) {
+    extents.resize(2 * count);
+    pread_all(rows_fd, reinterpret_cast<char*>(extents.data()), count * extent_bytes, first * extent_bytes,
+              paths_.ragged_rows(c));
+  };
+  std::uint64_t total_values = 0;
+  for (std::uint64_t first = 0; first < n_; first += block_rows) {
+    const std::uint64_t count = std::min(block_rows, n_ - first);
+    read_block(first, count);
+    for (std::uint64_t k = 0; k < count; ++k) {
+      if (value_bytes == 0 || extents[2 * k + 1] % value_bytes != 0) {
+        throw io_error(fmt::format("map_to_h5: row {} of '{}' is damaged in '{}'", first + k, column.path,
+                                   paths_.ragged_rows(c)));
+      }
+      total_values += extents[2 * k + 1] / value_bytes;
+    }
+  }
+
+  std::vector<hsize_t> value_dims = row_dataset_dims(total_values, column.layout.dims);
+  const std::vector<hsize_t> offset_dims{static_cast<hsize_t>(n_ + 1)};
+  io::h5_id values = create_row_dataset(file, values_path, column.layout.type.get(), value_dims);
+  io::h5_id offsets = create_row_dataset(file, offsets_path, io::detail::native_uint64(), offset_dims);
+
+  // Pass 2: values in row order through a bounded buffer; offsets (in values) as CSR's n + 1.
+  std::vector<char> buffer;
+  buffer.reserve(std::min<std::size_t>(settings_.buffer_bytes, total_values * value_bytes + 1));
+  std::uint64_t buffered_from = 0;  // the value index where `buffer` starts
+  std::uint64_t position = 0;       // values so far
+  const auto flush_values = [&] {
+    write_rows(file, values, values_path, column.layout.type.get(), value_dims, buffered_from, buffer.size() / value_bytes,
+               buffer.data());
+    buffered_from += buffer.size() / value_bytes;
+    buffer.clear();
+  };
+  std::vector<std::uint64_t> offset_block;
+  for (std::uint64_t first = 0; first < n_; first += block_rows) {
+    const std::uint64_t count = std::min(block_rows, n_ - first);
+    read_block(first, count);
+    offset_block.clear();
+    for (std::uint64_t k = 0; k < count; ++k) {
+      offset_block.push_back(position);
+      const std::uint64_t bytes = extents[2 * k + 1];
+      if (buffer.size() + bytes > settings_.buffer_bytes && !buffer.empty()) flush_values();
+      const std::size_t at = buffer.size();
+      buffer.resize(at + bytes);
+      if (bytes > 0) pread_all(values_fd, buffer.data() + at, bytes, extents[2 * k], paths_.ragged_values(c));
+      position += bytes / value_bytes;
+    }
+    write_rows(file, offsets, offsets_path, io::detail::native_uint64(), offset_dims, first, count, offset_block.data());
+  }
+  if (!buffer.empty()) flush_values();
+  const std::uint64_t end = position;
+  write_rows(file, offsets, offsets_path, io::detail::native_uint64(), offset_dims, n_, 1, &end);
+}
+
+void h5_row_store::commit() {
+  namespace fs = std::filesystem;
+  close_row_files();
+  sync_path(paths_.partial());
+  std::error_code error;
+  fs::rename(paths_.partial(), paths_.final_path, error);
+  if (error) {
+    throw io_error(fmt::format("cannot rename '{}' to '{}': {} (the finished file is kept under the first name)",
+                               paths_.partial(), paths_.final_path, error.message()));
+  }
+  sync_directory_of(paths_.final_path);
+  journal_.reset();
+  paths_.remove_work_files();
+}
+
+}  // namespace plx::detail
