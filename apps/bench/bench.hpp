@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include <parallax/core/runtime.hpp>
@@ -33,6 +34,18 @@ struct farm_bench_options {
   bool json = false;
 };
 
+struct ensemble_bench_options {
+  int n = 64;                       ///< cells per side of the 3D boxes
+  std::size_t realizations = 256;   ///< plx-ensemble's realizations
+  std::size_t numpy_realizations = 40;  ///< the numpy peer's (slower; at least bins + 3 = N/2 + 3)
+  std::string times = "1";          ///< growth factors of the evolved spectra
+  std::uint64_t seed = 42;
+  int processes = 2;                ///< multiprocessing.Pool workers of the numpy peer
+  std::string python = "/usr/bin/python3";
+  std::string numpy_script = PLX_ENSEMBLE_NUMPY_SCRIPT;  ///< apps/ensemble/ensemble_numpy.py of the source tree
+  bool json = false;
+};
+
 struct balance_options {
   double unit_ms = 100;  ///< sleep per character of a word
   int repeats = 1;
@@ -47,6 +60,8 @@ int run_calls(runtime& rt, const calls_options& options);
 int run_fft(runtime& rt, const fft_options& options);
 /// `true` commands through plx-run against GNU parallel and xargs -P.
 int run_farm_bench(runtime& rt, const farm_bench_options& options);
+/// plx-ensemble's realizations per second against the numpy peer's, in one run.
+int run_ensemble_bench(runtime& rt, const ensemble_bench_options& options);
 /// The 12-word tutorial workload: makespan against the best possible schedule.
 int run_balance(runtime& rt, const balance_options& options);
 

@@ -30,11 +30,13 @@ timed: pool start-up, the realizations, the covariance, and writing --out.
     /usr/bin/python3 apps/ensemble/ensemble_numpy.py --dim 3 --n 64 --realizations 32 --times 1 --json
     /usr/bin/python3 apps/ensemble/ensemble_numpy.py --dim 3 --n 32 --realizations 64 --out ens.h5
 
---json prints one JSON object (the fields of `plx-bench ensemble --json`): {"benchmark": "ensemble",
-"tool": "numpy-pool", "n", "realizations", "seconds", "realizations_per_s"} plus "dim", "processes" and
-"times". --out writes plx-ensemble's layout with h5py: /realizations/{power,power_evolved,seed},
-/power_spectrum/{k,modes,input} and the covariance (see write_output). Exit codes: 0 success, 1 a missing
-package, 2 bad command line (the message names the option).
+The options and their defaults are plx-ensemble's (2D, N = 256, L = 50, seed 42, --times 1), less those of
+other spectra. --json prints one JSON object (the fields of `plx-bench ensemble --json`): {"benchmark":
+"ensemble", "tool": "numpy-pool", "n", "realizations", "seconds", "realizations_per_s"} plus "dim",
+"processes" and "times". --out writes plx-ensemble's layout with h5py: /realizations/{power,power_evolved,
+seed}, /power_spectrum/{k,modes,input}, /covariance/{mean,matrix,correlation,eigenvalues,precision,
+gaussian_diagonal} and /covariance/evolved/ the same with a leading axis of times. Exit codes: 0 success,
+1 a missing package, 2 bad command line (the message names the option).
 """
 
 import os
@@ -194,8 +196,10 @@ def realization(seed):
     return power, np.array(evolved)
 
 
-def covariance(samples, bins):
-    """Mean, unbiased covariance, correlation, eigenvalues and Hartlap-corrected precision of (M, bins) samples."""
+def covariance(samples, modes):
+    """Mean, unbiased covariance, correlation, eigenvalues, Hartlap-corrected precision and the Gaussian
+    expectation of the variance, 2 P^2 / modes with P the mean, of (M, bins) samples."""
+    bins = samples.shape[1]
     m = samples.shape[0]
     mean = samples.mean(axis=0)
     cov = np.cov(samples, rowvar=False, ddof=1)
@@ -203,12 +207,16 @@ def covariance(samples, bins):
     with np.errstate(divide="ignore", invalid="ignore"):
         corr = cov / np.outer(sigma, sigma)
     hartlap = (m - bins - 2) / (m - 1)
+    try:
+        precision = hartlap * np.linalg.inv(cov)
+    except np.linalg.LinAlgError:  # no scatter at all (D = 0: every realization is the uniform grid)
+        precision = np.full_like(cov, np.nan)
     return {"mean": mean, "matrix": cov, "correlation": corr, "eigenvalues": np.linalg.eigvalsh(cov),
-            "precision": hartlap * np.linalg.pinv(cov)}
+            "precision": precision, "gaussian_diagonal": 2.0 * mean**2 / modes}
 
 
 def write_output(path, args, grid, seeds, power, evolved, initial_cov, evolved_cov):
-    """plx-ensemble's layout; the covariance of the evolved spectra under /covariance/evolved/NNN/ (one per time)."""
+    """plx-ensemble's layout (include/parallax/cosmo/ensemble.hpp), the evolved estimates with a leading times axis."""
     import h5py
 
     with h5py.File(path, "w") as f:
@@ -218,19 +226,19 @@ def write_output(path, args, grid, seeds, power, evolved, initial_cov, evolved_c
         f["power_spectrum/k"] = grid.k
         f["power_spectrum/modes"] = grid.modes
         f["power_spectrum/input"] = grid.input
-        for name, value in initial_cov.items():
-            f[f"covariance/{name}"] = value
-        f["covariance/gaussian_diagonal"] = 2.0 * initial_cov["mean"] ** 2 / grid.modes
-        for t, cov in enumerate(evolved_cov):
-            for name, value in cov.items():
-                f[f"covariance/evolved/{t:03}/{name}"] = value
-            f[f"covariance/evolved/{t:03}"].attrs["time"] = args.times[t]
-        for key in ("dim", "n", "box", "realizations", "seed", "processes"):
-            f.attrs[key] = getattr(args, key)
+        for group, estimates in (("covariance", [initial_cov]), ("covariance/evolved", evolved_cov)):
+            for name in estimates[0]:
+                values = np.array([e[name] for e in estimates])
+                f[f"{group}/{name}"] = values[0] if group == "covariance" else values
+        f["covariance/evolved"].attrs["times"] = args.times
+        f.attrs["dim"], f.attrs["N"], f.attrs["L"] = args.dim, args.n, args.box
+        f.attrs["seed"] = np.uint64(args.seed)
+        f.attrs["realizations"] = args.realizations
         f.attrs["times"] = args.times
         f.attrs["normalisation"] = args.normalisation
         f.attrs["spectrum"] = "workshop"
         f.attrs["tool"] = "numpy-pool"
+        f.attrs["processes"] = args.processes
 
 
 def run(args):
@@ -249,10 +257,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description="plx-ensemble's ensemble (initial and Zel'dovich-evolved P(k) per realization, then their "
                     "covariance) in numpy over multiprocessing.Pool: the peer of plx-bench ensemble.")
-    parser.add_argument("--dim", type=int, choices=(2, 3), default=3, help="2 or 3 dimensions (default 3)")
-    parser.add_argument("--n", type=int, default=64, help="cells per side (default 64)")
+    parser.add_argument("--dim", type=int, choices=(2, 3), default=2, help="2 or 3 dimensions (default 2)")
+    parser.add_argument("--n", type=int, default=256, help="cells per side (default 256; P(k) has n/2 bins)")
     parser.add_argument("--box", type=float, default=50.0, help="box side L (default 50)")
-    parser.add_argument("--realizations", type=int, default=40, help="realizations M (default 40)")
+    parser.add_argument("--realizations", type=int, required=True, help="realizations M (more than bins + 2)")
     parser.add_argument("--seed", type=int, default=42, help="realization i uses seed S + i (default 42)")
     parser.add_argument("--times", type=parse_times, default=parse_times(DEFAULT_TIMES),
                         help=f"growth factors: list a,b,c or start:stop:count (default {DEFAULT_TIMES})")
@@ -282,8 +290,8 @@ def main(argv=None):
 
     start = time.perf_counter()
     grid, seeds, power, evolved = run(args)
-    initial_cov = covariance(power, grid.bins)
-    evolved_cov = [covariance(evolved[:, t, :], grid.bins) for t in range(len(args.times))]
+    initial_cov = covariance(power, grid.modes)
+    evolved_cov = [covariance(evolved[:, t, :], grid.modes) for t in range(len(args.times))]
     if args.out:
         write_output(args.out, args, grid, seeds, power, evolved, initial_cov, evolved_cov)
     seconds = time.perf_counter() - start
