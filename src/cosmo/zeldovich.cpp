@@ -56,7 +56,6 @@ std::vector<int> plane_owners(const fft::slab_ranks& ranks, const fft::slab_geom
 struct deposit_buffers {
   std::vector<particle_position> moved;
   std::vector<int> destination;
-  std::vector<std::array<double, 3>> send;
   std::vector<std::array<double, 3>> recv;
   std::vector<std::size_t> plane_count;
   std::vector<std::size_t> order;
@@ -83,50 +82,54 @@ void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field*
   deposit_buffers own_buffers;
   deposit_buffers& buffers = serial ? thread_buffers() : own_buffers;
 
-  // 1. Move this rank's particles (one per owned grid point, in global index order).
+  // 1. Move this rank's particles (one per owned grid point, in global index order). A serial box keeps them
+  //    all, already in the order step 3 needs: they go straight to `recv`, and step 2 is skipped.
   const std::size_t local_particles = static_cast<std::size_t>(g.real_count * g.rows_per_plane() * n);
   std::vector<particle_position>& moved = buffers.moved;
   std::vector<int>& destination = buffers.destination;
-  moved.resize(local_particles);  // every element is written below
-  destination.resize(local_particles);
+  std::vector<std::array<double, 3>>& recv = buffers.recv;
+  if (serial) {
+    recv.resize(local_particles);  // every element is written below
+  } else {
+    moved.resize(local_particles);
+    destination.resize(local_particles);
+  }
 #pragma omp parallel for schedule(static)
   for (std::ptrdiff_t plane = 0; plane < g.real_count; ++plane) {
     std::size_t k = static_cast<std::size_t>(plane * g.rows_per_plane() * n);
     fft::for_each_cell_in_plane(g, plane, [&](std::ptrdiff_t offset, std::ptrdiff_t x, std::ptrdiff_t y, std::ptrdiff_t z) {
       particle_position p(static_cast<double>(x), static_cast<double>(y), static_cast<double>(z));
       for (int a = 0; a < dim; ++a) p[a] = wrap(p[a] + growth * to_cells * displacement[static_cast<std::size_t>(a)]->real()[offset], n);
-      moved[k] = p;
-      destination[k] = owner[static_cast<std::size_t>(cic_split(p[0], n).cell)];
+      if (serial) {
+        std::copy_n(p.data(), 3, recv[k].data());
+      } else {
+        moved[k] = p;
+        destination[k] = owner[static_cast<std::size_t>(cic_split(p[0], n).cell)];
+      }
       ++k;
     });
   }
 
   // 2. Send each particle to the owner of its plane, keeping index order (a stable bucket by rank). Counts
   //    and offsets are 64-bit: one rank may hold more than 2^31 particles (3D N = 2048 on a few ranks).
-  //    A serial box keeps them all: the bucket is then the identity and no message is sent.
-  const auto rank_count = serial ? std::size_t{1} : static_cast<std::size_t>(ranks.comm().size());
-  std::vector<std::size_t> send_counts(rank_count, 0);
-  for (const int d : destination) ++send_counts[static_cast<std::size_t>(d)];
-  std::vector<std::size_t> send_offsets(rank_count, 0);
-  std::exclusive_scan(send_counts.begin(), send_counts.end(), send_offsets.begin(), std::size_t{0});
-  std::vector<std::array<double, 3>>& send = buffers.send;
-  send.resize(local_particles);
-  {
-    std::vector<std::size_t> cursor = send_offsets;
-    for (std::size_t i = 0; i < local_particles; ++i) {
-      const std::size_t at = cursor[static_cast<std::size_t>(destination[i])]++;
-      std::copy_n(moved[i].data(), 3, send[at].data());
+  if (!serial) {
+    const auto rank_count = static_cast<std::size_t>(ranks.comm().size());
+    std::vector<std::size_t> send_counts(rank_count, 0);
+    for (const int d : destination) ++send_counts[static_cast<std::size_t>(d)];
+    std::vector<std::size_t> send_offsets(rank_count, 0);
+    std::exclusive_scan(send_counts.begin(), send_counts.end(), send_offsets.begin(), std::size_t{0});
+    std::vector<std::array<double, 3>> send(local_particles);
+    {
+      std::vector<std::size_t> cursor = send_offsets;
+      for (std::size_t i = 0; i < local_particles; ++i) {
+        const std::size_t at = cursor[static_cast<std::size_t>(destination[i])]++;
+        std::copy_n(moved[i].data(), 3, send[at].data());
+      }
     }
-  }
-  std::vector<std::array<double, 3>>& recv = buffers.recv;
-  if (serial) {
-    std::swap(recv, send);  // both keep their memory for the next call
-  } else {
     moved = {};
     destination = {};
     recv = detail::alltoallv_chunked<std::array<double, 3>>(ranks.comm(), send, send_counts, tag_particles, max_chunk)
                .values;
-    send = {};
   }
   const std::size_t received = recv.size();
 

@@ -34,13 +34,6 @@ expect_no_file(bad.h5 "bad parameters")
 
 # Bad output paths, found before any work on 2 ranks: exit code 2 and one line from root, not one line per
 # rank followed by MPI_Abort's banner.
-function(expect_one_clean_line name)
-  string(REGEX MATCHALL "error" errors "${last_output_all}")
-  list(LENGTH errors count)
-  if(NOT count EQUAL 1 OR last_output_all MATCHES "MPI_ABORT|MPI_Abort")
-    message(SEND_ERROR "${name}: expected one error line and no MPI_Abort:\n${last_output_all}")
-  endif()
-endfunction()
 file(MAKE_DIRECTORY "${WORK_DIR}/a_directory")
 run_case("output in a missing directory" 2 "no-such-dir.*does not exist" ${mpi} -n 2 ${PLX_COSMO} --quiet --out no-such-dir/c.h5)
 expect_one_clean_line("output in a missing directory")

@@ -37,3 +37,13 @@ function(expect_json name)
     message(STATUS "ok: ${name}: ${out}")
   endif()
 endfunction()
+
+# expect_one_clean_line(NAME): the last run_case printed exactly one error line and no MPI_Abort banner (an
+# error every rank has is printed once, by root).
+function(expect_one_clean_line name)
+  string(REGEX MATCHALL "error" errors "${last_output_all}")
+  list(LENGTH errors count)
+  if(NOT count EQUAL 1 OR last_output_all MATCHES "MPI_ABORT|MPI_Abort")
+    message(SEND_ERROR "${name}: expected one error line and no MPI_Abort:\n${last_output_all}")
+  endif()
+endfunction()

@@ -11,7 +11,6 @@
 #include <complex>
 #include <cstring>
 #include <filesystem>
-#include <numeric>
 #include <string>
 #include <vector>
 
@@ -69,14 +68,7 @@ double test_value(std::ptrdiff_t x, std::ptrdiff_t y, std::ptrdiff_t z) {
 std::vector<double> gather_fourier(const plx::communicator& comm, const fft::field& f) {
   const fft::slab_geometry& g = f.geometry();
   const std::ptrdiff_t per_plane = g.dim == 3 ? g.n * g.half() : g.n;
-  const int count = static_cast<int>(2 * g.fourier_count * per_plane);
-  std::vector<int> counts(static_cast<std::size_t>(comm.size()));
-  MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm.native());
-  std::vector<int> offsets(counts.size(), 0);
-  std::exclusive_scan(counts.begin(), counts.end(), offsets.begin(), 0);
-  std::vector<double> all(comm.is_root() ? static_cast<std::size_t>(offsets.back() + counts.back()) : 0);
-  MPI_Gatherv(f.real(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(), MPI_DOUBLE, 0, comm.native());
-  return all;
+  return plx::testing_support::gather_on_root(comm, std::vector<double>(f.real(), f.real() + 2 * g.fourier_count * per_plane));
 }
 
 // The cells of a serial field, unpadded, in global order.
