@@ -2,13 +2,22 @@
 // line with --json (field names are a stable interface: scripts rely on them).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <parallax/core/runtime.hpp>
 
 namespace plx::bench {
+
+/// The median of `values` (the mean of the middle two for an even count); `values` must not be empty.
+inline double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t mid = values.size() / 2;
+  return values.size() % 2 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
+}
 
 struct dispatch_options {
   std::size_t tasks = 1'000'000;
@@ -41,6 +50,7 @@ struct ensemble_bench_options {
   std::string times = "1";          ///< growth factors of the evolved spectra
   std::uint64_t seed = 42;
   int processes = 2;                ///< multiprocessing.Pool workers of the numpy peer
+  int repeats = 3;                  ///< runs of each tool, taking turns (medians reported)
   std::string python = "/usr/bin/python3";
   std::string numpy_script = PLX_ENSEMBLE_NUMPY_SCRIPT;  ///< apps/ensemble/ensemble_numpy.py of the source tree
   bool json = false;

@@ -47,6 +47,9 @@ int main(int argc, char** argv) {
   ensemble_cmd->add_option("--times", ensemble.times, "growth factors: list a,b or start:stop:count")->capture_default_str();
   plx::add_number(*ensemble_cmd, "--processes", ensemble.processes, "the numpy peer's pool workers", plx::at_least(1))
       ->capture_default_str();
+  plx::add_number(*ensemble_cmd, "--repeats", ensemble.repeats, "runs of each tool, taking turns (median reported)",
+                  plx::at_least(1))
+      ->capture_default_str();
   ensemble_cmd->add_option("--python", ensemble.python, "Python with numpy and h5py")->capture_default_str();
   ensemble_cmd->add_option("--numpy-script", ensemble.numpy_script, "the numpy peer")->capture_default_str();
   ensemble_cmd->add_flag("--json", ensemble.json, "one JSON object per line");
