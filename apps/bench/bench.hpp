@@ -3,11 +3,13 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <parallax/core/communicator.hpp>
 #include <parallax/core/runtime.hpp>
 
 namespace plx::bench {
@@ -18,6 +20,15 @@ inline double median(std::vector<double> values) {
   const std::size_t mid = values.size() / 2;
   return values.size() % 2 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
 }
+
+/// Wall seconds since `start`.
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// Collective: an empty directory plx-bench-NAME-PID under the system's temporary directory, made by root
+/// (any old one of that name removed) and named to every rank. The caller removes it.
+std::string scratch_directory(const communicator& comm, const std::string& name);
 
 struct dispatch_options {
   std::size_t tasks = 1'000'000;

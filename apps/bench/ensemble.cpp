@@ -20,7 +20,6 @@
 
 #include <parallax/app/json_line.hpp>
 #include <parallax/core/collectives.hpp>
-#include <parallax/core/error.hpp>
 #include <parallax/cosmo/ensemble.hpp>
 #include <parallax/cosmo/params.hpp>
 
@@ -29,10 +28,6 @@
 namespace plx::bench {
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 void report(bool as_json, const char* tool, int n, std::size_t realizations, double seconds) {
   const double rate = static_cast<double>(realizations) / seconds;
@@ -61,8 +56,8 @@ void sleeping_barrier(const communicator& comm) {
   }
 }
 
-// Lets this process (and so the children it starts from now on) run on every core of the machine, and
-// puts its own binding back when it goes out of scope. mpiexec binds a rank to its core(s), and a child
+// Lets the calling thread (and so the children it starts from now on) run on every core of the machine, and
+// puts its binding back when it goes out of scope. mpiexec binds a rank to its core(s), and a child
 // inherits the binding: the numpy peer's pool would share root's single core.
 class unbound_for_children {
  public:
@@ -77,7 +72,7 @@ class unbound_for_children {
   ~unbound_for_children() {
     if (restore_) sched_setaffinity(0, sizeof saved_, &saved_);
   }
-  // Restores this thread's binding exactly once.
+  // A copy would restore the binding twice.
   unbound_for_children(const unbound_for_children&) = delete;
   unbound_for_children& operator=(const unbound_for_children&) = delete;
 
@@ -144,13 +139,7 @@ double time_plx_ensemble(const runtime& rt, const ensemble_bench_options& o, con
 
 int run_ensemble_bench(runtime& rt, const ensemble_bench_options& options) {
   const communicator& comm = rt.world();
-  std::string dir;
-  if (comm.is_root()) {
-    dir = (std::filesystem::temp_directory_path() / fmt::format("plx-bench-ensemble-{}", getpid())).string();
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-  }
-  detail::broadcast_from_root(comm, dir);
+  const std::string dir = scratch_directory(comm, "ensemble");
   if (comm.is_root() && !options.json) {
     std::printf("ensemble: 3D N=%d, times %s, %d ranks x %d threads; numpy peer with %d processes; median of %d\n",
                 options.n, options.times.c_str(), comm.size(), rt.threads(), options.processes, options.repeats);

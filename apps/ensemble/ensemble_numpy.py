@@ -39,31 +39,23 @@ gaussian_diagonal} and /covariance/evolved/ the same with a leading axis of time
 1 a missing package, 2 bad command line (the message names the option).
 """
 
+import argparse
+import json
+import multiprocessing
 import os
+import sys
+import time
 
-# One core per worker process: keep any threaded library numpy may pull in to a single thread.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+# The workshop's spectrum and CIC deposit are those of plx-cosmo's numpy peer, apps/cosmo/workshop_numpy.py.
+# Importing it also keeps any threaded library numpy may pull in to one thread per worker process, and says
+# what to install when numpy is missing.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cosmo"))
+from workshop_numpy import cic_density  # noqa: E402
+from workshop_numpy import power_spectrum as workshop_spectrum  # noqa: E402
 
-import argparse  # noqa: E402
-import itertools  # noqa: E402
-import json  # noqa: E402
-import multiprocessing  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-try:
-    import numpy as np
-except ImportError as missing:
-    sys.exit(f"ensemble_numpy.py: {missing} in {sys.executable}; ./bootstrap.sh bench installs Debian's "
-             f"python3-numpy, for /usr/bin/python3: run /usr/bin/python3 {sys.argv[0]}")
+import numpy as np  # noqa: E402
 
 DEFAULT_TIMES = "1"
-
-
-def workshop_spectrum(k):
-    """P(k) = exp(-k^2/100) / sqrt(k), for k > 0 (plx's `workshop` model)."""
-    return np.exp(-k**2 / 100.0) / np.sqrt(k)
 
 
 def parse_times(text):
@@ -151,22 +143,6 @@ class Grid:
             z[..., c] = (plane + np.conj(mirror)) * np.sqrt(0.5)
         return z
 
-    def cic(self, u):
-        """Cloud-in-cell density of particles at grid coordinates u (dim, N^dim), periodic, 1 = mean density."""
-        n, dim = self.n, self.dim
-        cell = np.floor(u)
-        frac = u - cell
-        lower = cell.astype(np.int64) % n
-        upper = (lower + 1) % n
-        rho = np.zeros(n**dim)
-        for corner in itertools.product((0, 1), repeat=dim):
-            index, weight = 0, 1.0
-            for axis, up in enumerate(corner):
-                index = index * n + (upper[axis] if up else lower[axis])
-                weight = weight * (frac[axis] if up else 1.0 - frac[axis])
-            rho += np.bincount(index, weights=weight, minlength=n**dim)
-        return rho.reshape(self.shape)
-
 
 _grid = None  # one per worker process, built by the pool's initializer
 _times = None
@@ -191,7 +167,7 @@ def realization(seed):
     psi_cells = np.stack([np.fft.irfftn(ik * phi_k, s=g.shape).ravel() for ik in g.minus_ik]) * (g.n / g.box)
     evolved = []
     for growth in _times:
-        rho_k = np.fft.rfftn(g.cic(g.q + growth * psi_cells))
+        rho_k = np.fft.rfftn(cic_density(g.q + growth * psi_cells, g.n))
         evolved.append(g.measure(np.abs(rho_k) ** 2 * g.inv_window2))
     return power, np.array(evolved)
 

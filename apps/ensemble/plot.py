@@ -26,41 +26,23 @@ file or missing dataset (the message names it).
 """
 
 import argparse
+import importlib.util
 import os
 import sys
 
-try:
-    import matplotlib
+# plx-cosmo's plot.py checks the imports (and says what to install), and has InputError, attr and save.
+_cosmo_plot_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cosmo", "plot.py")
+_spec = importlib.util.spec_from_file_location("cosmo_plot", _cosmo_plot_path)
+cosmo_plot = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cosmo_plot)
+InputError, attr, save = cosmo_plot.InputError, cosmo_plot.attr, cosmo_plot.save
 
-    matplotlib.use("Agg")  # files only, no display
-
-    import h5py
-    import matplotlib.pyplot as plt
-    import numpy as np
-except ImportError as missing:
-    if os.path.realpath(sys.executable) == os.path.realpath("/usr/bin/python3"):
-        fix = "install Debian's python3-h5py and python3-matplotlib (./bootstrap.sh deps does)"
-    else:
-        fix = (f"./bootstrap.sh installs them for Debian's /usr/bin/python3: run /usr/bin/python3 {sys.argv[0]} "
-               f"(or install h5py and matplotlib for this interpreter)")
-    sys.exit(f"plot.py: {missing} in {sys.executable}, and it needs h5py, matplotlib and numpy: {fix}")
+import h5py  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 REQUIRED = ("realizations/power", "realizations/power_evolved", "power_spectrum/k", "power_spectrum/modes",
             "power_spectrum/input")
-DPI = 120
-
-
-class InputError(Exception):
-    """A missing file, dataset or bad parameter: exit code 2."""
-
-
-def attr(h5, name, default=None):
-    value = h5.attrs.get(name, default)
-    if isinstance(value, bytes):
-        value = value.decode()
-    if isinstance(value, np.ndarray) and value.size == 1:
-        value = value.item()
-    return value
 
 
 class EnsembleFile:
@@ -119,13 +101,6 @@ def correlation(samples):
         return cov / np.outer(sigma, sigma)
 
 
-def save(fig, out_dir, name):
-    path = os.path.join(out_dir, name)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    print(f"wrote {path}", flush=True)
-
-
 def plot_power(ef, out_dir):
     fig, (ax, ratio) = plt.subplots(2, 1, figsize=(6.6, 6.4), sharex=True, layout="constrained",
                                     gridspec_kw={"height_ratios": (3, 1.3)})
@@ -182,19 +157,19 @@ def plot_correlation(ef, out_dir, panels):
 
 
 def main(argv=None):
-    global DPI
     parser = argparse.ArgumentParser(description="Render the mean P(k) with its band and the bins' correlation "
                                                  "matrices from a plx-ensemble HDF5 file.")
     parser.add_argument("file", help="HDF5 file written by plx-ensemble")
     parser.add_argument("--out", metavar="DIR", help="directory for the PNGs (default: the file's directory)")
     parser.add_argument("--panels", type=int, default=4, help="correlation matrices at most (default 4)")
-    parser.add_argument("--dpi", type=int, default=DPI, help=f"resolution of the PNGs (default {DPI})")
+    parser.add_argument("--dpi", type=int, default=cosmo_plot.DPI,
+                        help=f"resolution of the PNGs (default {cosmo_plot.DPI})")
     args = parser.parse_args(argv)
     if args.dpi < 10:
         parser.error("--dpi must be at least 10")
     if args.panels < 1:
         parser.error("--panels must be at least 1")
-    DPI = args.dpi
+    cosmo_plot.DPI = args.dpi  # save() reads it
     out_dir = args.out if args.out is not None else (os.path.dirname(args.file) or ".")
     try:
         ef = EnsembleFile(args.file)
