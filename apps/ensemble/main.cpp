@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
                             {"times", p.field.times.size()},
                             {"dim", p.field.dim},
                             {"n", p.field.n},
+                            {"mean_correlation", r.mean_correlation},
                             {"ranks", rt.size()},
                             {"threads", rt.threads()},
                             {"output", r.output}});
@@ -94,6 +95,12 @@ int main(int argc, char** argv) {
                   "threads, %.3f s (%.1f realizations/s)\n",
                   r.output.c_str(), r.realizations, r.computed, static_cast<int>(p.field.n), p.field.dim, r.bins,
                   p.field.times.size(), rt.size(), rt.threads(), r.seconds, per_s);
+      // What an ensemble is for: how correlated the bins are, and how mode coupling grows that with D.
+      std::printf("mean off-diagonal correlation of P(k): %.3f initial", r.mean_correlation.at(0));
+      for (std::size_t t = 0; t < p.field.times.size(); ++t) {
+        std::printf(", %.3f at D = %g", r.mean_correlation.at(t + 1), p.field.times[t]);
+      }
+      std::printf("\n");
     }
     return 0;
   });

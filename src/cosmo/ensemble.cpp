@@ -1,6 +1,9 @@
 #include <parallax/cosmo/ensemble.hpp>
 
 #include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iterator>
 #include <cstdint>
 #include <span>
 #include <tuple>
@@ -9,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <parallax/core/collectives.hpp>
+#include <parallax/core/crc32.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/cosmo/covariance.hpp>
 #include <parallax/cosmo/realization.hpp>
@@ -59,8 +63,29 @@ void write_estimates(io::h5_file& file, const std::string& group, const std::vec
   io::write_from_root(file, group + "/gaussian_diagonal", shape({bins}), e.gaussian_diagonal);
 }
 
-// Collective: reads the rows back on root, estimates, writes /covariance and /power_spectrum.
-void write_summary(io::h5_file& file, const realization_maker& maker, std::size_t m) {
+// The mean of the off-diagonal entries of each b x b correlation matrix in `flat` (NaN entries skipped).
+std::vector<double> mean_off_diagonal(const std::vector<double>& flat, std::size_t b) {
+  std::vector<double> means;
+  for (std::size_t at = 0; b > 1 && at + b * b <= flat.size(); at += b * b) {
+    double sum = 0;
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < b; ++i) {
+      for (std::size_t j = 0; j < b; ++j) {
+        const double r = flat[at + i * b + j];
+        if (i != j && std::isfinite(r)) {
+          sum += r;
+          ++count;
+        }
+      }
+    }
+    means.push_back(count > 0 ? sum / static_cast<double>(count) : std::nan(""));
+  }
+  return means;
+}
+
+// Collective: reads the rows back on root, estimates, writes /covariance and /power_spectrum. Returns, on root,
+// the mean off-diagonal correlation of the initial P(k) and of each evolved one.
+std::vector<double> write_summary(io::h5_file& file, const realization_maker& maker, std::size_t m) {
   const std::size_t bins = maker.bins();
   const std::size_t times = maker.times();
   flat_estimate initial;
@@ -92,6 +117,10 @@ void write_summary(io::h5_file& file, const realization_maker& maker, std::size_
   io::write_from_root(file, "/power_spectrum/modes", maker.modes());
   io::write_from_root(file, "/power_spectrum/input", maker.input());
   io::set_attribute(file, "/realizations/power_evolved", "window", std::string("cic"));
+  std::vector<double> correlation = mean_off_diagonal(initial.correlation, bins);
+  const std::vector<double> evolved_correlation = mean_off_diagonal(evolved.correlation, bins);
+  correlation.insert(correlation.end(), evolved_correlation.begin(), evolved_correlation.end());
+  return correlation;
 }
 
 void write_provenance(io::h5_file& file, const realization_maker& maker, std::size_t m) {
@@ -124,7 +153,10 @@ std::string ensemble_fingerprint(const pipeline_params& p) {
     text += fmt::format(" omega_m={:.17g} omega_b={:.17g} h={:.17g} n_s={:.17g}", p.spectrum.omega_m,
                         p.spectrum.omega_b, p.spectrum.h, p.spectrum.n_s);
   } else if (p.spectrum.model == "table") {
-    text += " table=" + p.spectrum.table_path;
+    // The table's content, not only its name: a table edited between a run and its resume changes P(k).
+    std::ifstream table(p.spectrum.table_path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(table)), std::istreambuf_iterator<char>());
+    text += fmt::format(" table={} crc32={:08x}", p.spectrum.table_path, crc32(bytes));
   }
   if (p.normalisation == "sigma8") text += fmt::format(" sigma_8={:.17g}", p.spectrum.sigma_8);
   return text;
@@ -158,11 +190,12 @@ ensemble_report run_ensemble(const communicator& comm, const ensemble_params& pa
   map_to_h5(out, m, task,
             {{"/realizations/power", {bins}}, {"/realizations/power_evolved", {times, bins}}, {"/realizations/seed"}},
             options);
-  ensemble_report report;
-  report.map_seconds = seconds_since(map_start);
+  const double map_seconds = seconds_since(map_start);
 
   io::h5_file file = out.open();
-  write_summary(file, *maker, m);
+  ensemble_report report;
+  report.map_seconds = map_seconds;
+  report.mean_correlation = write_summary(file, *maker, m);
   write_provenance(file, *maker, m);
   file.close();
   out.commit();

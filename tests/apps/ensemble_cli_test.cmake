@@ -91,3 +91,18 @@ print("identical:", len(names), "datasets")
 ]=])
 run_case("the resumed file equals the uninterrupted one" 0 "identical: 18 datasets"
          ${SYSTEM_PYTHON} -c "${compare}" r.h5 whole/r.h5)
+
+# A table spectrum edited between a failed run and its resume is another spectrum: refused.
+file(WRITE "${WORK_DIR}/pk.dat" "# k P\n0.01 100.0\n10.0 0.1\n")
+set(table_args --realizations 12 --dim 3 --n 8 --spectrum table --table pk.dat --out t.h5 --quiet)
+run_case("a table run failing on rank 1" 1 "No space left on device"
+         ${CMAKE_COMMAND} -E env PLX_FAULT=hdf5.write@1 ${mpi} -n 2 ${PLX_ENSEMBLE} ${table_args})
+file(WRITE "${WORK_DIR}/pk.dat" "# k P\n0.01 200.0\n10.0 0.1\n")
+run_case("a resume with an edited table" 2 "cannot resume 't.h5'" ${mpi} -n 2 ${PLX_ENSEMBLE} ${table_args} --resume)
+
+# Any layout gives the same datasets: 1 rank x 2 threads against 3 ranks x 1 thread, compared bitwise as above.
+set(layout_args --realizations 16 --dim 2 --n 16 --times 0.5,1 --quiet)
+run_case("1 rank x 2 threads" 0 "wrote one.h5" ${mpi} -n 1 ${PLX_ENSEMBLE} ${layout_args} --threads 2 --out one.h5)
+run_case("3 ranks x 1 thread" 0 "wrote three.h5" ${mpi} -n 3 ${PLX_ENSEMBLE} ${layout_args} --threads 1 --out three.h5)
+run_case("every dataset identical on both layouts" 0 "identical: 18 datasets"
+         ${SYSTEM_PYTHON} -c "${compare}" one.h5 three.h5)

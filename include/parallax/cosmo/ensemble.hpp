@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include <parallax/core/communicator.hpp>
 #include <parallax/cosmo/params.hpp>
@@ -38,10 +39,15 @@ struct ensemble_report {
   double seconds = 0;            ///< wall time of the whole call (root)
   double map_seconds = 0;        ///< of the realizations alone
   std::string output;
+  /// On root: the mean off-diagonal entry of the correlation matrix of the initial P(k), then of each
+  /// evolved one (times order). Near 0 for a Gaussian field under --normalisation none; mode coupling makes
+  /// it grow with the growth factor.
+  std::vector<double> mean_correlation;
 };
 
-/// The text that identifies what a realization depends on (every field option and the first seed): a resume
-/// against another one is refused. Doubles are written with 17 significant digits.
+/// The text that identifies what a realization depends on (every field option, the first seed, and a table
+/// spectrum's CRC-32): a resume against another one is refused. Doubles are written with 17 significant
+/// digits. Reads the table file, so call it after validate().
 [[nodiscard]] std::string ensemble_fingerprint(const pipeline_params& field);
 
 /// Collective. Checks everything before any work (plx::config_error on every rank: the field options as

@@ -5,7 +5,9 @@
 // Distributed: each rank moves the particles of its real-space planes, sends each to the rank owning the
 // plane it lands in (point-to-point, in chunks), deposits, and passes the contributions that spill into the next
 // plane to that plane's owner. Summation order is fixed (by plane, then by particle index, then the
-// spill-over added last), so the density is bitwise the same for any number of ranks and threads.
+// spill-over added last), so the density is bitwise the same for any number of ranks and threads. A serial
+// box (fft::slab_ranks::serial(), a map task's) takes the same steps without the messages, and so gets the
+// same bits as any distributed run.
 #pragma once
 
 #include <span>
