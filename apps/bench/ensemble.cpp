@@ -105,7 +105,8 @@ std::string output_of(const std::string& command) {
 // The numpy peer's own timing (it excludes only Python's start-up and imports), from its --json line.
 std::optional<double> numpy_seconds(const ensemble_bench_options& o, const std::string& dir) {
   const std::string command =
-      fmt::format("'{}' '{}' --dim 3 --n {} --realizations {} --times {} --seed {} --processes {} --out '{}/numpy.h5' --json",
+      fmt::format("'{}' '{}' --dim 3 --n {} --realizations {} --times '{}' --seed {} --processes {} --out '{}/numpy.h5' "
+                  "--json",
                   o.python, o.numpy_script, o.n, o.numpy_realizations, o.times, o.seed, o.processes, dir);
   const std::string text = output_of(command);
   if (text.empty()) return std::nullopt;

@@ -17,17 +17,17 @@ P(k)         measured like plx-cosmo: shell b holds the modes with round(|k| / k
 evolved      potential phi_k = -delta_k / k^2, Zel'dovich displacement Psi = -grad(phi) (spectrally, the
              Nyquist frequency of each derivative zeroed; one inverse rfftn per axis), particles moved from
              the grid points q to x = q + D Psi for each growth factor D of --times, deposited by
-             cloud-in-cell (CIC) on the grid (1 = one particle per cell), forward rfftn, P(k) with the
-             CIC window deconvolved mode by mode: |F_k|^2 / W(k)^2, W(k) = prod_axes sinc^2(pi k_j / (2 k_N))
-             = prod_axes sinc^2(m_j / N) for the integer frequency m_j (k_N = pi N / L, the Nyquist
-             wave number)
+             cloud-in-cell (CIC) on the grid (1 = one particle per cell; workshop_numpy.cic_density),
+             forward rfftn, P(k) with the CIC window deconvolved mode by mode: |F_k|^2 / W(k)^2,
+             W(k) = prod_axes sinc^2(pi k_j / (2 k_N)) = prod_axes sinc^2(m_j / N) for the integer
+             frequency m_j (k_N = pi N / L, the Nyquist wave number)
 covariance   over the realizations, for the initial spectrum and for each time: mean, unbiased covariance,
              correlation, eigenvalues, and the precision matrix with the Hartlap factor (M - bins - 2)/(M - 1)
 
 Only the workshop spectrum P(k) = exp(-k^2/100) / sqrt(k) is implemented. Everything after the imports is
 timed: pool start-up, the realizations, the covariance, and writing --out.
 
-    /usr/bin/python3 apps/ensemble/ensemble_numpy.py --dim 3 --n 64 --realizations 32 --times 1 --json
+    /usr/bin/python3 apps/ensemble/ensemble_numpy.py --dim 3 --n 64 --realizations 40 --times 1 --json
     /usr/bin/python3 apps/ensemble/ensemble_numpy.py --dim 3 --n 32 --realizations 64 --out ens.h5
 
 The options and their defaults are plx-ensemble's (2D, N = 256, L = 50, seed 42, --times 1), less those of

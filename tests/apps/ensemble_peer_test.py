@@ -49,7 +49,8 @@ def compare(name, z):
     z = np.asarray(z)
     chi2 = float(np.sum(z**2))
     print(f"{name}: max |z| {np.max(np.abs(z)):.2f}, chi^2 {chi2:.1f} for {z.size} bins", flush=True)
-    check(np.all(np.abs(z) < 4), f"{name}: a bin is off by {np.max(np.abs(z)):.1f} standard errors: z = {np.round(z, 2)}")
+    check(np.all(np.abs(z) < 4),
+          f"{name}: a bin is off by {np.max(np.abs(z)):.1f} standard errors: z = {np.round(z, 2)}")
     check(chi2 < CHI2_999[z.size], f"{name}: chi^2 {chi2:.1f} for {z.size} bins")
 
 
@@ -65,16 +66,16 @@ def main(peer, plx_ensemble, mpiexec, work):
     numpy_file, plx_file = os.path.join(work, "numpy.h5"), os.path.join(work, "plx.h5")
     peer_run = run([sys.executable, peer, *common, "--out", numpy_file])
     check(peer_run.returncode == 0, f"the peer failed: {peer_run.stdout}{peer_run.stderr}")
-    plx_run = run([mpiexec, "-n", "2", *(["--oversubscribe"] if "OpenRTE" in run([mpiexec, "--version"]).stdout else []),
-                   plx_ensemble, *common, "--out", plx_file, "--force"])
+    oversubscribe = ["--oversubscribe"] if "OpenRTE" in run([mpiexec, "--version"]).stdout else []  # Open MPI
+    plx_run = run([mpiexec, "-n", "2", *oversubscribe, plx_ensemble, *common, "--out", plx_file, "--force"])
     check(plx_run.returncode == 0, f"plx-ensemble failed: {plx_run.stdout}{plx_run.stderr}")
     if failures:
         return 1
 
     with h5py.File(numpy_file, "r") as a, h5py.File(plx_file, "r") as b:
         for name in ("k", "modes"):
-            check(np.allclose(a[f"power_spectrum/{name}"][...], b[f"power_spectrum/{name}"][...], rtol=1e-12),
-                  f"/power_spectrum/{name} differs: {a[f'power_spectrum/{name}'][...]} vs {b[f'power_spectrum/{name}'][...]}")
+            ours, theirs = a[f"power_spectrum/{name}"][...], b[f"power_spectrum/{name}"][...]
+            check(np.allclose(ours, theirs, rtol=1e-12), f"/power_spectrum/{name} differs: {ours} vs {theirs}")
         modes = b["power_spectrum/modes"][...]
         expected = b["power_spectrum/input"][...]
         peer_initial, plx_initial = a["realizations/power"][...], b["realizations/power"][...]
@@ -92,14 +93,15 @@ def main(peer, plx_ensemble, mpiexec, work):
     compare("peer's variance / (2 P^2 / modes)", (variance_ratio - 1.0) / np.sqrt(2.0 / (M - 1) + 12.0 / modes / M))
 
     def two_sample(x, y):
-        return (x.mean(axis=0) - y.mean(axis=0)) / np.sqrt(x.var(axis=0, ddof=1) / len(x) + y.var(axis=0, ddof=1) / len(y))
+        error = np.sqrt(x.var(axis=0, ddof=1) / len(x) + y.var(axis=0, ddof=1) / len(y))
+        return (x.mean(axis=0) - y.mean(axis=0)) / error
 
     compare("mean initial P(k), peer vs plx-ensemble", two_sample(peer_initial, plx_initial))
     compare(f"mean evolved P(k) at D = {TIMES}, peer vs plx-ensemble", two_sample(peer_evolved, plx_evolved))
 
     # The pictures of plx-ensemble's file (apps/ensemble/plot.py, when matplotlib is there).
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib  # noqa: F401  (only whether it is there)
     except ImportError:
         print("plot.py not tried: no matplotlib")
         return 1 if failures else 0
