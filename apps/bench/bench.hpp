@@ -67,12 +67,29 @@ struct ensemble_bench_options {
   bool json = false;
 };
 
+struct shared_options {
+  std::size_t bytes = std::size_t{2} << 30;  ///< input size (rounded down to whole 8 KiB rows)
+  std::string dir;                           ///< where the input file goes; "" = the temporary directory
+  std::string mode = "both";                 ///< shared | copy | both
+  bool json = false;
+};
+
 struct balance_options {
   double unit_ms = 100;  ///< sleep per character of a word
   int repeats = 1;
   bool json = false;
 };
 
+struct h5map_options {
+  std::size_t items = 10'000'000;  ///< results of 8 bytes
+  std::size_t big_items = 1024;    ///< results of 1 MiB
+  int repeats = 3;
+  std::string dir = ".";           ///< where the files go (the file system to measure)
+  bool json = false;
+};
+
+/// Node memory and load time of a node-shared input against a copy per rank.
+int run_shared(runtime& rt, const shared_options& options);
 /// Empty tasks: microseconds per task for static and dynamic schedules, chunk 1 and auto.
 int run_dispatch(runtime& rt, const dispatch_options& options);
 /// Cost of one small map call (a few items per rank): what a loop of many calls pays per call.
@@ -83,6 +100,8 @@ int run_fft(runtime& rt, const fft_options& options);
 int run_farm_bench(runtime& rt, const farm_bench_options& options);
 /// plx-ensemble's realizations per second against the numpy peer's, in one run.
 int run_ensemble_bench(runtime& rt, const ensemble_bench_options& options);
+/// map_to_h5 to disk against dd writing the same bytes.
+int run_h5map(runtime& rt, const h5map_options& options);
 /// The 12-word tutorial workload: makespan against the best possible schedule.
 int run_balance(runtime& rt, const balance_options& options);
 

@@ -1,4 +1,4 @@
-// plx-bench: dispatch overhead and load balance of parallax's map layer.
+// plx-bench: dispatch overhead and load balance of parallax's map layer, and node-shared inputs.
 #include <parallax/app/number_option.hpp>
 #include <parallax/app/run_app.hpp>
 
@@ -61,12 +61,32 @@ int main(int argc, char** argv) {
   plx::add_number(*balance_cmd, "--repeats", balance.repeats, "runs (median reported)", plx::at_least(1))->capture_default_str();
   balance_cmd->add_flag("--json", balance.json, "one JSON object per line");
 
+  plx::bench::h5map_options h5map;
+  CLI::App* h5map_cmd = cli.add_subcommand("h5map", "map_to_h5 to disk: 8-byte and 1 MiB results against dd on the same file system");
+  plx::add_number(*h5map_cmd, "--items", h5map.items, "results of 8 bytes", plx::at_least(1))->capture_default_str();
+  plx::add_number(*h5map_cmd, "--big-items", h5map.big_items, "results of 1 MiB", plx::at_least(1))->capture_default_str();
+  plx::add_number(*h5map_cmd, "--repeats", h5map.repeats, "runs per tool (median reported)", plx::at_least(1))->capture_default_str();
+  h5map_cmd->add_option("--dir", h5map.dir, "directory for the files (the file system measured)")
+      ->capture_default_str()->check(CLI::ExistingDirectory);
+  h5map_cmd->add_flag("--json", h5map.json, "one JSON object per line");
+  plx::bench::shared_options shared;
+  CLI::App* shared_cmd = cli.add_subcommand(
+      "shared", "an HDF5 input loaded as one node-shared copy vs one copy per rank: node PSS and load time");
+  plx::add_number(*shared_cmd, "--bytes", shared.bytes, "input size in bytes (whole 8 KiB rows)", plx::at_least(8192))
+      ->capture_default_str();
+  shared_cmd->add_option("--dir", shared.dir, "directory for the input file (default: the temporary directory)");
+  shared_cmd->add_option("--mode", shared.mode, "shared | copy | both")->capture_default_str()
+      ->check(CLI::IsMember({"shared", "copy", "both"}));
+  shared_cmd->add_flag("--json", shared.json, "one JSON object per line");
+
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
+    if (h5map_cmd->parsed()) return plx::bench::run_h5map(rt, h5map);
     if (dispatch_cmd->parsed()) return plx::bench::run_dispatch(rt, dispatch);
     if (calls_cmd->parsed()) return plx::bench::run_calls(rt, calls);
     if (fft_cmd->parsed()) return plx::bench::run_fft(rt, fft);
     if (farm_cmd->parsed()) return plx::bench::run_farm_bench(rt, farm);
     if (ensemble_cmd->parsed()) return plx::bench::run_ensemble_bench(rt, ensemble);
+    if (shared_cmd->parsed()) return plx::bench::run_shared(rt, shared);
     return plx::bench::run_balance(rt, balance);
   });
 }

@@ -10,6 +10,7 @@
 #include <parallax/core/crc32.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/core/layout.hpp>
+#include <parallax/core/memory_usage.hpp>
 #include <parallax/core/runtime.hpp>
 #include <parallax/core/thread_count.hpp>
 
@@ -18,6 +19,7 @@
 #include <parallax/dist/h5_row.hpp>
 #include <parallax/dist/map.hpp>
 #include <parallax/dist/map_to_h5.hpp>
+#include <parallax/dist/node_shared.hpp>
 #include <parallax/dist/options.hpp>
 #include <parallax/dist/outcome.hpp>
 #include <parallax/dist/payload.hpp>
@@ -36,6 +38,7 @@
 
 #include <parallax/io/atomic_output.hpp>
 #include <parallax/io/hdf5_file.hpp>
+#include <parallax/io/node_shared_h5.hpp>
 #include <parallax/io/slab_io.hpp>
 #include <parallax/io/xdmf.hpp>
 

@@ -1,10 +1,14 @@
 #include <parallax/core/communicator.hpp>
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
@@ -44,6 +48,24 @@ communicator communicator::split_shared() const {
   communicator result(node, true);
   detail::check_mpi(MPI_Comm_set_errhandler(node, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
   return result;
+}
+
+communicator communicator::split_node() const {
+  communicator shared = split_shared();
+  // Fixed-size names so that one MPI_Allgather moves them all; SLURM node names are far shorter.
+  constexpr std::size_t name_chars = 256;
+  std::array<char, name_chars> mine{};
+  if (const char* name = std::getenv("SLURMD_NODENAME")) std::strncpy(mine.data(), name, name_chars - 1);
+  std::vector<char> names(name_chars * static_cast<std::size_t>(shared.size()));
+  detail::check_mpi(MPI_Allgather(mine.data(), static_cast<int>(name_chars), MPI_CHAR, names.data(),
+                                  static_cast<int>(name_chars), MPI_CHAR, shared.native()),
+                    "MPI_Allgather");
+  // Colour: the lowest rank on this host with the same SLURM node name (the same on every rank of a node).
+  int color = 0;
+  while (std::strncmp(names.data() + name_chars * static_cast<std::size_t>(color), mine.data(), name_chars) != 0) {
+    ++color;
+  }
+  return shared.split(color, shared.rank());
 }
 
 const communicator& communicator::internal() const {

@@ -55,7 +55,7 @@ runtime::runtime(int& argc, char**& argv, const runtime_options& options) {
   // Everything after MPI_Init may throw; finalise here because the destructor will not run.
   try {
     world_ = communicator::duplicate_of(MPI_COMM_WORLD);
-    node_ = world_.split_shared();
+    node_ = world_.split_node();
 
     rank_placement probe = local_placement(world_.rank(), node_.rank(), node_.size(), 1);
     const thread_choice choice = resolve_thread_count(

@@ -158,7 +158,10 @@ std::string ensemble_fingerprint(const pipeline_params& p) {
     const std::string bytes((std::istreambuf_iterator<char>(table)), std::istreambuf_iterator<char>());
     text += fmt::format(" table={} crc32={:08x}", p.spectrum.table_path, crc32(bytes));
   }
-  if (p.normalisation == "sigma8") text += fmt::format(" sigma_8={:.17g}", p.spectrum.sigma_8);
+  // sigma_8 sets eisenstein-hu's amplitude, and any model's under sigma8 normalisation.
+  if (p.spectrum.model == "eisenstein-hu" || p.normalisation == "sigma8") {
+    text += fmt::format(" sigma_8={:.17g}", p.spectrum.sigma_8);
+  }
   return text;
 }
 

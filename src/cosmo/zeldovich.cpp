@@ -13,21 +13,6 @@
 
 namespace plx::cosmo {
 
-double wrap(double value, std::ptrdiff_t n) {
-  const double size = static_cast<double>(n);
-  double w = value - size * std::floor(value / size);
-  if (w >= size) w -= size;  // rounding can land exactly on the upper edge
-  if (w < 0) w = 0;
-  return w;
-}
-
-cic_axis cic_split(double u, std::ptrdiff_t n) {
-  const double lower = std::floor(u);
-  auto cell = static_cast<std::ptrdiff_t>(lower);
-  if (cell >= n) cell -= n;
-  return {cell, u - lower};
-}
-
 namespace {
 
 // Point-to-point tags on the caller's communicator (MPI guarantees tags up to 32767).

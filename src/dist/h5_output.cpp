@@ -41,6 +41,10 @@ void check_output_path(const detail::h5_output_paths& paths, const h5_output_opt
   if (path.empty()) throw config_error("map_to_h5: the output path is empty");
   std::error_code error;
   if (fs::is_directory(path, error)) throw config_error(fmt::format("output '{}' is a directory", path));
+  // Killed between the rename of the finished file and the removal of its journal: the run is complete.
+  if (fs::exists(path, error) && !fs::exists(paths.partial(), error) && fs::exists(paths.journal(), error)) {
+    paths.remove_work_files();
+  }
   if (fs::exists(path, error) && !options.overwrite) {
     throw config_error(fmt::format("output '{}' exists: use --force to replace it", path));
   }
@@ -88,7 +92,7 @@ std::string h5_output::descriptor(std::uint64_t n, const std::vector<detail::h5_
 
 detail::index_ranges h5_output::begin_rows(std::uint64_t n, std::vector<detail::h5_store_column> columns,
                                            const std::string& descriptor, const map_options& options) {
-  std::vector<std::uint64_t> missing;
+  detail::index_ranges missing;
   std::uint64_t root_n = n;
   detail::broadcast_chunked(comm_, std::span<std::uint64_t>(&root_n, 1), 0);
   detail::on_all_ranks(comm_, [&] {
@@ -106,11 +110,10 @@ detail::index_ranges h5_output::begin_rows(std::uint64_t n, std::vector<detail::
     provenance.threads = options.threads > 0 ? options.threads : omp_get_max_threads();
     const detail::h5_store_settings settings{options_.buffer_bytes, options_.checkpoint_interval};
     store_ = std::make_unique<detail::h5_row_store>(paths_, std::move(columns), n, descriptor, provenance, settings);
-    missing = store_->durable_at_open().complement(n).flat();
+    missing = store_->durable_at_open().complement(n);
   });
   begun_ = true;
-  detail::broadcast_from_root(comm_, missing);
-  detail::index_ranges todo = detail::index_ranges::from_flat(missing);
+  detail::index_ranges todo = detail::share_missing(comm_, missing);
   rows_resumed_ = n - todo.count();
   return todo;
 }

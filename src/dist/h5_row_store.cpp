@@ -222,6 +222,27 @@ bool h5_output_paths::has_work_files() const {
   return std::filesystem::exists(journal(), error) || std::filesystem::exists(partial(), error);
 }
 
+void raw_bytes::aligned_delete::operator()(char* p) const noexcept {
+  ::operator delete[](p, std::align_val_t{direct_io_alignment});
+}
+
+char* raw_bytes::grow(std::size_t n) {
+  if (size_ + n > capacity_) reserve(std::max(size_ + n, 2 * capacity_));
+  char* at = data_.get() + size_;
+  size_ += n;
+  return at;
+}
+
+void raw_bytes::reserve(std::size_t capacity) {
+  if (capacity > capacity_) {
+    std::unique_ptr<char[], aligned_delete> bigger(
+        static_cast<char*>(::operator new[](capacity, std::align_val_t{direct_io_alignment})));
+    if (size_ > 0) std::memcpy(bigger.get(), data_.get(), size_);
+    data_ = std::move(bigger);
+    capacity_ = capacity;
+  }
+}
+
 // --- batches -------------------------------------------------------------------------------------
 
 void h5_row_store::batch::clear() {
@@ -251,10 +272,18 @@ h5_row_store::h5_row_store(h5_output_paths paths, std::vector<h5_store_column> c
   mark_fixed_.assign(c, 0);
   mark_values_.assign(c, 0);
   mark_extents_.assign(c, 0);
+  // A batch is handed to the writer once it holds buffer_bytes: room for that many rows, up front.
+  std::size_t row_bytes = sizeof(std::uint64_t);
+  for (const auto& column : columns_) row_bytes += column.ragged ? 0 : column.row_bytes;
+  const std::size_t batch_rows = settings_.buffer_bytes / row_bytes + 1;
   for (batch* b : {&filling_, &writing_}) {
     b->fixed.resize(c);
     b->values.resize(c);
     b->extents.resize(c);
+    b->rows.reserve(batch_rows);
+    for (std::size_t k = 0; k < c; ++k) {
+      if (!columns_[k].ragged) b->fixed[k].reserve(batch_rows * columns_[k].row_bytes);
+    }
   }
   try {
     open_or_create();
@@ -263,7 +292,7 @@ h5_row_store::h5_row_store(h5_output_paths paths, std::vector<h5_store_column> c
     close_row_files();
     throw;
   }
-  last_flush_ = std::chrono::steady_clock::now();
+  last_flush_ = last_sync_ = std::chrono::steady_clock::now();
   writer_ = std::thread([this] { writer_loop(); });
 }
 
@@ -312,7 +341,8 @@ void h5_row_store::open_or_create() {
 
 void h5_row_store::create_partial() {
   const communicator self = communicator::borrow(MPI_COMM_SELF);
-  io::h5_file file = io::h5_file::create(self, paths_.partial());
+  // Big datasets page-aligned: rows of a page multiple are then written with O_DIRECT.
+  io::h5_file file = io::h5_file::create(self, paths_.partial(), {std::size_t{64} << 10, direct_io_alignment});
   for (std::size_t c = 0; c < columns_.size(); ++c) {
     const auto& column = columns_[c];
     if (column.ragged) {
@@ -420,6 +450,7 @@ void h5_row_store::rebuild_partial() {
 
 void h5_row_store::open_row_files() {
   partial_fd_ = open_or_throw(paths_.partial(), O_WRONLY, "open");
+  direct_fd_ = ::open(paths_.partial().c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);  // -1: not here (tmpfs)
   for (std::size_t c = 0; c < columns_.size(); ++c) {
     if (!columns_[c].ragged) continue;
     values_fd_[c] = open_or_throw(paths_.ragged_values(c), O_WRONLY | O_CREAT, "open");
@@ -431,7 +462,7 @@ void h5_row_store::open_row_files() {
 }
 
 void h5_row_store::close_row_files() noexcept {
-  for (int* fd : {&partial_fd_}) {
+  for (int* fd : {&partial_fd_, &direct_fd_}) {
     if (*fd >= 0) ::close(*fd);
     *fd = -1;
   }
@@ -464,21 +495,16 @@ void h5_row_store::begin_row(std::uint64_t index) {
 }
 
 char* h5_row_store::fixed_space(std::size_t column) {
-  auto& bytes = filling_.fixed[column];
-  const std::size_t at = bytes.size();
-  bytes.resize(at + columns_[column].row_bytes);
   filling_.bytes += columns_[column].row_bytes;
-  return bytes.data() + at;
+  return filling_.fixed[column].grow(columns_[column].row_bytes);
 }
 
 char* h5_row_store::ragged_space(std::size_t column, std::size_t size) {
   auto& values = filling_.values[column];
-  const std::size_t at = values.size();
-  values.resize(at + size);
-  filling_.extents[column].push_back(at);
+  filling_.extents[column].push_back(values.size());
   filling_.extents[column].push_back(size);
   filling_.bytes += size + extent_bytes;
-  return values.data() + at;
+  return values.grow(size);
 }
 
 void h5_row_store::end_row(bool keep) noexcept {
@@ -486,8 +512,8 @@ void h5_row_store::end_row(bool keep) noexcept {
     filling_.rows.resize(mark_.rows);
     filling_.bytes = mark_.bytes;
     for (std::size_t c = 0; c < columns_.size(); ++c) {
-      filling_.fixed[c].resize(mark_fixed_[c]);
-      filling_.values[c].resize(mark_values_[c]);
+      filling_.fixed[c].shrink_to(mark_fixed_[c]);
+      filling_.values[c].shrink_to(mark_values_[c]);
       filling_.extents[c].resize(mark_extents_[c]);
     }
   }
@@ -511,6 +537,21 @@ void h5_row_store::writer_loop() {
     if (!due || filling_.rows.empty()) {
       write_requested_ = false;
       writer_done_.notify_all();
+      if (due && !unsynced_.empty()) {  // rows written but not yet synced and recorded
+        lock.unlock();
+        std::exception_ptr failure;
+        try {
+          sync_and_record();
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        lock.lock();
+        if (failure) {
+          writer_failure_ = failure;
+          writer_done_.notify_all();
+          return;
+        }
+      }
       if (stopping_) return;
       continue;
     }
@@ -552,7 +593,6 @@ void h5_row_store::write_batch(batch& b) {
   }
   std::sort(runs.begin(), runs.end(), [](const run& x, const run& y) { return x.first < y.first; });
 
-  bool wrote_fixed = false;
   for (std::size_t c = 0; c < columns_.size(); ++c) {
     const auto& column = columns_[c];
     if (column.ragged) {
@@ -571,34 +611,57 @@ void h5_row_store::write_batch(batch& b) {
         pwrite_all(rows_fd_[c], reinterpret_cast<const char*>(extents.data()), extents.size() * sizeof(std::uint64_t),
                    r.first * extent_bytes, paths_.ragged_rows(c));
       }
-      sync_or_throw(values_fd_[c], paths_.ragged_values(c));
-      sync_or_throw(rows_fd_[c], paths_.ragged_rows(c));
       continue;
     }
     const std::size_t row = column.row_bytes;
     if (row == 0) continue;
+    const bool direct = row % direct_io_alignment == 0 && offsets_[c] % direct_io_alignment == 0;
     // Runs that touch in row order become one pwritev.
     std::vector<iovec> iov;
     std::uint64_t start = 0;
     std::uint64_t next = 0;
     for (const run& r : runs) {
       if (!iov.empty() && r.first != next) {
-        pwritev_all(partial_fd_, iov, offsets_[c] + start * row, paths_.partial());
+        write_run(iov, offsets_[c] + start * row, direct);
         iov.clear();
       }
       if (iov.empty()) start = r.first;
       iov.push_back({b.fixed[c].data() + r.slot * row, r.count * row});
       next = r.first + r.count;
     }
-    if (!iov.empty()) pwritev_all(partial_fd_, iov, offsets_[c] + start * row, paths_.partial());
-    wrote_fixed = true;
+    if (!iov.empty()) write_run(iov, offsets_[c] + start * row, direct);
   }
-  if (wrote_fixed) sync_or_throw(partial_fd_, paths_.partial());
+  for (const run& r : runs) unsynced_.add(r.first, r.first + r.count);
+  if (std::chrono::steady_clock::now() - last_sync_ >= settings_.checkpoint_interval) sync_and_record();
+}
 
+void h5_row_store::write_run(std::vector<iovec>& iov, std::uint64_t offset, bool direct) {
+  if (direct && direct_fd_ >= 0) {
+    std::vector<iovec> copy = iov;  // pwritev_all advances it; kept for a retry without O_DIRECT
+    try {
+      pwritev_all(direct_fd_, copy, offset, paths_.partial());
+      return;
+    } catch (const io_error&) {
+      if (errno != EINVAL) throw;
+      ::close(direct_fd_);  // the file system takes no direct writes after all: buffered from now on
+      direct_fd_ = -1;
+    }
+  }
+  pwritev_all(partial_fd_, iov, offset, paths_.partial());
+}
+
+void h5_row_store::sync_and_record() {
+  if (unsynced_.empty()) return;
+  sync_or_throw(partial_fd_, paths_.partial());
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    if (!columns_[c].ragged) continue;
+    sync_or_throw(values_fd_[c], paths_.ragged_values(c));
+    sync_or_throw(rows_fd_[c], paths_.ragged_rows(c));
+  }
   // The rows are on disk: now they count.
-  index_ranges durable;
-  for (const run& r : runs) durable.add(r.first, r.first + r.count);
-  journal_->append(record_rows_kind, as_bytes_of(durable.flat()));
+  journal_->append(record_rows_kind, as_bytes_of(unsynced_.flat()));
+  unsynced_ = {};
+  last_sync_ = std::chrono::steady_clock::now();
 }
 
 void h5_row_store::stop_writer() noexcept {

@@ -33,7 +33,8 @@ namespace detail {
 
 namespace {
 
-// Injected failures (injected_write_result): one thread per rank calls HDF5 (see the header), so no atomics.
+// Injected failures (injected_write_result, injected_read_result): one thread per rank calls HDF5 (see the
+// header), so no atomics.
 bool injected_now = false;  // the failure being described was injected
 bool injected_since_agreed = false;  // the latest step's HDF5 failure here was injected (HDF5 itself is fine)
 
@@ -105,13 +106,20 @@ std::string storage_cause(const std::string& file_path, int saved_errno) {
   return {};
 }
 
-herr_t injected_write_result(herr_t code) noexcept {
-  if (code < 0 || !plx::detail::fault_point("hdf5.write")) return code;
-  errno = ENOSPC;
+namespace {
+/// `code`, or -1 with `error_number` in errno when the fault site `site` is armed here.
+herr_t injected_result(herr_t code, const char* site, int error_number) noexcept {
+  if (code < 0 || !plx::detail::fault_point(site)) return code;
+  errno = error_number;
   injected_now = true;
   injected_since_agreed = true;
   return -1;
 }
+}  // namespace
+
+herr_t injected_write_result(herr_t code) noexcept { return injected_result(code, "hdf5.write", ENOSPC); }
+
+herr_t injected_read_result(herr_t code) noexcept { return injected_result(code, "hdf5.read", EIO); }
 
 void mark_failed(h5_file& file) noexcept { file.failed_ = true; }
 
@@ -305,7 +313,8 @@ std::vector<std::string> path_prefixes(const std::string& object_path, const std
   return prefixes;
 }
 
-h5_id file_access_list(const communicator& comm, const std::string& path) {
+h5_id file_access_list(const communicator& comm, const std::string& path, hsize_t align_threshold = 0,
+                       hsize_t alignment = 1) {
   auto check = [&](herr_t code, const char* call) {
     if (code < 0) detail::throw_h5_failure(call, path, "", comm.rank(), comm.size());
   };
@@ -316,6 +325,7 @@ h5_id file_access_list(const communicator& comm, const std::string& path) {
   // Metadata writes are collective anyway (HDF5's rule); this lets HDF5 write them with collective MPI-IO
   // instead of from every rank. Metadata *reads* stay independent, so getters need no communication.
   check(H5Pset_coll_metadata_write(fapl.get(), 1), "H5Pset_coll_metadata_write");
+  if (alignment > 1) check(H5Pset_alignment(fapl.get(), align_threshold, alignment), "H5Pset_alignment");
   if (std::getenv("HDF5_USE_FILE_LOCKING") == nullptr) {
 #if PLX_HDF5_HAS_FILE_LOCKING_PROPERTY
     check(H5Pset_file_locking(fapl.get(), 0, 1), "H5Pset_file_locking");
@@ -388,10 +398,10 @@ h5_file::h5_file(h5_file&& other) noexcept
       poisoned_(std::exchange(other.poisoned_, false)),
       uncaught_at_open_(other.uncaught_at_open_) {}
 
-h5_file h5_file::create(const communicator& comm, const std::string& path) {
+h5_file h5_file::create(const communicator& comm, const std::string& path, const h5_create_options& options) {
   detail::h5_quiet quiet;
   communicator own = comm.dup();
-  h5_id fapl = file_access_list(own, path);
+  h5_id fapl = file_access_list(own, path, options.align_threshold, options.alignment);
   const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
   h5_id file = agree_on_open(own, id, "H5Fcreate", path);
   return h5_file(std::move(own), path, std::move(file), true);

@@ -225,8 +225,9 @@ void read_distributed(h5_file& file, const std::string& dataset_path, const slab
   });
   double none = 0.0;
   detail::agreed(file, [&] {
-    check_h5(H5Dread(dataset.get(), detail::native_double(), selected.memory.get(), selected.file.get(),
-                     transfer.get(), local.empty() ? &none : local.data()),
+    check_h5(detail::injected_read_result(H5Dread(dataset.get(), detail::native_double(), selected.memory.get(),
+                                                  selected.file.get(), transfer.get(),
+                                                  local.empty() ? &none : local.data())),
              "H5Dread", file, dataset_path);
   });
 }

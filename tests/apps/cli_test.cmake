@@ -77,3 +77,12 @@ if(last_output MATCHES "numpy-pool" AND NOT last_output MATCHES
 endif()
 expect_json("bench ensemble JSON parses" benchmark=ensemble n=8)
 run_case("bench ensemble needs 2 realizations" 2 "--realizations" ${PLX_BENCH} ensemble --realizations 1)
+run_case("bench shared JSON" 0
+         "\"benchmark\": \"shared\", \"mode\": \"shared\", \"ranks\": 2, \"input_bytes\": 4194304, \"node_pss_bytes\": [0-9]+, \"load_seconds\": [0-9.]+"
+         ${mpi} -n 2 ${PLX_BENCH} shared --bytes 4194304 --json --quiet)
+expect_json("bench shared JSON parses" benchmark=shared mode=copy ranks=2 input_bytes=4194304)
+run_case("bench shared --dir that does not exist is refused" 2 "error: --dir: .*does not exist"
+         ${mpi} -n 2 ${PLX_BENCH} shared --bytes 8192 --dir /nonexistent/plx-dir --quiet)
+run_case("bench shared --bytes beyond a node's memory is refused before writing" 2
+         "error: --bytes 1000000000000000: 2 copies of the input need"
+         ${mpi} -n 2 ${PLX_BENCH} shared --bytes 1000000000000000 --quiet)

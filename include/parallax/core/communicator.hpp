@@ -34,8 +34,15 @@ class communicator {
   /// Collective: split by `color`, ordered by `key` (MPI_Comm_split).
   [[nodiscard]] communicator split(int color, int key) const;
 
-  /// Collective: the ranks that share memory with this one (one communicator per node).
+  /// Collective: the ranks that share memory with this one (one communicator per host).
   [[nodiscard]] communicator split_shared() const;
+
+  /// Collective: the ranks of this node, ordered by rank here (so rank 0 here is rank 0 of its node). A node
+  /// is a set of ranks that share memory (split_shared) and, under SLURM, run on the same SLURM node
+  /// (SLURMD_NODENAME). On a real cluster both agree and the SLURM name changes nothing; where several
+  /// slurmd emulate nodes on one host (tests/slurm/local_cluster.sh) it gives each emulated node its own
+  /// communicator, as SLURM sees them. Outside SLURM it is split_shared().
+  [[nodiscard]] communicator split_node() const;
 
   [[nodiscard]] int rank() const noexcept { return rank_; }
   [[nodiscard]] int size() const noexcept { return size_; }

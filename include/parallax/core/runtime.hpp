@@ -41,7 +41,7 @@ class runtime {
 
   /// parallax's own duplicate of MPI_COMM_WORLD (MPI_ERRORS_RETURN set).
   [[nodiscard]] const communicator& world() const noexcept { return world_; }
-  /// The ranks on this node (MPI_Comm_split_type shared).
+  /// The ranks on this node: they share memory and, under SLURM, the SLURM node (communicator::split_node).
   [[nodiscard]] const communicator& node() const noexcept { return node_; }
 
   [[nodiscard]] int rank() const noexcept { return world_.rank(); }

@@ -10,6 +10,8 @@
 // same bits as any distributed run.
 #pragma once
 
+#include <cmath>
+#include <cstddef>
 #include <span>
 #include <vector>
 
@@ -39,9 +41,21 @@ struct cic_axis {
   std::ptrdiff_t cell;
   double upper;  ///< weight of cell + 1; cell gets 1 - upper
 };
-[[nodiscard]] cic_axis cic_split(double u, std::ptrdiff_t n);
+/// Inline, with wrap: called a few times per particle per deposit, where a call costs as much as the work.
+[[nodiscard]] inline cic_axis cic_split(double u, std::ptrdiff_t n) {
+  const double lower = std::floor(u);
+  auto cell = static_cast<std::ptrdiff_t>(lower);
+  if (cell >= n) cell -= n;
+  return {cell, u - lower};
+}
 
 /// `value` wrapped into [0, n) (periodic box in cell units).
-[[nodiscard]] double wrap(double value, std::ptrdiff_t n);
+[[nodiscard]] inline double wrap(double value, std::ptrdiff_t n) {
+  const double size = static_cast<double>(n);
+  double w = value - size * std::floor(value / size);
+  if (w >= size) w -= size;  // rounding can land exactly on the upper edge
+  if (w < 0) w = 0;
+  return w;
+}
 
 }  // namespace plx::cosmo

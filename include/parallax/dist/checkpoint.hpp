@@ -2,6 +2,11 @@
 // instant (a time limit, kill -9, a crash) is resumed by calling it again with the same file: only the
 // items missing from the file are computed. The same mechanism as the task farm's journal, for results.
 //
+// It shares its journal (checkpoint_log) and its resume (dist/detail/resumable_map.hpp) with map_to_h5,
+// which writes the results into an HDF5 file instead of keeping them: use map_to_h5 when the results do
+// not fit in root's memory or should end in HDF5; this one takes any payload type (strings, variants) and
+// returns every result on root.
+//
 //   auto r = plx::checkpointed_map(rt.world(), 100'000, simulate, "sims.ckpt");   // run again after a stop
 #pragma once
 
@@ -15,6 +20,8 @@
 #include <parallax/core/communicator.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/dist/detail/checkpoint_log.hpp>
+#include <parallax/dist/detail/index_ranges.hpp>
+#include <parallax/dist/detail/resumable_map.hpp>
 #include <parallax/dist/map.hpp>
 
 namespace plx {
@@ -32,36 +39,35 @@ auto checkpointed_map(const communicator& comm, std::size_t n, Fn&& fn, const st
   detail::require_result_payload<Result>();
   std::unique_ptr<detail::checkpoint_log> log;
   std::vector<Result> results;
-  std::vector<std::uint64_t> missing;
+  detail::index_ranges missing;
   std::string problem;
   if (comm.is_root()) {
     try {
       log = std::make_unique<detail::checkpoint_log>(path, n, typeid(Result).name());
       results.resize(n);
-      std::vector<bool> have(n, false);
+      std::vector<std::uint64_t> done;
+      done.reserve(log->existing().size());
       for (const auto& r : log->existing()) {
         results[r.index] = detail::decode_from<Result>(r.bytes);
-        have[r.index] = true;
+        done.push_back(r.index);
       }
-      for (std::uint64_t i = 0; i < n; ++i) {
-        if (!have[i]) missing.push_back(i);
-      }
+      missing = detail::index_ranges::of_indices(std::move(done)).complement(n);
     } catch (const std::exception& e) {
       problem = e.what();
     }
   }
-  // Root's verdict and the list of missing items, on every rank.
+  // Root's verdict and the missing items, on every rank.
   detail::broadcast_from_root(comm, problem);
   if (!problem.empty()) throw detail::collective(config_error(problem));
-  detail::broadcast_from_root(comm, missing);
+  missing = detail::share_missing(comm, missing);
 
-  map_unordered(
-      comm, missing.size(), [&](std::size_t k) { return std::invoke(fn, static_cast<std::size_t>(missing[k])); },
-      [&](std::size_t k, Result&& value) {
+  detail::map_missing(
+      comm, missing, fn,
+      [&](std::size_t index, Result&& value) {
         std::vector<char> bytes;
         detail::encode_into(bytes, value);
-        log->append(missing[k], bytes);  // durable before it counts as done
-        results[missing[k]] = std::move(value);
+        log->append(index, bytes);  // durable before it counts as done
+        results[index] = std::move(value);
       },
       options);
   return results;

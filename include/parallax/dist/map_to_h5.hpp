@@ -55,6 +55,7 @@
 #include <parallax/core/error.hpp>
 #include <parallax/dist/detail/h5_row_store.hpp>
 #include <parallax/dist/detail/index_ranges.hpp>
+#include <parallax/dist/detail/resumable_map.hpp>
 #include <parallax/dist/h5_row.hpp>
 #include <parallax/dist/map.hpp>
 #include <parallax/io/hdf5_file.hpp>
@@ -76,7 +77,7 @@ struct h5_output_options {
   /// fingerprint is refused.
   std::string fingerprint;
   /// Rows root buffers before a write; two such buffers at most.
-  std::size_t buffer_bytes = std::size_t{32} << 20;
+  std::size_t buffer_bytes = std::size_t{8} << 20;
   /// At most this long between a row reaching root and it being on disk (if the map keeps running).
   std::chrono::duration<double> checkpoint_interval = std::chrono::seconds(5);
 };
@@ -281,15 +282,14 @@ void map_to_h5(h5_output& out, std::size_t n, Fn&& fn, const std::vector<h5_colu
   const std::string descriptor = out.descriptor(n, store_columns);
   const detail::index_ranges missing = out.begin_rows(n, store_columns, descriptor, options);
   try {
-    map_unordered(
-        out.comm(), static_cast<std::size_t>(missing.count()),
-        [&](std::size_t k) {
-          Result r = std::invoke(fn, static_cast<std::size_t>(missing.at(k)));
+    detail::map_missing(
+        out.comm(), missing,
+        [&](std::size_t row) {
+          Result r = std::invoke(fn, row);
           detail::h5_check_lengths(r, store_columns, elements);
           return r;
         },
-        [&](std::size_t k, Result&& r) { detail::h5_store_row(*out.store(), missing.at(k), r, elements); },
-        options);
+        [&](std::size_t row, Result&& r) { detail::h5_store_row(*out.store(), row, r, elements); }, options);
   } catch (...) {
     out.abandon_rows();
     throw;

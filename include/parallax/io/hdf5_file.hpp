@@ -112,6 +112,14 @@ class h5_id {
   h5_kind kind_ = h5_kind::object;
 };
 
+/// How a new file lays out its objects.
+struct h5_create_options {
+  /// Objects of at least `align_threshold` bytes start at a multiple of `alignment` (H5Pset_alignment):
+  /// page-aligned datasets can be written with O_DIRECT (map_to_h5) and read without straddling pages.
+  hsize_t align_threshold = 0;
+  hsize_t alignment = 1;
+};
+
 /// An HDF5 file opened on every rank of a communicator with the MPI-IO driver. Move-only.
 ///
 /// File locking: HDF5 (>= 1.10) locks files with flock(), which many parallel file systems and NFS
@@ -123,7 +131,7 @@ class h5_file {
  public:
   /// Collective. Creates `path` (truncating an existing file) for writing. Throws plx::io_error on
   /// every rank if any rank fails (bad directory, no permission), with the first failing rank's reason.
-  static h5_file create(const communicator& comm, const std::string& path);
+  static h5_file create(const communicator& comm, const std::string& path, const h5_create_options& options = {});
   /// Collective. Opens an existing file for reading. Throws plx::io_error on every rank if the file is
   /// missing (checked on root) or cannot be opened as HDF5.
   static h5_file open_read(const communicator& comm, const std::string& path);
@@ -348,6 +356,9 @@ auto agreed(h5_file& file, Step&& step) {
 /// H5Awrite) then report failure after HDF5 carried them out, as a full disk reported to one rank only
 /// would. For tests of the failure paths only.
 herr_t injected_write_result(herr_t code) noexcept;
+/// The same for reads: -1 with errno EIO when the fault site "hdf5.read" is armed on this process (the H5Dread
+/// of read_distributed then fails after HDF5 carried it out, as an unreadable disk seen by one rank would).
+herr_t injected_read_result(herr_t code) noexcept;
 
 /// The operating system's reason for a failed write to `file_path`, or "": errno when it names a storage
 /// problem (ENOSPC, EDQUOT, EFBIG, EIO, EROFS), else "No space left on device" when the file system shows

@@ -1,7 +1,8 @@
 // Test hook: make a named step fail on this process, to test that one rank's fault ends a call on
 // every rank without hanging. Sites are MPI function names (checked in check_mpi, so any MPI call can be
 // made to fail) and a few I/O steps named in the code that checks them: "checkpoint.write" (a checkpoint
-// append fails with ENOSPC) and "hdf5.write" (an HDF5 write parallax makes reports ENOSPC).
+// append fails with ENOSPC), "hdf5.write" (an HDF5 write parallax makes reports ENOSPC) and "hdf5.read"
+// (a collective HDF5 read, read_distributed, reports EIO).
 //
 //   plx::detail::arm_fault("MPI_Get");           // the next MPI_Get on this process fails
 //   plx::detail::arm_fault("checkpoint.write");  // the next checkpoint append fails with ENOSPC
