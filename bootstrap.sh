@@ -117,6 +117,9 @@ case "$command" in
     done
     /usr/bin/python3 apps/cosmo/workshop_numpy.py --dim 3 --n 256 --variant fftn --repeats 3 --json
     /usr/bin/python3 apps/cosmo/workshop_numpy.py --dim 3 --n 256 --variant rfftn --repeats 3 --json
+    # plx-ensemble and its numpy peer (multiprocessing.Pool(2)), both in each run: 3D N = 64, one evolved time.
+    mpiexec -n 2 $(mpi_flags) $bench ensemble --json --quiet --threads 1
+    mpiexec -n 1 --bind-to none $bench ensemble --json --quiet --threads 2
     ;;
   *)
     sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'   # the comment block at the top, only

@@ -2,12 +2,33 @@
 // line with --json (field names are a stable interface: scripts rely on them).
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 
+#include <parallax/core/communicator.hpp>
 #include <parallax/core/runtime.hpp>
 
 namespace plx::bench {
+
+/// The median of `values` (the mean of the middle two for an even count); `values` must not be empty.
+inline double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t mid = values.size() / 2;
+  return values.size() % 2 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
+}
+
+/// Wall seconds since `start`.
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// Collective: an empty directory plx-bench-NAME-PID under the system's temporary directory, made by root
+/// (any old one of that name removed) and named to every rank. The caller removes it.
+std::string scratch_directory(const communicator& comm, const std::string& name);
 
 struct dispatch_options {
   std::size_t tasks = 1'000'000;
@@ -30,6 +51,19 @@ struct fft_options {
 
 struct farm_bench_options {
   std::size_t tasks = 10'000;
+  bool json = false;
+};
+
+struct ensemble_bench_options {
+  int n = 64;                       ///< cells per side of the 3D boxes
+  std::size_t realizations = 256;   ///< plx-ensemble's realizations
+  std::size_t numpy_realizations = 40;  ///< the numpy peer's (slower; at least bins + 3 = N/2 + 3)
+  std::string times = "1";          ///< growth factors of the evolved spectra
+  std::uint64_t seed = 42;
+  int processes = 2;                ///< multiprocessing.Pool workers of the numpy peer
+  int repeats = 3;                  ///< runs of each tool, taking turns (medians reported)
+  std::string python = "/usr/bin/python3";
+  std::string numpy_script = PLX_ENSEMBLE_NUMPY_SCRIPT;  ///< apps/ensemble/ensemble_numpy.py of the source tree
   bool json = false;
 };
 
@@ -64,6 +98,8 @@ int run_calls(runtime& rt, const calls_options& options);
 int run_fft(runtime& rt, const fft_options& options);
 /// `true` commands through plx-run against GNU parallel and xargs -P.
 int run_farm_bench(runtime& rt, const farm_bench_options& options);
+/// plx-ensemble's realizations per second against the numpy peer's, in one run.
+int run_ensemble_bench(runtime& rt, const ensemble_bench_options& options);
 /// map_to_h5 to disk against dd writing the same bytes.
 int run_h5map(runtime& rt, const h5map_options& options);
 /// The 12-word tutorial workload: makespan against the best possible schedule.

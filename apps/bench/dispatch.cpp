@@ -12,16 +12,6 @@
 
 namespace plx::bench {
 
-namespace {
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t mid = values.size() / 2;
-  return values.size() % 2 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
-}
-
-}  // namespace
-
 int run_dispatch(runtime& rt, const dispatch_options& options) {
   struct bench_case {
     plx::schedule schedule;

@@ -6,7 +6,6 @@
 #include <string>
 
 #include <mpi.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -19,10 +18,6 @@
 namespace plx::bench {
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 // `extra_json`: the fields after tasks_per_s, in order.
 void report(bool as_json, const char* tool, std::size_t tasks, double seconds, const json& extra_json,
@@ -46,16 +41,12 @@ void report(bool as_json, const char* tool, std::size_t tasks, double seconds, c
 
 int run_farm_bench(runtime& rt, const farm_bench_options& options) {
   const communicator& comm = rt.world();
-  // A scratch directory root picks and everyone uses.
-  std::string dir;
+  const std::string dir = scratch_directory(comm, "farm");
   if (comm.is_root()) {
-    dir = (std::filesystem::temp_directory_path() / fmt::format("plx-bench-farm-{}", getpid())).string();
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
     std::ofstream out(dir + "/tasks.txt");
     for (std::size_t i = 0; i < options.tasks; ++i) out << "true\n";
   }
-  detail::broadcast_from_root(comm, dir);
+  comm.barrier();  // the task file is complete before any rank loads it
 
   const int workers = comm.size() * rt.threads();
   if (comm.is_root() && !options.json) {

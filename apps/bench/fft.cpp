@@ -18,11 +18,6 @@ namespace plx::bench {
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
 // Sum over ranks of this process's peak RSS minus its RSS before the benchmark allocated anything.
 double rss_growth_sum_mb(const communicator& comm, double baseline_mb) {
   const double mine = cosmo::peak_rss_mb() - baseline_mb;

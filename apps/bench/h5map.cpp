@@ -22,11 +22,6 @@ namespace plx::bench {
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
 using clock_type = std::chrono::steady_clock;
 
 /// Seconds for map_to_h5 of `items` results of `result_bytes` (8: a double; else a vector of doubles),

@@ -35,6 +35,25 @@ int main(int argc, char** argv) {
   plx::add_number(*farm_cmd, "--tasks", farm.tasks, "commands", plx::at_least(1))->capture_default_str();
   farm_cmd->add_flag("--json", farm.json, "one JSON object per line");
 
+  plx::bench::ensemble_bench_options ensemble;
+  CLI::App* ensemble_cmd = cli.add_subcommand(
+      "ensemble", "plx-ensemble's realizations per second (3D, one evolved time) vs numpy rfftn over multiprocessing.Pool");
+  plx::add_number(*ensemble_cmd, "--n", ensemble.n, "cells per side", plx::between(4, 1 << 12))->capture_default_str();
+  plx::add_number(*ensemble_cmd, "--realizations", ensemble.realizations, "plx-ensemble's realizations", plx::at_least(2))
+      ->capture_default_str();
+  plx::add_number(*ensemble_cmd, "--numpy-realizations", ensemble.numpy_realizations, "the numpy peer's realizations",
+                  plx::at_least(2))
+      ->capture_default_str();
+  ensemble_cmd->add_option("--times", ensemble.times, "growth factors: list a,b or start:stop:count")->capture_default_str();
+  plx::add_number(*ensemble_cmd, "--processes", ensemble.processes, "the numpy peer's pool workers", plx::at_least(1))
+      ->capture_default_str();
+  plx::add_number(*ensemble_cmd, "--repeats", ensemble.repeats, "runs of each tool, taking turns (median reported)",
+                  plx::at_least(1))
+      ->capture_default_str();
+  ensemble_cmd->add_option("--python", ensemble.python, "Python with numpy and h5py")->capture_default_str();
+  ensemble_cmd->add_option("--numpy-script", ensemble.numpy_script, "the numpy peer")->capture_default_str();
+  ensemble_cmd->add_flag("--json", ensemble.json, "one JSON object per line");
+
   plx::bench::balance_options balance;
   CLI::App* balance_cmd = cli.add_subcommand(
       "balance", "12 tasks 'hello world how are you a b c d e f g' sleeping 100 ms per character");
@@ -66,6 +85,7 @@ int main(int argc, char** argv) {
     if (calls_cmd->parsed()) return plx::bench::run_calls(rt, calls);
     if (fft_cmd->parsed()) return plx::bench::run_fft(rt, fft);
     if (farm_cmd->parsed()) return plx::bench::run_farm_bench(rt, farm);
+    if (ensemble_cmd->parsed()) return plx::bench::run_ensemble_bench(rt, ensemble);
     if (shared_cmd->parsed()) return plx::bench::run_shared(rt, shared);
     return plx::bench::run_balance(rt, balance);
   });

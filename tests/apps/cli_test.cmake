@@ -67,6 +67,16 @@ run_case("bench farm JSON" 0
          ${mpi} -n 2 ${PLX_BENCH} farm --tasks 40 --json --threads 1 --quiet)
 string(REGEX REPLACE "[^\n]*plx-bench: [^\n]*failed[^\n]*\n" "" last_output "${last_output}")  # a peer not installed
 expect_json("bench farm JSON parses" benchmark=farm tasks=40)
+run_case("bench ensemble JSON" 0
+         "\"benchmark\": \"ensemble\", \"tool\": \"plx-ensemble\", \"n\": 8, \"realizations\": 8, \"seconds\": [0-9.]+, \"realizations_per_s\": [0-9.]+"
+         ${mpi} -n 2 ${PLX_BENCH} ensemble --n 8 --realizations 8 --numpy-realizations 7 --repeats 2 --json --threads 1 --quiet)
+# The numpy peer's line, where /usr/bin/python3 has numpy (else a warning on stderr and no line).
+if(last_output MATCHES "numpy-pool" AND NOT last_output MATCHES
+   "\"benchmark\": \"ensemble\", \"tool\": \"numpy-pool\", \"n\": 8, \"realizations\": 7, \"seconds\": [0-9.]+, \"realizations_per_s\": [0-9.]+}")
+  message(SEND_ERROR "bench ensemble: the numpy-pool line is not as documented:\n${last_output}")
+endif()
+expect_json("bench ensemble JSON parses" benchmark=ensemble n=8)
+run_case("bench ensemble needs 2 realizations" 2 "--realizations" ${PLX_BENCH} ensemble --realizations 1)
 run_case("bench shared JSON" 0
          "\"benchmark\": \"shared\", \"mode\": \"shared\", \"ranks\": 2, \"input_bytes\": 4194304, \"node_pss_bytes\": [0-9]+, \"load_seconds\": [0-9.]+"
          ${mpi} -n 2 ${PLX_BENCH} shared --bytes 4194304 --json --quiet)

@@ -4,7 +4,7 @@
 #
 #   job_test.sh CASE REPO_DIR APPS_DIR WORK_DIR CLUSTER_DIR
 #
-# CASE: pi_srun pi_mpirun cosmo cosmo_bad_params array farm_requeue farm_failure. Exit 0 pass, 1 fail,
+# CASE: pi_srun pi_mpirun cosmo cosmo_bad_params array farm_requeue farm_failure ensemble_requeue. Exit 0 pass, 1 fail,
 # 77 skipped (not root and no passwordless sudo: the cluster cannot be started).
 set -euo pipefail
 
@@ -21,7 +21,7 @@ cd "$work"
 
 fail() {
   echo "FAIL ($case_name): $*" >&2
-  for log in "$work"/*.out; do
+  for log in "$work"/*.out "$work"/*/*.out; do
     [ -f "$log" ] && { echo "--- $log" >&2; cat "$log" >&2; }
   done
   exit 1
@@ -181,6 +181,46 @@ case "$case_name" in
     grep -q "task *1 *failed *exit *3" "$log" || fail "the log does not name the failed task and its exit code"
     grep -q "plx-run exited with 1: failed tasks are listed" "$log" || fail "the log does not say why the job failed"
     grep -q "cannot open input.dat" "runs/farm-$job/tasks/1.err" || fail "the task's stderr was not kept"
+    ;;
+
+  ensemble_requeue)
+    # 2 ranks need about 20 s for these 6000 realizations (300 a second on the 2-core development VM, half
+    # that while the reference job runs alongside). Once the first run has reported progress (its first
+    # line comes after 5 s), the batch script gets SLURM's warning signal (what --signal=B:USR1@N sends
+    # near the time limit, sent here with scancel so the test does not depend on the machine's speed): it
+    # must stop plx-ensemble, requeue itself and resume until the ensemble is complete. The file must then
+    # equal that of the same job never interrupted, submitted alongside from another directory with the same
+    # run directory name, so that even the command line kept in the attributes is the same: h5diff compares
+    # every dataset and attribute.
+    args=(--dim 3 --n 32 --times 0.5,1 --realizations 6000 --seed 7 --normalisation none)
+    mkdir requeued reference
+    job=$(cd requeued && PLX_RUNDIR=runs/ensemble submit --nodes=2 --ntasks-per-node=1 --cpus-per-task=1 \
+                           "$jobscripts/ensemble_requeue.sbatch" "${args[@]}")
+    reference=$(cd reference && PLX_RUNDIR=runs/ensemble submit --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 \
+                                 "$jobscripts/ensemble_requeue.sbatch" "${args[@]}")
+    log=$work/requeued/plx-ensemble-$job.out
+    for ((waited = 0; waited < 240; waited++)); do
+      grep -q "^ensemble  *[0-9]*/6000 " "$log" 2>/dev/null && break
+      sleep 0.5
+    done
+    grep -q "^ensemble  *[0-9]*/6000 " "$log" || fail "job $job never reported progress"
+    scancel --batch --signal=USR1 "$job"
+    expect_completed "$job" 280
+    expect_completed "$reference" 280
+    restarts=$(job_field "$job" Restarts)
+    [ "$restarts" -ge 1 ] || fail "the job was never requeued (Restarts=$restarts)"
+    grep -q "USR1 received, stopping plx-ensemble" "$log" || fail "no USR1 in the log"
+    grep -q "requeueing job $job" "$log" || fail "no requeue in the log"
+    grep -q "^== job $job (plx-ensemble) run $((restarts + 1)) " "$log" || fail "the log does not show run $((restarts + 1))"
+    grep -q "(6000 computed now)" "$log" && fail "the last run computed every realization again"
+    grep -q "the ensemble is complete" "$log" || fail "the last run did not complete the ensemble"
+    [ "$(job_field "$reference" Restarts)" = 0 ] || fail "the reference job was requeued"
+    file=requeued/runs/ensemble/ensemble.h5
+    [ -f "$file" ] && [ -f reference/runs/ensemble/ensemble.h5 ] || fail "no $file or reference/runs/ensemble/ensemble.h5"
+    h5ls -r "$file" | grep -q "^/realizations/power  *Dataset {6000, 16}" || fail "$file: /realizations/power is not 6000 x 16"
+    h5diff "$file" reference/runs/ensemble/ensemble.h5 >h5diff.txt ||
+      fail "the requeued job's file differs from the uninterrupted job's: $(head -20 h5diff.txt)"
+    ! ls requeued/runs/ensemble | grep -v '^ensemble\.h5$' | grep -q . || fail "stray files: $(ls requeued/runs/ensemble)"
     ;;
 
   *)
