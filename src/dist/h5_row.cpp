@@ -86,7 +86,7 @@ std::string h5_describe(hid_t type, const std::vector<hsize_t>& dims) {
       break;
     }
     case H5T_COMPOUND: {
-      text = "{";
+      text.push_back('{');  // (text = "{" trips a false -Wrestrict in g++ 12)
       const int members = H5Tget_nmembers(type);
       for (int m = 0; m < members; ++m) {
         char* name = H5Tget_member_name(type, static_cast<unsigned>(m));
