@@ -121,8 +121,13 @@ detail::index_ranges h5_output::begin_rows(std::uint64_t n, std::vector<detail::
 void h5_output::end_rows() {
   detail::on_all_ranks(comm_, [&] {
     if (!comm_.is_root()) return;
-    store_->finish_rows();
-    store_->finalize();
+    try {
+      store_->finish_rows();
+      store_->finalize();
+    } catch (...) {
+      store_.reset();  // its failure is reported once, here; the work files stay for a resume
+      throw;
+    }
   });
   rows_done_ = true;
 }

@@ -30,8 +30,19 @@ constexpr std::size_t extent_bytes = 2 * sizeof(std::uint64_t);  // a ragged row
 
 std::string system_reason(int saved_errno) { return std::strerror(saved_errno); }
 
+/// An io_error that keeps the system's error number (write_run tells O_DIRECT's EINVAL from the rest).
+class system_io_error : public io_error {
+ public:
+  system_io_error(const std::string& message, int code) : io_error(message), code_(code) {}
+  [[nodiscard]] int code() const noexcept { return code_; }
+
+ private:
+  int code_;
+};
+
 [[noreturn]] void throw_io(const std::string& what, const std::string& path, int saved_errno) {
-  throw io_error(fmt::format("map_to_h5: cannot {} '{}': {}", what, path, system_reason(saved_errno)));
+  throw system_io_error(fmt::format("map_to_h5: cannot {} '{}': {}", what, path, system_reason(saved_errno)),
+                        saved_errno);
 }
 
 int open_or_throw(const std::string& path, int flags, const char* what) {
@@ -641,8 +652,8 @@ void h5_row_store::write_run(std::vector<iovec>& iov, std::uint64_t offset, bool
     try {
       pwritev_all(direct_fd_, copy, offset, paths_.partial());
       return;
-    } catch (const io_error&) {
-      if (errno != EINVAL) throw;
+    } catch (const system_io_error& e) {
+      if (e.code() != EINVAL) throw;
       ::close(direct_fd_);  // the file system takes no direct writes after all: buffered from now on
       direct_fd_ = -1;
     }
