@@ -68,7 +68,8 @@ build() {
 
 # mpiexec flags for this machine: allow more ranks than cores (2 ranks on a 1-core machine, tests at 4).
 mpi_flags() {
-  if mpiexec --version 2>/dev/null | grep -q "Open MPI"; then echo "--oversubscribe"; fi
+  # Open MPI 4 names itself "mpiexec (OpenRTE) 4.1.4", later ones "mpiexec (Open MPI) 5.x".
+  if mpiexec --version 2>/dev/null | grep -Eq "Open MPI|OpenRTE"; then echo "--oversubscribe"; fi
 }
 
 command=${1:-}
@@ -119,6 +120,8 @@ case "$command" in
     /usr/bin/python3 apps/cosmo/workshop_numpy.py --dim 3 --n 256 --variant rfftn --repeats 3 --json
     # plx-ensemble and its numpy peer (multiprocessing.Pool(2)), both in each run: 3D N = 64, one evolved time.
     mpiexec -n 2 $(mpi_flags) $bench ensemble --json --quiet --threads 1
+    # map_to_h5 against dd, same bytes, same file system (the build directory's).
+    mpiexec -n 2 $(mpi_flags) $bench h5map --json --quiet --threads 1 --dir build
     mpiexec -n 1 --bind-to none $bench ensemble --json --quiet --threads 2
     ;;
   *)
