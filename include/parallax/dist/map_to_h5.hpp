@@ -26,7 +26,7 @@
 //
 // Durability (see dist/detail/h5_row_store.hpp for the files): root writes the rows into `<path>.partial`,
 // whose HDF5 metadata is complete before the first row and unchanged while rows are written, and records
-// in `<path>.journal` which rows are on disk (synced) every `checkpoint_interval` or `buffer_bytes`. At
+// in `<path>.journal` which rows are on disk (synced) once per `checkpoint_interval` and at the end. At
 // the end it writes `rows_done`, builds the CSR columns, and renames the file to `path`: a file at `path`
 // is always complete. Run again with `resume` after any stop: rows in the journal are not computed again,
 // and the finished file equals, dataset by dataset, that of a run that was never stopped. A journal of

@@ -9,8 +9,8 @@
 //                      metadata does not change, so kill -9 cannot leave it unreadable (an HDF5 1.10 file
 //                      open for writing can be).
 //   P.journal          a checkpoint_log (CRC-checked records, each appended with one write + fdatasync):
-//                      the datasets' addresses, then after every flush the index ranges of the rows that
-//                      flush made durable (the rows are synced to P.partial first), and a mark before the
+//                      the datasets' addresses, then after every sync the index ranges of the rows that
+//                      sync made durable (the rows are synced to P.partial first), and a mark before the
 //                      file's metadata is touched again at the end.
 //   P.partial.ragged.C.values / .rows   ragged column C: values appended in arrival order, and per row
 //                      (byte offset, byte length) at row * 16. At the end they are copied into the HDF5 file
