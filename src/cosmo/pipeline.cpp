@@ -84,11 +84,15 @@ struct density_potential {
   std::unique_ptr<fft::field> potential;  // real space
   double power_factor = 1;                // the density's spectrum is power_factor * P(k)
   bool wisdom_loaded = false;
+  // With `full`: the density's measured spectrum and the displacement (real space, one field per axis),
+  // both taken while the density and the potential are still in Fourier space (no round trips).
+  measured_spectrum measured;
+  std::vector<std::unique_ptr<fft::field>> displacement;
 };
 
 density_potential make_density_potential(const communicator& comm, const pipeline_params& p,
                                          const fft::slab_geometry& g, const power_spectrum& spectrum,
-                                         stage_timings& t, stopwatch& watch) {
+                                         stage_timings& t, stopwatch& watch, bool full) {
   density_potential r;
   r.density = std::make_unique<fft::field>(g);
   r.potential = std::make_unique<fft::field>(g);
@@ -103,9 +107,23 @@ density_potential make_density_potential(const communicator& comm, const pipelin
   t.noise = watch.lap();
 
   r.power_factor = shape_density(comm, make_density_recipe(p, spectrum), *r.density);
-  potential_from_density(*r.density, *r.potential, p.box);
-  r.plans->backward(*r.density);
   t.density = watch.lap();
+  if (full) {
+    r.measured = measure_power(comm, *r.density, p.box, assignment_window::none,
+                               fourier_normalisation::ready_to_invert);
+    t.power_spectrum = watch.lap();
+  }
+  potential_from_density(*r.density, *r.potential, p.box);
+  if (full) {
+    // -grad phi from phi_k as it is now: dim inverse transforms (plx-ensemble's realizations do the same).
+    std::vector<fft::field*> psi;
+    for (int axis = 0; axis < p.dim; ++axis) psi.push_back(r.displacement.emplace_back(std::make_unique<fft::field>(g)).get());
+    psi.back()->copy_from(*r.potential);
+    displacement_from_fourier_potential(*r.plans, psi, p.box);
+    t.displacement = watch.lap();
+  }
+  r.plans->backward(*r.density);
+  t.density += watch.lap();
 
   r.plans->backward(*r.potential);
   t.potential = watch.lap();
@@ -124,7 +142,7 @@ stage_timings run_density_potential(const communicator& comm, const pipeline_par
   const fft::slab_geometry g = fft::make_slab_geometry(comm, params.dim, params.n);
   stage_timings t;
   stopwatch watch;
-  const density_potential r = make_density_potential(comm, params, g, *spectrum, t, watch);
+  const density_potential r = make_density_potential(comm, params, g, *spectrum, t, watch, false);
   comm.barrier();
   t.total = watch.since_start();
   return t;
@@ -155,7 +173,7 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
   io::h5_file file = io::h5_file::create(comm, output.temporary_path());
   watch.lap();
 
-  density_potential dp = make_density_potential(comm, p, g, *spectrum, t, watch);
+  density_potential dp = make_density_potential(comm, p, g, *spectrum, t, watch, true);
   report.wisdom_loaded = dp.wisdom_loaded;
   log_line(log, fmt::format("plan {:.3f} s ({}{})", t.plan, p.plan, dp.wisdom_loaded ? ", wisdom loaded" : ""));
   log_line(log, fmt::format("noise {:.3f} s, density {:.3f} s, potential {:.3f} s", t.noise, t.density, t.potential));
@@ -168,13 +186,10 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
   io::write_distributed(file, "/potential", dims, offset0, count0, dp.potential->real(), stride);
   t.write += watch.lap();
 
-  // Displacement: phi_k again (forward FFT of the potential), then -i k phi_k per axis.
-  std::vector<std::unique_ptr<fft::field>> displacement;
+  // The displacement was taken from phi_k with the potential (make_density_potential).
+  std::vector<std::unique_ptr<fft::field>>& displacement = dp.displacement;
   std::vector<fft::field*> psi;
-  for (int axis = 0; axis < p.dim; ++axis) psi.push_back(displacement.emplace_back(std::make_unique<fft::field>(g)).get());
-  psi.back()->copy_from(*dp.potential);
-  displacement_from_potential(*dp.plans, psi, p.box);
-  t.displacement = watch.lap();
+  for (auto& component : displacement) psi.push_back(component.get());
   log_line(log, fmt::format("displacement {:.3f} s", t.displacement));
   {
     // Components last: pack this rank's cells as [x][y][z][axis].
@@ -209,13 +224,11 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
   displacement.clear();
   log_line(log, fmt::format("frames {:.3f} s ({} times)", t.frames, p.times.size()));
 
-  // Measured power spectrum of the density, next to the input one.
-  frame->copy_from(*dp.density);
-  dp.plans->forward(*frame);
-  const measured_spectrum measured = measure_power(comm, *frame, p.box);
+  // Measured power spectrum of the density (taken from its Fourier field), next to the input one.
+  const measured_spectrum& measured = dp.measured;
   std::vector<double> input;
   for (const double k : measured.k) input.push_back(dp.power_factor * (*spectrum)(k));
-  t.power_spectrum = watch.lap();
+  t.power_spectrum += watch.lap();
   log_line(log, fmt::format("power spectrum {:.3f} s ({} bins)", t.power_spectrum, measured.k.size()));
 
   const std::vector<hsize_t> bins = {static_cast<hsize_t>(measured.k.size())};

@@ -24,12 +24,15 @@ std::vector<double> cic_axis_window(std::ptrdiff_t n) {
 }  // namespace
 
 measured_spectrum measure_power(const fft::slab_ranks& ranks, const fft::field& fourier, double box,
-                                assignment_window window) {
+                                assignment_window window, fourier_normalisation normalisation) {
   const fft::slab_geometry& g = fourier.geometry();
   const auto shells = static_cast<std::size_t>(g.n / 2) + 1;  // shell 0 (k = 0) is dropped below
   const double k_unit = 2.0 * std::numbers::pi / box;
   const double volume = std::pow(box, g.dim);
-  const double norm = volume / (g.global_cells() * g.global_cells());
+  // P = V |f_k|^2 = V / N^(2d) |F_k|^2.
+  const double norm = normalisation == fourier_normalisation::ready_to_invert
+                          ? volume
+                          : volume / (g.global_cells() * g.global_cells());
   constexpr std::size_t stride = 3;  // per shell: modes, sum of k, sum of P
   std::vector<double> partial(static_cast<std::size_t>(g.fourier_count) * shells * stride, 0.0);
   const std::complex<double>* values = fourier.fourier();

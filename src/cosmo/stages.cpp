@@ -32,14 +32,14 @@ double shape_density(const fft::slab_ranks& ranks, const density_recipe& recipe,
   return recipe.volume * recipe.amplitude * rescale * rescale / recipe.cells;
 }
 
-void displacement_from_potential(const fft::transforms& plans, std::span<fft::field* const> components, double box) {
-  if (components.empty()) throw error("displacement_from_potential: no component fields");
+void displacement_from_fourier_potential(const fft::transforms& plans, std::span<fft::field* const> components,
+                                         double box) {
+  if (components.empty()) throw error("displacement_from_fourier_potential: no component fields");
   fft::field& phi = *components.back();
   const int dim = phi.geometry().dim;
-  if (static_cast<int>(components.size()) != dim) throw error("displacement_from_potential: need one field per axis");
-  // Displacement: phi_k again (forward FFT of the potential), then -i k phi_k per axis.
-  plans.forward(phi);
-  scale(phi, 1.0 / phi.geometry().global_cells());
+  if (static_cast<int>(components.size()) != dim) {
+    throw error("displacement_from_fourier_potential: need one field per axis");
+  }
   for (int axis = 0; axis < dim - 1; ++axis) {
     fft::field& out = *components[static_cast<std::size_t>(axis)];
     minus_gradient(phi, out, axis, box);

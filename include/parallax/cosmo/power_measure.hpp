@@ -25,10 +25,16 @@ enum class assignment_window {
   cic,
 };
 
-/// Collective unless `ranks` is serial. `fourier` holds the unnormalised forward FFT of a real field
-/// (fft::transforms::forward). Sums are taken in a fixed order: bitwise the same result for any
-/// decomposition, a serial box included.
-[[nodiscard]] measured_spectrum measure_power(const fft::slab_ranks& ranks, const fft::field& fourier, double box,
-                                              assignment_window window = assignment_window::none);
+/// How the Fourier field given to measure_power is normalised.
+enum class fourier_normalisation {
+  forward_transform,  ///< the unnormalised forward FFT of a real field (fft::transforms::forward): F = N^d f_k
+  ready_to_invert,    ///< f_k itself, as the density is made (fill_white_noise, shape_density) before its inverse
+};
+
+/// Collective unless `ranks` is serial. `fourier` holds a real field's transform, normalised as `normalisation`
+/// says. Sums are taken in a fixed order: bitwise the same result for any decomposition, a serial box included.
+[[nodiscard]] measured_spectrum measure_power(
+    const fft::slab_ranks& ranks, const fft::field& fourier, double box, assignment_window window = assignment_window::none,
+    fourier_normalisation normalisation = fourier_normalisation::forward_transform);
 
 }  // namespace plx::cosmo

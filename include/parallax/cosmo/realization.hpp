@@ -8,8 +8,8 @@
 // slab, with serial FFTW plans that compute what FFTW-MPI does on any number of ranks (serial_plans.hpp).
 // So the initial P(k) of seed s is bitwise plx-cosmo's /power_spectrum/power for seed s, and the evolved
 // densities are bitwise its /frames/NNN/density, for any rank x thread layout of plx-cosmo. Like plx-cosmo,
-// the initial P(k) is measured on the forward transform of the real-space density (two transforms a
-// realization could skip, since the noise is drawn in Fourier space, but then the last bits would differ).
+// it measures the initial P(k) on the density's Fourier field as drawn (no round trip through real space)
+// and takes the displacement from phi_k (displacement_from_fourier_potential): dim + 1 transforms per time.
 //
 //   const plx::cosmo::realization_maker maker(params);   // once: checks, spectrum, plans (main thread)
 //   #pragma omp parallel for                               // or any map: run() is thread-safe

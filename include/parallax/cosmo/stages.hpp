@@ -35,9 +35,12 @@ struct density_recipe {
 double shape_density(const fft::slab_ranks& ranks, const density_recipe& recipe, fft::field& density);
 
 /// Collective unless serial (the transforms). The Zel'dovich displacement -grad(phi), one real-space field
-/// per axis in box units, from the real-space potential: `components` has one field per axis, and the last
-/// one holds the potential on entry (it is transformed in place into the last component). The potential
-/// goes to Fourier space and back through `plans`, as plx-cosmo has always done it.
-void displacement_from_potential(const fft::transforms& plans, std::span<fft::field* const> components, double box);
+/// per axis in box units, from the potential still in Fourier space, ready to invert (as
+/// potential_from_density leaves it): `components` has one field per axis, and the last one holds phi_k on
+/// entry (it becomes the last component). dim inverse transforms; plx-cosmo took phi_k again from the
+/// real-space potential before (a round trip more). plx-cosmo and plx-ensemble both use it, so their
+/// frames agree bitwise.
+void displacement_from_fourier_potential(const fft::transforms& plans, std::span<fft::field* const> components,
+                                         double box);
 
 }  // namespace plx::cosmo
