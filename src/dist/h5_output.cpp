@@ -71,7 +71,6 @@ void check_output_path(const detail::h5_output_paths& paths, const h5_output_opt
 
 h5_output::h5_output(const communicator& comm, std::string path, h5_output_options options)
     : comm_(comm.dup()), paths_{std::move(path)}, options_(std::move(options)) {
-  partial_ = paths_.partial();
   detail::on_all_ranks(comm_, [&] {
     if (comm_.is_root()) check_output_path(paths_, options_);
   });
@@ -147,7 +146,7 @@ io::h5_file h5_output::open() {
     if (!rows_done_) throw config_error("h5_output::open: call map_to_h5 first");
     if (comm_.is_root()) store_->mark_finalizing();
   });
-  return io::h5_file::open_write(comm_, partial_);
+  return io::h5_file::open_write(comm_, paths_.partial());
 }
 
 void h5_output::commit() {

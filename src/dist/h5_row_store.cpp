@@ -16,6 +16,7 @@
 #include <parallax/core/communicator.hpp>
 #include <parallax/core/detail/fault_injection.hpp>
 #include <parallax/core/error.hpp>
+#include <parallax/io/detail/file_sync.hpp>
 
 namespace plx::detail {
 
@@ -56,21 +57,12 @@ void sync_or_throw(int fd, const std::string& path) {
 }
 
 void sync_path(const std::string& path) {
-  const int fd = open_or_throw(path, O_RDONLY, "open");
-  const int status = ::fsync(fd);
-  const int saved = errno;
-  ::close(fd);
-  if (status != 0) throw_io("sync", path, saved);
+  if (const std::string reason = io::detail::sync_path(path); !reason.empty()) {
+    throw system_io_error(fmt::format("map_to_h5: cannot sync '{}': {}", path, reason), EIO);
+  }
 }
 
-void sync_directory_of(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;  // best effort: some file systems do not open directories
-  static_cast<void>(::fsync(fd));
-  ::close(fd);
-}
+using io::detail::sync_directory_of;
 
 /// pwrite of everything, or throws. The fault site "h5map.write" fails it with ENOSPC (tests).
 void pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset, const std::string& path) {

@@ -21,6 +21,7 @@
 
 #include <parallax/core/crc32.hpp>
 #include <parallax/core/error.hpp>
+#include <parallax/io/detail/file_sync.hpp>
 
 namespace plx::farm {
 
@@ -341,16 +342,6 @@ int sync_data(int fd) {
   return 0;
 }
 
-/// Makes a new file's name durable: fsync of its directory. Best effort: some file systems cannot.
-void sync_directory_of(const std::string& path) {
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  const std::string directory = parent.empty() ? std::string(".") : parent.string();
-  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  static_cast<void>(::fsync(fd));
-  ::close(fd);
-}
-
 void check_fingerprint(const std::string& fingerprint) {
   if (fingerprint.empty() || !is_plain_word(fingerprint)) {
     throw config_error("journal: task-set fingerprint " + printable(fingerprint) +
@@ -481,7 +472,7 @@ journal_writer::journal_writer(const std::string& path, const std::string& finge
     if (const int code = sync_data(fd); code != 0) {
       throw io_error("cannot sync journal '" + path + "' to disk: " + errno_text(code));
     }
-    sync_directory_of(path);
+    io::detail::sync_directory_of(path);
     size_ = header.size();
     existing_ = journal_contents{};
     existing_.fingerprint = fingerprint;

@@ -13,6 +13,7 @@
 
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
+#include <parallax/io/detail/file_sync.hpp>
 #include <parallax/io/hdf5_file.hpp>
 
 namespace plx::io {
@@ -78,16 +79,6 @@ std::string prepare_on_root(const std::string& final_path, bool overwrite, std::
   return {};
 }
 
-/// fsync of a file or directory; "" on success.
-std::string sync_path(const std::string& path, int flags) {
-  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return std::strerror(errno);
-  const int result = ::fsync(fd);
-  const int saved = errno;
-  ::close(fd);
-  return result == 0 ? std::string() : std::strerror(saved);
-}
-
 }  // namespace
 
 atomic_output::atomic_output(const communicator& comm, std::string final_path, bool overwrite)
@@ -127,7 +118,7 @@ void atomic_output::commit() {
   bool keep = false;
   if (comm_.is_root()) {
     // Data first, then the name: after a crash the final name never points at a partly written file.
-    if (std::string reason = sync_path(temporary_path_, O_RDONLY); !reason.empty()) {
+    if (std::string reason = detail::sync_path(temporary_path_); !reason.empty()) {
       // Some of the data may not have reached the disk (a full disk, a quota): the file is not a result.
       failure = "cannot flush '" + temporary_path_ + "' to disk: " + reason + " (for '" + final_path_ + "')";
     } else {
@@ -139,7 +130,7 @@ void atomic_output::commit() {
         keep = true;
       } else {
         // Best effort: some file systems cannot sync a directory, and the rename already happened.
-        static_cast<void>(sync_path(directory_of(final_path_), O_RDONLY | O_DIRECTORY));
+        detail::sync_directory_of(final_path_);
       }
     }
   }

@@ -111,7 +111,7 @@ class h5_output {
   void commit();
 
   [[nodiscard]] const std::string& path() const noexcept { return paths_.final_path; }
-  [[nodiscard]] const std::string& partial_path() const noexcept { return partial_; }
+  [[nodiscard]] std::string partial_path() const { return paths_.partial(); }
   [[nodiscard]] const communicator& comm() const noexcept { return comm_; }
   [[nodiscard]] bool is_committed() const noexcept { return committed_; }
   /// Rows already on disk when map_to_h5 started (a resume), on every rank.
@@ -133,7 +133,6 @@ class h5_output {
  private:
   communicator comm_;
   detail::h5_output_paths paths_;
-  std::string partial_;
   h5_output_options options_;
   std::unique_ptr<detail::h5_row_store> store_;
   std::uint64_t rows_resumed_ = 0;
