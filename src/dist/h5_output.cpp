@@ -34,6 +34,17 @@ std::string schedule_text(const schedule& s) {
   return s.is_auto() ? fmt::format("{} auto", kind) : fmt::format("{} {}", kind, s.chunk);
 }
 
+detail::h5_provenance provenance_of(const communicator& comm, const map_options& options) {
+  detail::h5_provenance provenance;
+  provenance.label = options.label;
+  provenance.schedule = schedule_text(options.schedule);
+  provenance.command_line = own_command_line();
+  provenance.version = fmt::format("{} ({})", version_string, git_hash);
+  provenance.ranks = comm.size();
+  provenance.threads = options.threads > 0 ? options.threads : omp_get_max_threads();
+  return provenance;
+}
+
 /// Root's preflight of the output path; "" when fine.
 void check_output_path(const detail::h5_output_paths& paths, const h5_output_options& options) {
   namespace fs = std::filesystem;
@@ -91,30 +102,29 @@ std::string h5_output::descriptor(std::uint64_t n, const std::vector<detail::h5_
 
 detail::index_ranges h5_output::begin_rows(std::uint64_t n, std::vector<detail::h5_store_column> columns,
                                            const std::string& descriptor, const map_options& options) {
-  detail::index_ranges missing;
-  std::uint64_t root_n = n;
-  detail::broadcast_chunked(comm_, std::span<std::uint64_t>(&root_n, 1), 0);
-  detail::on_all_ranks(comm_, [&] {
-    if (begun_) throw config_error("map_to_h5: one map per h5_output");
-    if (root_n != n) {
-      throw config_error(fmt::format("map_to_h5: the ranks disagree on n ({} here, {} on rank 0)", n, root_n));
-    }
-    if (!comm_.is_root()) return;
-    detail::h5_provenance provenance;
-    provenance.label = options.label;
-    provenance.schedule = schedule_text(options.schedule);
-    provenance.command_line = own_command_line();
-    provenance.version = fmt::format("{} ({})", version_string, git_hash);
-    provenance.ranks = comm_.size();
-    provenance.threads = options.threads > 0 ? options.threads : omp_get_max_threads();
-    const detail::h5_store_settings settings{options_.buffer_bytes, options_.checkpoint_interval};
-    store_ = std::make_unique<detail::h5_row_store>(paths_, std::move(columns), n, descriptor, provenance, settings);
-    missing = store_->durable_at_open().complement(n);
-  });
+  if (begun_) throw detail::collective(config_error("map_to_h5: one map per h5_output"));  // same on every rank
   begun_ = true;
-  detail::index_ranges todo = detail::share_missing(comm_, missing);
-  rows_resumed_ = n - todo.count();
-  return todo;
+  try {
+    detail::index_ranges missing;
+    detail::on_all_ranks(comm_, [&] {
+      std::uint64_t root_n = n;
+      detail::broadcast_chunked(comm_, std::span<std::uint64_t>(&root_n, 1), 0);
+      if (root_n != n) {
+        throw config_error(fmt::format("map_to_h5: the ranks disagree on n ({} here, {} on rank 0)", n, root_n));
+      }
+      if (!comm_.is_root()) return;
+      const detail::h5_store_settings settings{options_.buffer_bytes, options_.checkpoint_interval};
+      store_ = std::make_unique<detail::h5_row_store>(paths_, std::move(columns), n, descriptor,
+                                                      provenance_of(comm_, options), settings);
+      missing = store_->durable_at_open().complement(n);
+    });
+    const detail::index_ranges todo = detail::share_missing(comm_, missing);
+    rows_resumed_ = n - todo.count();
+    return todo;
+  } catch (...) {
+    store_.reset();  // failed on some rank before any row: nothing to write
+    throw;
+  }
 }
 
 void h5_output::end_rows() {

@@ -311,6 +311,19 @@ TEST(MapToH5, a_full_disk_on_root_ends_the_call_on_every_rank_and_the_rerun_comp
   remove_all(path);
 }
 
+TEST(MapToH5, an_mpi_failure_on_one_rank_while_sharing_the_missing_rows_fails_every_rank) {
+  const std::string path = shared_path("mpi-fault");
+  // The third MPI_Bcast of the call on the last rank: n, then the size and the ranges of the missing rows.
+  if (rt().world().rank() == rt().world().size() - 1) plx::detail::arm_fault("MPI_Bcast", 1, 2);
+  EXPECT_THROW(plx::map_to_h5(rt().world(), 100, value_of, path, {{"/v"}}), plx::error);
+  plx::detail::disarm_faults();
+  plx::map_to_h5(rt().world(), 100, value_of, path, {{"/v"}}, {}, resuming());
+  if (rt().is_root()) {
+    EXPECT_EQ(read_all<double>(path, "/v", H5T_NATIVE_DOUBLE)[99], value_of(99));
+  }
+  remove_all(path);
+}
+
 TEST(MapToH5, a_damaged_partial_file_is_rebuilt_from_the_journal_without_recomputing) {
   const std::string path = shared_path("damaged");
   const auto failing = [](std::size_t i) {

@@ -16,11 +16,12 @@
 
 namespace plx::detail {
 
-/// Collective: root's `missing` (ignored elsewhere) on every rank.
+/// Collective: root's `missing` (ignored elsewhere) on every rank. An MPI failure on any rank throws on
+/// every rank (the next step is the map's own collectives, which a rank that threw alone would skip).
 inline index_ranges share_missing(const communicator& comm, const index_ranges& missing) {
   std::vector<std::uint64_t> flat;
   if (comm.is_root()) flat = missing.flat();
-  broadcast_from_root(comm, flat);
+  on_all_ranks(comm, [&] { broadcast_from_root(comm, flat); });
   return index_ranges::from_flat(flat);
 }
 
