@@ -19,9 +19,8 @@ namespace {
 constexpr int tag_spill = 0;
 constexpr int tag_particles = 31;
 
-// Which rank owns each real-space plane of dimension 0 (rank 0 for all of a serial box).
+// Which rank owns each real-space plane of dimension 0.
 std::vector<int> plane_owners(const fft::slab_ranks& ranks, const fft::slab_geometry& g) {
-  if (ranks.is_serial()) return std::vector<int>(static_cast<std::size_t>(g.n), 0);
   const communicator& comm = ranks.comm();
   const std::int64_t mine[2] = {g.real_start, g.real_count};
   std::vector<std::int64_t> all(2 * static_cast<std::size_t>(comm.size()));
@@ -35,9 +34,8 @@ std::vector<int> plane_owners(const fft::slab_ranks& ranks, const fft::slab_geom
   return owner;
 }
 
-// The particle and plane buffers of one call. A distributed call owns its own (freed when it returns: plx-cosmo
-// holds them only while it deposits). A serial box reuses one set per thread: a map task deposits again and
-// again, and fresh multi-megabyte buffers each time cost more in page faults than the deposit itself.
+// The particle and plane buffers of one distributed call, freed when it returns: plx-cosmo holds them only
+// while it deposits.
 struct deposit_buffers {
   std::vector<particle_position> moved;
   std::vector<int> destination;
@@ -48,11 +46,6 @@ struct deposit_buffers {
   std::vector<double> incoming;
 };
 
-deposit_buffers& thread_buffers() {
-  thread_local deposit_buffers buffers;
-  return buffers;
-}
-
 }  // namespace
 
 void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field* const> displacement, double growth,
@@ -61,43 +54,36 @@ void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field*
   const std::ptrdiff_t n = g.n;
   const int dim = g.dim;
   if (static_cast<int>(displacement.size()) != dim) throw error("zeldovich_density: need one displacement field per axis");
+  if (ranks.is_serial()) {
+    detail::zeldovich_density_serial(displacement, growth, box, out);
+    return;
+  }
   const double to_cells = static_cast<double>(n) / box;
   const std::vector<int> owner = plane_owners(ranks, g);
-  const bool serial = ranks.is_serial();
-  deposit_buffers own_buffers;
-  deposit_buffers& buffers = serial ? thread_buffers() : own_buffers;
+  deposit_buffers buffers;
 
-  // 1. Move this rank's particles (one per owned grid point, in global index order). A serial box keeps them
-  //    all, already in the order step 3 needs: they go straight to `recv`, and step 2 is skipped.
+  // 1. Move this rank's particles (one per owned grid point, in global index order).
   const std::size_t local_particles = static_cast<std::size_t>(g.real_count * g.rows_per_plane() * n);
   std::vector<particle_position>& moved = buffers.moved;
   std::vector<int>& destination = buffers.destination;
   std::vector<std::array<double, 3>>& recv = buffers.recv;
-  if (serial) {
-    recv.resize(local_particles);  // every element is written below
-  } else {
-    moved.resize(local_particles);
-    destination.resize(local_particles);
-  }
+  moved.resize(local_particles);
+  destination.resize(local_particles);
 #pragma omp parallel for schedule(static)
   for (std::ptrdiff_t plane = 0; plane < g.real_count; ++plane) {
     std::size_t k = static_cast<std::size_t>(plane * g.rows_per_plane() * n);
     fft::for_each_cell_in_plane(g, plane, [&](std::ptrdiff_t offset, std::ptrdiff_t x, std::ptrdiff_t y, std::ptrdiff_t z) {
       particle_position p(static_cast<double>(x), static_cast<double>(y), static_cast<double>(z));
       for (int a = 0; a < dim; ++a) p[a] = wrap(p[a] + growth * to_cells * displacement[static_cast<std::size_t>(a)]->real()[offset], n);
-      if (serial) {
-        std::copy_n(p.data(), 3, recv[k].data());
-      } else {
-        moved[k] = p;
-        destination[k] = owner[static_cast<std::size_t>(cic_split(p[0], n).cell)];
-      }
+      moved[k] = p;
+      destination[k] = owner[static_cast<std::size_t>(cic_split(p[0], n).cell)];
       ++k;
     });
   }
 
   // 2. Send each particle to the owner of its plane, keeping index order (a stable bucket by rank). Counts
   //    and offsets are 64-bit: one rank may hold more than 2^31 particles (3D N = 2048 on a few ranks).
-  if (!serial) {
+  {
     const auto rank_count = static_cast<std::size_t>(ranks.comm().size());
     std::vector<std::size_t> send_counts(rank_count, 0);
     for (const int d : destination) ++send_counts[static_cast<std::size_t>(d)];
@@ -182,10 +168,7 @@ void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field*
     previous = owner[static_cast<std::size_t>((g.real_start - 1 + n) % n)];
   }
   const double* last_spill = spill.data() + (std::max<std::ptrdiff_t>(g.real_count, 1) - 1) * plane_size;
-  if (serial) {
-    // The previous plane of plane 0 is the last one, ours: what a single rank sends itself.
-    std::copy_n(last_spill, plane_size, incoming.data());
-  } else {
+  {
     const communicator& comm = ranks.comm();
     // A plane is N^2 + 2N doubles in 3D: past 2^31 for N > 46340, hence chunks here too.
     const auto count = static_cast<std::size_t>(plane_size);

@@ -6,8 +6,8 @@
 // plane it lands in (point-to-point, in chunks), deposits, and passes the contributions that spill into the next
 // plane to that plane's owner. Summation order is fixed (by plane, then by particle index, then the
 // spill-over added last), so the density is bitwise the same for any number of ranks and threads. A serial
-// box (fft::slab_ranks::serial(), a map task's) takes the same steps without the messages, and so gets the
-// same bits as any distributed run.
+// box (fft::slab_ranks::serial(), a map task's) deposits each particle as it moves it, on the calling thread:
+// the same terms in the same order per cell, so the same bits as any distributed run.
 #pragma once
 
 #include <cmath>
@@ -21,6 +21,12 @@
 #include <parallax/core/communicator.hpp>
 #include <parallax/fft/field.hpp>
 #include <parallax/fft/slab_ranks.hpp>
+
+namespace plx::detail {
+/// cosmo::zeldovich_density of a serial box, on the calling thread (src/cosmo/zeldovich_serial.cpp).
+void zeldovich_density_serial(std::span<const fft::field* const> displacement, double growth, double box,
+                              fft::field& out);
+}  // namespace plx::detail
 
 namespace plx::cosmo {
 
@@ -52,6 +58,9 @@ struct cic_axis {
 /// `value` wrapped into [0, n) (periodic box in cell units).
 [[nodiscard]] inline double wrap(double value, std::ptrdiff_t n) {
   const double size = static_cast<double>(n);
+  // Most particles stay inside: there the general formula gives `value` itself (value - size * 0), without
+  // its division. (-0.0 returns as -0.0, not +0.0: no CIC weight or cell can tell them apart.)
+  if (value >= 0 && value < size) return value;
   double w = value - size * std::floor(value / size);
   if (w >= size) w -= size;  // rounding can land exactly on the upper edge
   if (w < 0) w = 0;
