@@ -13,16 +13,6 @@ find_program(SYSTEM_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED
 find_program(H5DIFF h5diff REQUIRED)
 find_program(H5DUMP h5dump REQUIRED)
 
-function(expect_no_file path why)
-  if(EXISTS "${WORK_DIR}/${path}")
-    message(SEND_ERROR "${why}: ${path} exists but should not")
-  endif()
-  file(GLOB leftovers "${WORK_DIR}/*.tmp*")
-  if(leftovers)
-    message(SEND_ERROR "${why}: temporary files left behind: ${leftovers}")
-  endif()
-endfunction()
-
 run_case("--help" 0 "input.*--times.*--threshold.*--min-node-mass.*--min-filament-mass.*--out.*--force.*--json.*--progress"
          ${PLX_WEB} --help)
 

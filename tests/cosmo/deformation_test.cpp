@@ -3,12 +3,10 @@
 // same for every ranks x threads layout, the HDF5 datasets, and a failure on one rank ending every rank.
 #include <parallax/cosmo/deformation.hpp>
 
-#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <numbers>
@@ -25,7 +23,9 @@
 #include <parallax/io/hdf5_file.hpp>
 #include <parallax/io/slab_io.hpp>
 
+#include "../support/gaussian_fields.hpp"
 #include "../support/grid_gather.hpp"
+#include "../support/layouts.hpp"
 #include "../support/mpi_test.hpp"
 
 namespace {
@@ -34,39 +34,14 @@ using plx::testing_support::rt;
 namespace cosmo = plx::cosmo;
 namespace fft = plx::fft;
 
-// P(k) = exp(-(k/k0)^2). The tensor's variance weighs it by k^4 (k^6 with the shell), which peaks at
-// sqrt(3) k0: k0 = k_Nyquist / 4 keeps the grid's cubic cutoff 3e-4 below that peak, so the field is isotropic
-// as Doroshkevich's result assumes.
-class gaussian_spectrum final : public cosmo::power_spectrum {
- public:
-  explicit gaussian_spectrum(double k0) : k0_(k0) {}
-  double operator()(double k) const override { return std::exp(-(k / k0_) * (k / k0_)); }
-  std::string name() const override { return "gaussian"; }
-  std::vector<std::pair<std::string, double>> parameters() const override { return {{"k0", k0_}}; }
+using gaussian_box = plx::testing_support::gaussian_fields;
 
- private:
-  double k0_;
-};
-
-// A Gaussian density and its potential (phi_k = -delta_k / k^2), both in real space, box of N cells of size 1.
-struct gaussian_box {
-  fft::slab_geometry g;
-  std::unique_ptr<fft::field> delta;
-  std::unique_ptr<fft::field> phi;
-  std::unique_ptr<fft::r2c_plans> plans;
-};
-
+// A Gaussian field in a box of N cells of size 1 with P(k) = exp(-(k/k0)^2). The tensor's variance weighs P by
+// k^4 (k^6 with the shell), which peaks at sqrt(3) k0: k0 = k_Nyquist / 4 keeps the grid's cubic cutoff 3e-4
+// below that peak, so the field is isotropic as Doroshkevich's result assumes.
 gaussian_box make_box(const plx::communicator& comm, int dim, std::ptrdiff_t n, std::uint64_t seed) {
-  gaussian_box b{fft::make_slab_geometry(comm, dim, n), nullptr, nullptr, nullptr};
-  b.delta = std::make_unique<fft::field>(b.g);
-  b.phi = std::make_unique<fft::field>(b.g);
-  b.plans = std::make_unique<fft::r2c_plans>(comm, *b.delta, fft::plan_mode::estimate);
-  cosmo::fill_white_noise(*b.delta, seed);
-  cosmo::apply_spectrum(*b.delta, gaussian_spectrum(std::numbers::pi / 4), static_cast<double>(n), 1.0);
-  cosmo::potential_from_density(*b.delta, *b.phi, static_cast<double>(n));
-  b.plans->backward(*b.delta);
-  b.plans->backward(*b.phi);
-  return b;
+  return plx::testing_support::make_gaussian_fields(comm, dim, n, static_cast<double>(n),
+                                                    plx::testing_support::smooth_spectrum(std::numbers::pi / 4), seed);
 }
 
 // The classes of a box's potential (its phi is left as it was).
@@ -198,9 +173,7 @@ TEST(Deformation, gaussian_field_gives_doroshkevichs_fractions) {
 }
 
 // The eigenvalues and classes of a Gaussian box for one layout, gathered on root (empty elsewhere).
-std::vector<double> layout_outputs(const plx::communicator& comm, int dim, std::ptrdiff_t n, int threads) {
-  omp_set_num_threads(threads);
-  fftw_plan_with_nthreads(threads);
+std::vector<double> layout_outputs(const plx::communicator& comm, int dim, std::ptrdiff_t n) {
   const gaussian_box b = make_box(comm, dim, n, 11);
   const cosmo::web_classes web = classes_of(comm, b, 0.1);
   std::vector<double> all = plx::testing_support::gather_on_root(comm, web.eigenvalues);
@@ -211,21 +184,11 @@ std::vector<double> layout_outputs(const plx::communicator& comm, int dim, std::
 }
 
 TEST(Deformation, bitwise_identical_for_any_ranks_and_threads) {
-  // This run's ranks with 2 threads against root alone with 1 thread; odd N splits unevenly.
-  const plx::communicator alone = rt().world().split(rt().is_root() ? 0 : MPI_UNDEFINED, 0);
   for (const int dim : {2, 3}) {
-    const std::ptrdiff_t n = dim == 3 ? 17 : 33;
-    const auto distributed = layout_outputs(rt().world(), dim, n, 2);
-    std::vector<double> serial;
-    if (rt().is_root()) serial = layout_outputs(alone, dim, n, 1);
-    if (rt().is_root()) {
-      ASSERT_EQ(distributed.size(), serial.size());
-      EXPECT_EQ(std::memcmp(distributed.data(), serial.data(), serial.size() * sizeof(double)), 0)
-          << dim << "D: " << rt().size() << " ranks x 2 threads differ from 1 x 1";
-    }
+    const std::ptrdiff_t n = dim == 3 ? 17 : 33;  // odd: uneven splits
+    plx::testing_support::expect_bitwise_same_as_one_rank(
+        [&](const plx::communicator& comm) { return layout_outputs(comm, dim, n); }, std::to_string(dim) + "D");
   }
-  omp_set_num_threads(rt().threads());
-  fftw_plan_with_nthreads(rt().threads());
 }
 
 TEST(Deformation, writes_eigenvalues_and_uint8_classes_in_densitys_shape) {
