@@ -111,3 +111,14 @@ run_case("2D: trace = density" 0 "trace ok" ${SYSTEM_PYTHON} check_web.py three.
 foreach(dataset /deformation/eigenvalues /deformation/class)
   run_case("${dataset} identical on 1 and 3 ranks" 0 "" ${H5DIFF} one.h5 three.h5 ${dataset} ${dataset})
 endforeach()
+
+# The plotting tool renders the classes of a 3D and a 2D run, and names a file without them.
+run_case("plot.py renders a 3D run" 0 "classes.png" ${SYSTEM_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/../../apps/web/plot.py web3.h5 --out pictures3 --dpi 40)
+run_case("plot.py renders a 2D run" 0 "classes.png" ${SYSTEM_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/../../apps/web/plot.py three.h5 --out pictures2 --dpi 40)
+foreach(dir pictures3 pictures2)
+  if(NOT EXISTS "${WORK_DIR}/${dir}/classes.png")
+    message(SEND_ERROR "plot.py: ${dir}/classes.png missing")
+  endif()
+endforeach()
+run_case("plot.py names a file without classes" 2 "cosmo2.h5: missing /deformation/class"
+         ${SYSTEM_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/../../apps/web/plot.py cosmo2.h5)
