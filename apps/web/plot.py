@@ -20,7 +20,8 @@ import importlib.util
 import os
 import sys
 
-# plx-cosmo's plot.py checks the imports (and says what to install), and has InputError, attr and save.
+# plx-cosmo's plot.py checks the imports (and says what to install), and has InputError, attr, save, open_h5
+# and exit_code.
 _cosmo_plot_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cosmo", "plot.py")
 _spec = importlib.util.spec_from_file_location("cosmo_plot", _cosmo_plot_path)
 cosmo_plot = importlib.util.module_from_spec(_spec)
@@ -39,13 +40,7 @@ COLOURS = ("#f7f7f7", "#9ecae1", "#3182bd", "#b30000")  # from empty to collapse
 
 def read_classes(path, slice_index):
     """The class image (rows = y), the box's attributes and the legend's numbers, checked up front."""
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file")
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as err:
-        raise InputError(f"{path}: not a readable HDF5 file ({err})") from None
-    with h5:
+    with cosmo_plot.open_h5(path) as h5:
         dset = h5.get("deformation/class")
         if not isinstance(dset, h5py.Dataset):
             raise InputError(f"{path}: missing /deformation/class")
@@ -100,17 +95,13 @@ def main(argv=None):
         parser.error("--dpi must be at least 10")
     cosmo_plot.DPI = args.dpi  # save() reads it
     out_dir = args.out if args.out is not None else (os.path.dirname(args.file) or ".")
-    try:
+
+    def render():
         image, info = read_classes(args.file, args.slice)
         os.makedirs(out_dir, exist_ok=True)
         plot_classes(image, info, out_dir)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+
+    return cosmo_plot.exit_code(render)
 
 
 if __name__ == "__main__":
