@@ -66,16 +66,21 @@ def attr(h5, name, default=None):
     return value
 
 
+def open_h5(path):
+    """The HDF5 file `path`, open for reading; an InputError if it is missing or not HDF5."""
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file")
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise InputError(f"{path}: not a readable HDF5 file ({err})") from None
+
+
 class CosmoFile:
     """The parts of a plx-cosmo file the figures need, validated up front."""
 
     def __init__(self, path, slice_index):
-        if not os.path.isfile(path):
-            raise InputError(f"{path}: no such file")
-        try:
-            self.h5 = h5py.File(path, "r")
-        except OSError as err:
-            raise InputError(f"{path}: not a readable HDF5 file ({err})") from None
+        self.h5 = open_h5(path)
         self.path = path
         missing = [f"/{name}" for name in REQUIRED if not isinstance(self.h5.get(name), h5py.Dataset)]
         frames = self.h5.get("frames")
@@ -225,6 +230,20 @@ def plot_power_spectrum(cf, out_dir):
     save(fig, out_dir, "power_spectrum.png")
 
 
+def exit_code(render):
+    """Runs render() and returns the exit code: 0, 2 after an InputError, 1 after a failure writing a figure
+    (each printed as one line); for the plot scripts of the other apps."""
+    try:
+        render()
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv=None):
     global DPI  # --dpi sets one resolution for every figure of the run
     parser = argparse.ArgumentParser(description="Render density, potential, Zel'dovich frames and power "
@@ -239,7 +258,8 @@ def main(argv=None):
     DPI = args.dpi
     out_dir = args.out if args.out is not None else (os.path.dirname(args.file) or ".")
 
-    try:
+
+    def render():
         cf = CosmoFile(args.file, args.slice)
         with cf.h5:
             os.makedirs(out_dir, exist_ok=True)
@@ -247,13 +267,8 @@ def main(argv=None):
             plot_potential(cf, out_dir)
             plot_frames(cf, out_dir)
             plot_power_spectrum(cf, out_dir)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+
+    return exit_code(render)
 
 
 if __name__ == "__main__":

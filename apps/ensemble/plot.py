@@ -171,18 +171,14 @@ def main(argv=None):
         parser.error("--panels must be at least 1")
     cosmo_plot.DPI = args.dpi  # save() reads it
     out_dir = args.out if args.out is not None else (os.path.dirname(args.file) or ".")
-    try:
+
+    def render():
         ef = EnsembleFile(args.file)
         os.makedirs(out_dir, exist_ok=True)
         plot_power(ef, out_dir)
         plot_correlation(ef, out_dir, args.panels)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+
+    return cosmo_plot.exit_code(render)
 
 
 if __name__ == "__main__":

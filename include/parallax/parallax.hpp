@@ -42,7 +42,9 @@
 #include <parallax/io/slab_io.hpp>
 #include <parallax/io/xdmf.hpp>
 
+#include <parallax/cosmo/cosmo_input.hpp>
 #include <parallax/cosmo/covariance.hpp>
+#include <parallax/cosmo/deformation.hpp>
 #include <parallax/cosmo/ensemble.hpp>
 #include <parallax/cosmo/gaussian_field.hpp>
 #include <parallax/cosmo/params.hpp>

@@ -53,6 +53,17 @@ std::vector<double> parse_times(const std::string& text, const std::string& name
   return times;
 }
 
+void check_times(const std::vector<double>& times, const std::string& name) {
+  if (times.empty()) throw config_error(name + ": at least one time is needed");
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    if (!(times[i] >= 0)) throw config_error(name + " must be >= 0, not " + std::to_string(times[i]));
+    if (i > 0 && !(times[i] > times[i - 1])) {
+      throw config_error(name + " must be increasing: " + std::to_string(times[i - 1]) + " is followed by " +
+                         std::to_string(times[i]));
+    }
+  }
+}
+
 namespace {
 
 // The command-line flag of each key that has one: a value not read from the file is named by its flag.
@@ -238,14 +249,7 @@ void validate(const pipeline_params& p) {
   if (p.dim != 2 && p.dim != 3) throw config_error(name("dim") + " must be 2 or 3, not " + std::to_string(p.dim));
   if (p.n < 2) throw config_error(name("n") + " must be at least 2, not " + std::to_string(p.n));
   if (!(p.box > 0) || !std::isfinite(p.box)) throw config_error(name("box") + " must be positive, not " + std::to_string(p.box));
-  if (p.times.empty()) throw config_error(name("times") + ": at least one time is needed");
-  for (std::size_t i = 0; i < p.times.size(); ++i) {
-    if (!(p.times[i] >= 0)) throw config_error(name("times") + " must be >= 0, not " + std::to_string(p.times[i]));
-    if (i > 0 && !(p.times[i] > p.times[i - 1])) {
-      throw config_error(name("times") + " must be increasing: " + std::to_string(p.times[i - 1]) + " is followed by " +
-                         std::to_string(p.times[i]));
-    }
-  }
+  check_times(p.times, name("times"));
   if (p.normalisation != "unit-variance" && p.normalisation != "sigma8" && p.normalisation != "none") {
     throw config_error(name("normalisation") + ": '" + p.normalisation + "' is not one of: unit-variance, sigma8, none");
   }

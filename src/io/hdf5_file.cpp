@@ -179,6 +179,8 @@ hid_t file_double() noexcept { return H5T_IEEE_F64LE; }
 hid_t file_int64() noexcept { return H5T_STD_I64LE; }
 hid_t native_uint64() noexcept { return H5T_NATIVE_UINT64; }
 hid_t file_uint64() noexcept { return H5T_STD_U64LE; }
+hid_t native_uint8() noexcept { return H5T_NATIVE_UINT8; }
+hid_t file_uint8() noexcept { return H5T_STD_U8LE; }
 hid_t all_selection() noexcept { return H5S_ALL; }
 
 h5_id collective_transfer(const h5_file& file, std::string_view object) {
@@ -205,6 +207,10 @@ std::vector<hsize_t> space_dims(hid_t space, const h5_file& file, std::string_vi
 }
 
 h5_id create_double_dataset(h5_file& file, const std::string& path, std::span<const hsize_t> dims) {
+  return create_dataset(file, path, dims, file_double());
+}
+
+h5_id create_dataset(h5_file& file, const std::string& path, std::span<const hsize_t> dims, hid_t file_type) {
   // Two agreed steps: the local work (is it there, the property lists), then the collective H5Dcreate2.
   struct prepared {
     h5_id existing;  // the dataset, when it exists already
@@ -217,8 +223,8 @@ h5_id create_double_dataset(h5_file& file, const std::string& path, std::span<co
       h5_id space = own(H5Dget_space(result.existing.get()), h5_kind::dataspace, "H5Dget_space", file, path);
       h5_id type = own(H5Dget_type(result.existing.get()), h5_kind::datatype, "H5Dget_type", file, path);
       const std::vector<hsize_t> existing = space_dims(space.get(), file, path);
-      const bool same_type =
-          type_class(type.get(), file, path) == H5T_FLOAT && type_size(type.get(), file, path) == sizeof(double);
+      const bool same_type = type_class(type.get(), file, path) == type_class(file_type, file, path) &&
+                             type_size(type.get(), file, path) == type_size(file_type, file, path);
       if (!same_type || !std::ranges::equal(existing, dims)) {
         throw io_error("dataset '" + path + "' in '" + file.path() +
                        "' already exists with another shape or type; datasets are written once");
@@ -237,7 +243,7 @@ h5_id create_double_dataset(h5_file& file, const std::string& path, std::span<co
   });
   if (p.existing) return std::move(p.existing);
   return agreed(file, [&] {
-    return own(H5Dcreate2(file.native(), path.c_str(), file_double(), p.space.get(), p.lcpl.get(), p.dcpl.get(),
+    return own(H5Dcreate2(file.native(), path.c_str(), file_type, p.space.get(), p.lcpl.get(), p.dcpl.get(),
                           H5P_DEFAULT),
                h5_kind::dataset, "H5Dcreate2", file, path);
   });

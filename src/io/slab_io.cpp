@@ -44,7 +44,7 @@ std::string local_problem(const slab_block& block, std::size_t available) {
   }
   const std::size_t needed = local_buffer_size(block);
   if (available < needed) {
-    return "the local buffer holds " + std::to_string(available) + " doubles, the block needs " +
+    return "the local buffer holds " + std::to_string(available) + " elements, the block needs " +
            std::to_string(needed);
   }
   return {};
@@ -156,8 +156,24 @@ std::size_t local_buffer_size(const slab_block& block) {
   return rows == 0 ? 0 : (rows - 1) * effective_stride(block) + dims.back();
 }
 
-void write_distributed(h5_file& file, const std::string& dataset_path, const slab_block& block,
-                       std::span<const double> local) {
+namespace {
+
+/// The HDF5 types (in memory, in the file) of the element types the writers take.
+template <class T>
+struct element_types;
+template <>
+struct element_types<double> {
+  static hid_t memory() noexcept { return detail::native_double(); }
+  static hid_t file() noexcept { return detail::file_double(); }
+};
+template <>
+struct element_types<std::uint8_t> {
+  static hid_t memory() noexcept { return detail::native_uint8(); }
+  static hid_t file() noexcept { return detail::file_uint8(); }
+};
+
+template <class T>
+void write_block(h5_file& file, const std::string& dataset_path, const slab_block& block, std::span<const T> local) {
   detail::h5_quiet quiet;
   const std::string prefix = context("write_distributed", file, dataset_path);
   check_writable(file, prefix);
@@ -171,20 +187,32 @@ void write_distributed(h5_file& file, const std::string& dataset_path, const sla
   }
 
   // Agreed steps (hdf5_file.hpp): the collective H5Dwrite can fail on the ranks that write to disk only.
-  h5_id dataset = detail::create_double_dataset(file, dataset_path, block.global_dims);
+  h5_id dataset = detail::create_dataset(file, dataset_path, block.global_dims, element_types<T>::file());
   selections selected;
   h5_id transfer;
   detail::agreed(file, [&] {
     selected = select_block(file, dataset_path, dataset.get(), block);
     transfer = detail::collective_transfer(file, dataset_path);
   });
-  const double none = 0.0;  // HDF5 wants a buffer even when this rank selects nothing
+  const T none{};  // HDF5 wants a buffer even when this rank selects nothing
   detail::agreed(file, [&] {
-    check_h5(detail::injected_write_result(H5Dwrite(dataset.get(), detail::native_double(), selected.memory.get(),
+    check_h5(detail::injected_write_result(H5Dwrite(dataset.get(), element_types<T>::memory(), selected.memory.get(),
                                                     selected.file.get(), transfer.get(),
                                                     local.empty() ? &none : local.data())),
              "H5Dwrite", file, dataset_path);
   });
+}
+
+}  // namespace
+
+void write_distributed(h5_file& file, const std::string& dataset_path, const slab_block& block,
+                       std::span<const double> local) {
+  write_block(file, dataset_path, block, local);
+}
+
+void write_distributed(h5_file& file, const std::string& dataset_path, const slab_block& block,
+                       std::span<const std::uint8_t> local) {
+  write_block(file, dataset_path, block, local);
 }
 
 void write_distributed(h5_file& file, const std::string& dataset_path, std::span<const hsize_t> dims,

@@ -8,16 +8,6 @@ set(mpi ${MPIEXEC} --oversubscribe)
 
 include(${CMAKE_CURRENT_LIST_DIR}/run_case.cmake)
 
-function(expect_no_file path why)
-  if(EXISTS "${WORK_DIR}/${path}")
-    message(SEND_ERROR "${why}: ${path} exists but should not")
-  endif()
-  file(GLOB leftovers "${WORK_DIR}/*.tmp*")
-  if(leftovers)
-    message(SEND_ERROR "${why}: temporary files left behind: ${leftovers}")
-  endif()
-endfunction()
-
 run_case("--help" 0 "--dim.*--n.*--box.*--seed.*--spectrum.*--times.*--out.*--force.*--json.*--threads" ${PLX_COSMO} --help)
 
 # Bad parameters: refused before any work, no output file.

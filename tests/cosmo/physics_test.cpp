@@ -1,8 +1,6 @@
 // The physics of the pipeline: spectrum, Poisson, Zel'dovich, CIC, and bitwise reproducibility.
 #include <parallax/cosmo/gaussian_field.hpp>
 
-#include <omp.h>
-
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -15,7 +13,9 @@
 #include <parallax/fft/modes.hpp>
 #include <parallax/fft/plan.hpp>
 
+#include "../support/gaussian_fields.hpp"
 #include "../support/grid_gather.hpp"
+#include "../support/layouts.hpp"
 #include "../support/mpi_test.hpp"
 
 namespace {
@@ -24,40 +24,8 @@ using plx::testing_support::rt;
 namespace fft = plx::fft;
 namespace cosmo = plx::cosmo;
 
-// A smooth test spectrum, well resolved by the grid: P(k) = exp(-(k/k0)^2).
-class smooth_spectrum final : public cosmo::power_spectrum {
- public:
-  explicit smooth_spectrum(double k0) : k0_(k0) {}
-  double operator()(double k) const override { return std::exp(-(k / k0_) * (k / k0_)); }
-  std::string name() const override { return "smooth"; }
-  std::vector<std::pair<std::string, double>> parameters() const override { return {{"k0", k0_}}; }
-
- private:
-  double k0_;
-};
-
-struct fields {
-  fft::slab_geometry g;
-  std::unique_ptr<fft::field> delta;  // real space after make()
-  std::unique_ptr<fft::field> phi;    // real space
-  std::unique_ptr<fft::r2c_plans> plans;
-};
-
-// noise -> delta_k (physical amplitude) -> phi_k; both inverted to real space.
-fields make(const plx::communicator& comm, int dim, std::ptrdiff_t n, double box, const cosmo::power_spectrum& p,
-            std::uint64_t seed = 7) {
-  fields f;
-  f.g = fft::make_slab_geometry(comm, dim, n);
-  f.delta = std::make_unique<fft::field>(f.g);
-  f.phi = std::make_unique<fft::field>(f.g);
-  f.plans = std::make_unique<fft::r2c_plans>(comm, *f.delta, fft::plan_mode::estimate);
-  cosmo::fill_white_noise(*f.delta, seed);
-  cosmo::apply_spectrum(*f.delta, p, box, f.g.global_cells() / std::pow(box, dim));
-  cosmo::potential_from_density(*f.delta, *f.phi, box);
-  f.plans->backward(*f.delta);
-  f.plans->backward(*f.phi);
-  return f;
-}
+using plx::testing_support::smooth_spectrum;
+using plx::testing_support::make_gaussian_fields;
 
 TEST(NormalQuantile, matches_known_values_of_the_inverse_normal_cdf) {
   EXPECT_EQ(cosmo::normal_quantile(0.5), 0.0);
@@ -90,7 +58,7 @@ TEST(Density, measured_power_matches_the_input_within_cosmic_variance) {
     const std::ptrdiff_t n = dim == 3 ? 48 : 128;
     const double box = 50;
     const auto spectrum = cosmo::make_spectrum({});  // the workshop spectrum
-    fields f = make(rt().world(), dim, n, box, *spectrum);
+    auto f = make_gaussian_fields(rt().world(), dim, n, box, *spectrum);
     f.plans->forward(*f.delta);
     const auto measured = cosmo::measure_power(rt().world(), *f.delta, box);
     ASSERT_FALSE(measured.k.empty());
@@ -110,7 +78,7 @@ TEST(Density, measured_power_matches_the_input_within_cosmic_variance) {
 TEST(Potential, satisfies_poisson_spectrally) {
   const double box = 10;
   const smooth_spectrum spectrum(10.0);
-  fields f = make(rt().world(), 3, 16, box, spectrum);
+  auto f = make_gaussian_fields(rt().world(), 3, 16, box, spectrum);
   f.plans->forward(*f.delta);
   f.plans->forward(*f.phi);
   const double k_unit = 2 * std::numbers::pi / box;
@@ -134,7 +102,7 @@ TEST(Potential, satisfies_poisson_by_finite_differences_for_a_smooth_field) {
   const std::ptrdiff_t n = 64;
   const double box = 1.0;
   const smooth_spectrum spectrum(2 * std::numbers::pi * 3);  // a few wavelengths per box: kh ~ 0.3 at most
-  fields f = make(rt().world(), 2, n, box, spectrum);
+  auto f = make_gaussian_fields(rt().world(), 2, n, box, spectrum);
   const auto delta = plx::testing_support::gather_real(rt().world(), *f.delta);
   const auto phi = plx::testing_support::gather_real(rt().world(), *f.phi);
   if (!rt().is_root()) return;
@@ -178,7 +146,7 @@ TEST(Zeldovich, zero_growth_gives_uniform_density_and_cic_conserves_mass) {
     const std::ptrdiff_t n = dim == 3 ? 12 : 40;
     const double box = 50;
     const auto spectrum = cosmo::make_spectrum({});
-    fields f = make(rt().world(), dim, n, box, *spectrum);
+    auto f = make_gaussian_fields(rt().world(), dim, n, box, *spectrum);
     const auto psi = made_up_displacements(f.g, dim, 3.0, 0.37);
     const auto views = views_of(psi);
     fft::field out(f.g);
@@ -202,7 +170,7 @@ TEST(Zeldovich, tiny_message_chunks_give_the_bitwise_same_density) {
     const std::ptrdiff_t n = dim == 3 ? 12 : 33;
     const double box = 50;
     const auto spectrum = cosmo::make_spectrum({});
-    fields f = make(rt().world(), dim, n, box, *spectrum);
+    auto f = make_gaussian_fields(rt().world(), dim, n, box, *spectrum);
     const auto psi = made_up_displacements(f.g, dim, 4.0, 0.29);
     const auto views = views_of(psi);
     fft::field out(f.g);
@@ -221,12 +189,10 @@ TEST(Zeldovich, tiny_message_chunks_give_the_bitwise_same_density) {
 }
 
 // Everything the pipeline writes, for one layout: density, potential, displacement, one frame.
-std::vector<double> pipeline_outputs(const plx::communicator& comm, int dim, std::ptrdiff_t n, int threads) {
-  omp_set_num_threads(threads);
-  fftw_plan_with_nthreads(threads);
+std::vector<double> pipeline_outputs(const plx::communicator& comm, int dim, std::ptrdiff_t n) {
   const double box = 50;
   const auto spectrum = cosmo::make_spectrum({});
-  fields f = make(comm, dim, n, box, *spectrum, 11);
+  auto f = make_gaussian_fields(comm, dim, n, box, *spectrum, 11);
   std::vector<double> all = plx::testing_support::gather_real(comm, *f.delta);
   const auto phi_real = plx::testing_support::gather_real(comm, *f.phi);
   all.insert(all.end(), phi_real.begin(), phi_real.end());
@@ -252,21 +218,11 @@ std::vector<double> pipeline_outputs(const plx::communicator& comm, int dim, std
 }
 
 TEST(Reproducibility, outputs_are_bitwise_identical_for_any_ranks_and_threads) {
-  // This run's ranks with 2 threads against root alone with 1 thread.
-  const plx::communicator alone = rt().world().split(rt().is_root() ? 0 : MPI_UNDEFINED, 0);
   for (const int dim : {2, 3}) {
     const std::ptrdiff_t n = dim == 3 ? 16 : 33;
-    const auto distributed = pipeline_outputs(rt().world(), dim, n, 2);
-    std::vector<double> serial;
-    if (rt().is_root()) serial = pipeline_outputs(alone, dim, n, 1);
-    if (rt().is_root()) {
-      ASSERT_EQ(distributed.size(), serial.size());
-      EXPECT_EQ(std::memcmp(distributed.data(), serial.data(), serial.size() * sizeof(double)), 0)
-          << dim << "D: " << rt().size() << " ranks x 2 threads differ from 1 x 1";
-    }
+    plx::testing_support::expect_bitwise_same_as_one_rank(
+        [&](const plx::communicator& comm) { return pipeline_outputs(comm, dim, n); }, std::to_string(dim) + "D");
   }
-  omp_set_num_threads(rt().threads());
-  fftw_plan_with_nthreads(rt().threads());
 }
 
 }  // namespace

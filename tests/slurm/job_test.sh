@@ -4,7 +4,7 @@
 #
 #   job_test.sh CASE REPO_DIR APPS_DIR WORK_DIR CLUSTER_DIR
 #
-# CASE: pi_srun pi_mpirun cosmo cosmo_bad_params array farm_requeue farm_failure ensemble_requeue. Exit 0 pass, 1 fail,
+# CASE: pi_srun pi_mpirun cosmo cosmo_bad_params array farm_requeue farm_failure ensemble_requeue web. Exit 0 pass, 1 fail,
 # 77 skipped (not root and no passwordless sudo: the cluster cannot be started).
 set -euo pipefail
 
@@ -127,6 +127,38 @@ case "$case_name" in
     [ "$(job_field "$job" ExitCode)" = "2:0" ] || fail "exit code $(job_field "$job" ExitCode), expected 2:0 (bad input)"
     grep -q "error.*\bn\b" "$work/plx-cosmo-$job.out" || fail "the log does not name the bad parameter n"
     [ -z "$(ls "$work/runs/cosmo-$job" | grep -v params.toml)" ] || fail "a failed run left output behind"
+    ;;
+
+  web)
+    # The two-step workflow: the cosmology job, then plx-web on its file, submitted at once with
+    # --dependency=afterok so that SLURM holds it until the first job has completed successfully.
+    cosmo=$(submit --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 "$jobscripts/cosmo_hybrid.sbatch" \
+                   "$jobscripts/cosmo_example.toml" --n 24)
+    web=$(submit --dependency=afterok:"$cosmo" --nodes=2 --ntasks-per-node=1 --cpus-per-task=2 \
+                 "$jobscripts/web.sbatch" "runs/cosmo-$cosmo/cosmo.h5" --threshold 0.1)
+    expect_completed "$cosmo" 180
+    expect_completed "$web" 180
+    # Started only after the cosmology job ended (SLURM's times have a resolution of one second).
+    [ "$(date -d "$(job_field "$web" StartTime)" +%s)" -ge "$(date -d "$(job_field "$cosmo" EndTime)" +%s)" ] ||
+      fail "job $web started at $(job_field "$web" StartTime), before job $cosmo ended at $(job_field "$cosmo" EndTime)"
+    check_layout "$work/plx-web-$web.out" 2 2 2
+    file=$work/runs/web-$web/web.h5
+    [ -f "$file" ] || fail "no output $file"
+    listing=$(h5ls -r "$file")
+    grep -q "^/deformation/eigenvalues  *Dataset {24, 24, 24, 3}" <<<"$listing" || fail "$file: no 24^3 x 3 eigenvalues"
+    grep -q "^/deformation/class  *Dataset {24, 24, 24}" <<<"$listing" || fail "$file: no 24^3 classes"
+    h5dump -a /ranks "$file" | grep -q "(0): 2\$" || fail "$file: attribute ranks is not 2"
+    h5dump -a /input "$file" | grep -q "runs/cosmo-$cosmo/cosmo.h5" || fail "$file: attribute input does not name the cosmology file"
+    ! ls "$(dirname "$file")" | grep -v '^web\.h5$' | grep -q . || fail "stray files next to $file"
+    # A failed cosmology job never starts the web job: SLURM cancels it (--kill-on-invalid-dep=yes).
+    printf 'dim = 3\nn = 1\n' >bad.toml
+    bad=$(submit --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 "$jobscripts/cosmo_hybrid.sbatch" bad.toml)
+    orphan=$(submit --dependency=afterok:"$bad" --kill-on-invalid-dep=yes --nodes=1 --ntasks-per-node=2 \
+                    --cpus-per-task=1 "$jobscripts/web.sbatch" "runs/cosmo-$bad/cosmo.h5")
+    [ "$(wait_for "$bad" 120)" = FAILED ] || fail "the bad cosmology job $bad did not fail"
+    states=$(wait_for "$orphan" 120)
+    [ "$states" = CANCELLED ] || fail "job $orphan, after a failed dependency, ended $states, expected CANCELLED"
+    [ ! -e "$work/runs/web-$orphan" ] && [ ! -e "$work/plx-web-$orphan.out" ] || fail "job $orphan ran after its dependency failed"
     ;;
 
   array)

@@ -77,6 +77,10 @@ void apply_flags(pipeline_params& params, const pipeline_flags& flags);
 /// message starts with `name` (the flag, or the file, line and key the text came from).
 [[nodiscard]] std::vector<double> parse_times(const std::string& text, const std::string& name = "--times");
 
+/// Checks growth factors: at least one, each >= 0, strictly increasing. Throws plx::config_error whose message
+/// starts with `name` ("--times must be increasing: 2.000000 is followed by 1.000000").
+void check_times(const std::vector<double>& times, const std::string& name = "--times");
+
 /// Checks everything that can be checked before work: N >= 2, L > 0, dim, times increasing and >= 0,
 /// normalisation, plan, the spectrum (built here: unknown model, unreadable table, ...) and that the
 /// table covers the grid's k range. Throws plx::config_error naming the parameter: its flag, or the file,

@@ -316,6 +316,8 @@ hid_t file_double() noexcept;  ///< IEEE 754 little-endian 64-bit, the on-disk t
 hid_t file_int64() noexcept;   ///< little-endian signed 64-bit, the on-disk type of our integers
 hid_t native_uint64() noexcept;
 hid_t file_uint64() noexcept;  ///< little-endian unsigned 64-bit, the on-disk type of seeds
+hid_t native_uint8() noexcept;
+hid_t file_uint8() noexcept;   ///< unsigned 8-bit, the on-disk type of small labels (a cell's class)
 hid_t all_selection() noexcept;  ///< H5S_ALL
 
 /// Collective. Ends one collective step on `file`: `local_failure` is this rank's error message ("" when
@@ -376,6 +378,9 @@ h5_id open_dataset(const h5_file& file, const std::string& path);
 /// that shape and type already exists it is opened instead (rewriting it); another shape throws. Agreed
 /// (see agreed()): a failure on any rank throws on every rank. Do not call it inside agreed().
 h5_id create_double_dataset(h5_file& file, const std::string& path, std::span<const hsize_t> dims);
+/// Collective. The same for a dataset of `file_type` (file_double(), file_uint8(), ...); an existing one must
+/// have the same type class and size.
+h5_id create_dataset(h5_file& file, const std::string& path, std::span<const hsize_t> dims, hid_t file_type);
 
 /// The current extents of a dataspace.
 std::vector<hsize_t> space_dims(hid_t space, const h5_file& file, std::string_view object);

@@ -21,6 +21,7 @@
 
 #include <hdf5.h>
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
@@ -52,6 +53,10 @@ struct slab_block {
 /// with the same shape it is overwritten; another shape throws.
 void write_distributed(h5_file& file, const std::string& dataset_path, const slab_block& block,
                        std::span<const double> local);
+
+/// Collective. The same for unsigned 8-bit labels (a cell's cosmic-web class), stored as H5T_STD_U8LE.
+void write_distributed(h5_file& file, const std::string& dataset_path, const slab_block& block,
+                       std::span<const std::uint8_t> local);
 
 /// Collective. The same, with the block spelled out, for raw arrays such as FFTW's: `data` must hold
 /// local_buffer_size() doubles for this block (it cannot be checked here; prefer the form above where the

@@ -1,0 +1,157 @@
+// plx-web: the cosmic web of a plx-cosmo run. Reads its potential, classifies every cell by the eigenvalues
+// of the deformation tensor (the T-web) and computes the adhesion model's nodes and filaments at each time,
+// into one HDF5 file written under a temporary name and renamed when complete.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <parallax/app/json_line.hpp>
+#include <parallax/app/number_option.hpp>
+#include <parallax/app/run_app.hpp>
+#include <parallax/core/collectives.hpp>
+#include <parallax/core/error.hpp>
+#include <parallax/cosmo/cosmo_input.hpp>
+#include <parallax/cosmo/deformation.hpp>
+#include <parallax/cosmo/params.hpp>
+#include <parallax/fft/plan.hpp>
+#include <parallax/fft/slab.hpp>
+#include <parallax/io/atomic_output.hpp>
+#include <parallax/io/hdf5_file.hpp>
+#include <parallax/version.hpp>
+
+namespace {
+
+struct web_options {
+  std::string input;
+  std::string times = "0:4:10";  // the workshop's 10 times, as plx-cosmo's default
+  double threshold = 0;
+  // The adhesion model's selection of stored structures (plx::web::adhesion_options): 0 stores every node
+  // and filament, the adhesion library's default.
+  double min_node_mass = 0;
+  double min_filament_mass = 0;
+  std::string out = "web.h5";
+  bool force = false;
+  bool json = false;
+  bool progress = false;
+};
+
+using clock_type = std::chrono::steady_clock;
+double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"The cosmic web of a plx-cosmo run: every cell classified by the eigenvalues of the deformation\n"
+               "tensor d_i d_j phi (void, sheet, filament, knot), and the adhesion model's nodes and filaments at\n"
+               "each time, into one HDF5 file. The grid (dim, N, L) and seed come from the input file.",
+               "plx-web"};
+  web_options o;
+  cli.add_option("input", o.input, "plx-cosmo output file (HDF5 with /potential)")->required();
+  cli.add_option("--times", o.times, "growth factors of the adhesion model: list 0,1,2 or start:stop:count (default 0:4:10)");
+  plx::add_number(cli, "--threshold", o.threshold, "eigenvalue threshold of the deformation classes (default 0)");
+  plx::add_number(cli, "--min-node-mass", o.min_node_mass,
+                  "store adhesion nodes of at least this mass, in cells (default 0: all)", plx::at_least(0));
+  plx::add_number(cli, "--min-filament-mass", o.min_filament_mass,
+                  "store adhesion filaments of at least this mass, in cells (default 0: all)", plx::at_least(0));
+  cli.add_option("--out", o.out, "output HDF5 file (default web.h5)");
+  cli.add_flag("--force", o.force, "overwrite an existing output file");
+  cli.add_flag("--json", o.json, "print one JSON object: class fractions, stage timings (s), ranks, threads, out");
+  cli.add_flag("--progress", o.progress, "progress of the stages on stderr");
+
+  return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
+    const plx::communicator& world = rt.world();
+    const auto start = clock_type::now();
+    const auto log = [&](const std::string& text) {
+      if (o.progress && rt.is_root()) std::fprintf(stderr, "plx-web: %s\n", text.c_str());
+    };
+    // Bad input is refused before any output exists, with one message naming it (exit code 2).
+    const std::vector<double> times = plx::detail::on_all_ranks(world, [&] {
+      std::vector<double> parsed = plx::cosmo::parse_times(o.times);
+      plx::cosmo::check_times(parsed);
+      return parsed;
+    });
+    plx::cosmo::cosmo_input input = plx::cosmo::open_cosmo_input(world, o.input);
+    plx::detail::on_all_ranks(world, [&] {
+      std::error_code ignored;
+      if (std::filesystem::equivalent(o.input, o.out, ignored)) {
+        throw plx::config_error("--out '" + o.out + "' is the input file");
+      }
+    });
+    plx::io::atomic_output output(world, o.out, o.force);
+    plx::io::h5_file file = plx::io::h5_file::create(world, output.temporary_path());
+
+    // Every rank holds the whole potential: the adhesion model triangulates all of it at each time.
+    auto lap = clock_type::now();
+    const std::vector<double> potential = plx::cosmo::read_whole_potential(input);
+    const double read_s = seconds_since(lap);
+    log("read /potential of " + o.input + " (" + std::to_string(input.n) + "^" + std::to_string(input.dim) + ")");
+
+    lap = clock_type::now();
+    const plx::fft::slab_geometry g = plx::fft::make_slab_geometry(world, input.dim, input.n);
+    plx::cosmo::web_classes web;
+    {
+      auto slab = std::make_unique<plx::fft::field>(g);
+      // estimate: the same FFT algorithms on every layout, so bitwise the same eigenvalues.
+      const plx::fft::r2c_plans plans(world, *slab, plx::fft::plan_mode::estimate);
+      plx::cosmo::copy_slab(potential, *slab);
+      web = plx::cosmo::deformation_classes(world, plans, *slab, input.box, o.threshold);
+    }
+    const double deformation_s = seconds_since(lap);
+    lap = clock_type::now();
+    plx::cosmo::write_deformation(file, g, web);
+    const double deformation_write_s = seconds_since(lap);
+    log("deformation classes: " + std::to_string(deformation_s) + " s, written in " +
+        std::to_string(deformation_write_s) + " s");
+
+    // ADHESION: lead joins write_adhesion_times here
+
+    std::string command_line;
+    for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+    plx::io::set_attribute(file, "/", "input", o.input);
+    plx::io::set_attribute_uint64(file, "/", "seed", input.seed);
+    plx::io::set_attribute(file, "/", "dim", std::int64_t{input.dim});
+    plx::io::set_attribute(file, "/", "N", static_cast<std::int64_t>(input.n));
+    plx::io::set_attribute(file, "/", "L", input.box);
+    plx::io::set_attribute(file, "/", "times", std::span<const double>(times));
+    plx::io::set_attribute(file, "/", "threshold", o.threshold);
+    plx::io::set_attribute(file, "/", "min_node_mass", o.min_node_mass);
+    plx::io::set_attribute(file, "/", "min_filament_mass", o.min_filament_mass);
+    plx::io::set_attribute(file, "/", "parallax_version", std::string(plx::version_string) + " (" + plx::git_hash + ")");
+    plx::io::set_attribute(file, "/", "ranks", std::int64_t{world.size()});
+    plx::io::set_attribute(file, "/", "threads", std::int64_t{rt.threads()});
+    plx::io::set_attribute(file, "/", "command_line", command_line);
+    file.close();
+    output.commit();
+    const double total_s = seconds_since(start);
+
+    if (!rt.is_root()) return 0;
+    if (o.json) {
+      plx::json fractions = plx::json::array();
+      for (const double f : web.class_fraction) fractions.push_back(plx::rounded_significant(f, 6));
+      plx::print_json_line({{"class_fraction", fractions},
+                            {"threshold", o.threshold},
+                            {"read", plx::rounded(read_s, 6)},
+                            {"deformation", plx::rounded(deformation_s, 6)},
+                            {"deformation_write", plx::rounded(deformation_write_s, 6)},
+                            {"total", plx::rounded(total_s, 6)},
+                            {"dim", input.dim},
+                            {"n", input.n},
+                            {"times", times.size()},
+                            {"ranks", world.size()},
+                            {"threads", rt.threads()},
+                            {"out", o.out}});
+    } else {
+      std::string fractions;
+      for (const double f : web.class_fraction) fractions += (fractions.empty() ? "" : " ") + std::to_string(f);
+      std::printf("wrote %s: %d^%d cells, class fractions %s (threshold %g), %d ranks x %d threads, %.3f s\n",
+                  o.out.c_str(), static_cast<int>(input.n), input.dim, fractions.c_str(), o.threshold, world.size(),
+                  rt.threads(), total_s);
+    }
+    return 0;
+  });
+}

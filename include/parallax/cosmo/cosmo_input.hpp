@@ -1,0 +1,41 @@
+// A plx-cosmo output read back by the tools that continue from it (plx-web): the grid and seed from its root
+// attributes, and the potential, whole on every rank or as a rank's slab.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <parallax/core/communicator.hpp>
+#include <parallax/fft/field.hpp>
+#include <parallax/io/hdf5_file.hpp>
+
+namespace plx::cosmo {
+
+/// An open plx-cosmo file and the grid it describes.
+struct cosmo_input {
+  std::string path;
+  int dim = 0;
+  std::ptrdiff_t n = 0;  ///< cells per side (attribute N)
+  double box = 0;        ///< box size (attribute L)
+  std::uint64_t seed = 0;
+  io::h5_file file;      ///< open for reading
+};
+
+/// Collective. Opens `path` and checks that it is a plx-cosmo output: an HDF5 file with the root attributes
+/// dim (2 or 3), N (>= 2), L (> 0) and seed, and a dataset /potential of shape N^dim. Throws
+/// plx::config_error on every rank, naming the file and what is wrong ("input 'x.h5' is not a plx-cosmo
+/// file: it has no attribute 'dim'", "input 'x.h5' has no /potential"): bad input, exit code 2 in the apps.
+[[nodiscard]] cosmo_input open_cosmo_input(const communicator& comm, const std::string& path);
+
+/// Collective. The whole /potential (N^dim values, C order, box units) on every rank: each rank reads the
+/// full dataset, in one collective read. Throws plx::io_error on every rank if the read fails on any.
+[[nodiscard]] std::vector<double> read_whole_potential(cosmo_input& input);
+
+/// Copies the planes `field` owns (see slab.hpp) out of a whole grid (`whole`: N^dim values, C order) into
+/// its real-space rows; the padding is left alone. Throws plx::error if `whole` has the wrong size.
+void copy_slab(std::span<const double> whole, fft::field& field);
+
+}  // namespace plx::cosmo
