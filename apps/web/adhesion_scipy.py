@@ -102,7 +102,7 @@ def adhesion(phi, box, growth, margin=None):
         needed = np.sqrt(np.maximum(0.0, r2 + max_weight) * (1 + 1e-9)) + 1e-6
         if np.all(distance > needed) or margin >= 2 * n:
             break
-        margin = min(max(2 * margin, margin + int(math.ceil((needed - distance).max())) + 1), 2 * n)
+        margin = min(margin + int(math.ceil(1.25 * (needed - distance).max())) + 2, 2 * n)
 
     factorial = 2 if dim == 2 else 6
     twice = np.rint(twice).astype(np.int64)

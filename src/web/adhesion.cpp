@@ -282,8 +282,9 @@ adhesion_structures adhesion(int dim, std::ptrdiff_t n, double box, std::span<co
                               "({}^{} grid); the growth factor is too large for this box",
                               growth, max_margin_boxes, n, dim));
     }
-    grid.margin = std::min(std::max(2 * grid.margin, grid.margin + static_cast<std::ptrdiff_t>(std::ceil(missing)) + 1),
-                           max_margin_boxes * n);
+    // What the worst simplex lacked, and a little more: the simplices near the new margin's edge are then
+    // those of the periodic triangulation too, and rarely need a third round.
+    grid.margin = std::min(grid.margin + static_cast<std::ptrdiff_t>(std::ceil(1.25 * missing)) + 2, max_margin_boxes * n);
   }
 }
 
