@@ -1,6 +1,7 @@
 // The 2D regular triangulation with CGAL (one of the two files that include CGAL; see
 // regular_triangulation.hpp).
 #include "regular_triangulation.hpp"
+#include "touching_simplices.hpp"
 
 #include <array>
 #include <utility>
@@ -46,32 +47,7 @@ simplex_list regular_triangulation_2(const ghost_grid& grid) {
   rt.insert(points.begin(), points.end());  // spatially sorted inside
   points = {};
 
-  std::array<std::ptrdiff_t, 2> c{};
-  const auto touches_box = [&](triangulation::Face_handle f) {
-    for (int k = 0; k < 3; ++k) {
-      grid.coordinates(f->vertex(k)->info(), c);
-      if (grid.is_primary(c)) return true;
-    }
-    return false;
-  };
-  simplex_list out;
-  out.dim = 2;
-  for (auto f = rt.all_faces_begin(); f != rt.all_faces_end(); ++f) f->info() = -1;
-  std::int64_t count = 0;
-  for (const triangulation::Face_handle f : rt.finite_face_handles()) {
-    if (touches_box(f)) f->info() = count++;
-  }
-  out.vertex.reserve(static_cast<std::size_t>(count) * 3);
-  out.neighbor.reserve(static_cast<std::size_t>(count) * 3);
-  for (const triangulation::Face_handle f : rt.finite_face_handles()) {
-    if (f->info() < 0) continue;
-    for (int k = 0; k < 3; ++k) {  // counterclockwise; neighbor(k) is across the edge opposite vertex(k)
-      out.vertex.push_back(f->vertex(k)->info());
-      const triangulation::Face_handle g = f->neighbor(k);
-      out.neighbor.push_back(rt.is_infinite(g) ? -1 : g->info());
-    }
-  }
-  return out;
+  return touching_simplices(rt, grid, rt.finite_face_handles(), rt.all_faces_begin(), rt.all_faces_end());
 }
 
 }  // namespace plx::web::detail

@@ -1,6 +1,7 @@
 // The 3D regular triangulation with CGAL (one of the two files that include CGAL; see
 // regular_triangulation.hpp).
 #include "regular_triangulation.hpp"
+#include "touching_simplices.hpp"
 
 #include <array>
 #include <utility>
@@ -49,32 +50,7 @@ simplex_list regular_triangulation_3(const ghost_grid& grid) {
   rt.insert(points.begin(), points.end());  // spatially sorted inside
   points = {};
 
-  std::array<std::ptrdiff_t, 3> c{};
-  const auto touches_box = [&](triangulation::Cell_handle cell) {
-    for (int v = 0; v < 4; ++v) {
-      grid.coordinates(cell->vertex(v)->info(), c);
-      if (grid.is_primary(c)) return true;
-    }
-    return false;
-  };
-  simplex_list out;
-  out.dim = 3;
-  for (auto cell = rt.all_cells_begin(); cell != rt.all_cells_end(); ++cell) cell->info() = -1;
-  std::int64_t count = 0;
-  for (const triangulation::Cell_handle cell : rt.finite_cell_handles()) {
-    if (touches_box(cell)) cell->info() = count++;
-  }
-  out.vertex.reserve(static_cast<std::size_t>(count) * 4);
-  out.neighbor.reserve(static_cast<std::size_t>(count) * 4);
-  for (const triangulation::Cell_handle cell : rt.finite_cell_handles()) {
-    if (cell->info() < 0) continue;
-    for (int v = 0; v < 4; ++v) {  // neighbor(v) is across the triangle opposite vertex(v)
-      out.vertex.push_back(cell->vertex(v)->info());
-      const triangulation::Cell_handle other = cell->neighbor(v);
-      out.neighbor.push_back(rt.is_infinite(other) ? -1 : other->info());
-    }
-  }
-  return out;
+  return touching_simplices(rt, grid, rt.finite_cell_handles(), rt.all_cells_begin(), rt.all_cells_end());
 }
 
 }  // namespace plx::web::detail
