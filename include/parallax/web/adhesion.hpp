@@ -81,8 +81,10 @@ adhesion_structures adhesion(int dim, std::ptrdiff_t n, double box, std::span<co
 /// with the attributes `time` and `total_mass` on /adhesion/NNN.
 ///
 /// Every rank passes the same arguments (each rank read the potential once). The times go out dynamically
-/// over the ranks and their threads through the map layer (plx::map with `map`: progress, label, timeout);
-/// the results gather on root, which writes them (write_from_root: the file's collective rules hold).
+/// over the ranks and their threads through the map layer (plx::map with `map`: progress, label, timeout,
+/// threads), one time per task, in batches of twice the workers (ranks x threads); each batch's results
+/// gather on root, which writes them (write_from_root: the file's collective rules hold) before the next
+/// batch starts, so root holds one batch's structures at a time.
 /// @throws plx::config_error (every rank) for bad arguments, as adhesion() does (checked before any
 ///         work); plx::task_error (every rank) when a time fails on any rank; plx::io_error (every
 ///         rank) when a write fails on any rank.
