@@ -50,7 +50,7 @@ struct simplex {
   std::array<point, 4> vertex{};
   std::array<double, 4> weight{};
   vector3 power_vertex{};  // cells, in the frame of the ghost grid (not wrapped)
-  std::int64_t twice_measure = 0;  // dim! x the Lagrangian measure (exact integer)
+  std::int64_t measure_x_factorial = 0;  // dim! x the Lagrangian measure (exact integer)
   double power_radius2 = 0;        // |x - q_0|^2 - w_0: the squared radius of the orthogonal sphere
 };
 
@@ -70,12 +70,12 @@ void solve_power_vertex(int dim, simplex& s) {
   vector3 y{};
   if (dim == 2) {
     const double det = det2(e[0], e[1]);
-    s.twice_measure = static_cast<std::int64_t>(std::abs(det));
+    s.measure_x_factorial = static_cast<std::int64_t>(std::abs(det));
     y[0] = (static_cast<double>(e[1][1]) * b[0] - static_cast<double>(e[0][1]) * b[1]) / (2 * det);
     y[1] = (static_cast<double>(e[0][0]) * b[1] - static_cast<double>(e[1][0]) * b[0]) / (2 * det);
   } else {
     const std::int64_t det = det3(e[0], e[1], e[2]);
-    s.twice_measure = det < 0 ? -det : det;
+    s.measure_x_factorial = det < 0 ? -det : det;
     // E^-1 = [r2 x r3, r3 x r1, r1 x r2] / det (as columns), r_i the rows e_i.
     const auto cross = [](const point& u, const point& v) {
       return vector3{static_cast<double>(u[1] * v[2] - u[2] * v[1]), static_cast<double>(u[2] * v[0] - u[0] * v[2]),
@@ -150,13 +150,13 @@ class structure_builder {
     out.dim = dim_;
     out.time = growth;
     const int factorial = dim_ == 2 ? 2 : 6;
-    std::int64_t total_twice = 0;  // exact: the total mass is N^dim without rounding
+    std::int64_t total_x_factorial = 0;  // exact: the total mass is N^dim without rounding
     const std::size_t per = static_cast<std::size_t>(dim_ + 1);
     for (std::size_t t = 0; t < simplices_.size(); ++t) {
       const simplex& s = simplices_[t];
       if (!is_canonical(s, per)) continue;
-      total_twice += s.twice_measure;
-      const double mass = static_cast<double>(s.twice_measure) / factorial;
+      total_x_factorial += s.measure_x_factorial;
+      const double mass = static_cast<double>(s.measure_x_factorial) / factorial;
       if (mass >= options.min_node_mass) {
         for (std::size_t a = 0; a < static_cast<std::size_t>(dim_); ++a) {
           out.node_position.push_back(wrap(s.power_vertex[a] * cell_, box_));
@@ -167,7 +167,7 @@ class structure_builder {
     // A face's owner (the simplex holding its lowest vertex, which is primary) need not be canonical itself, so
     // every listed simplex is visited.
     for (std::size_t t = 0; t < simplices_.size(); ++t) add_filaments(t, options, out);
-    out.total_mass = static_cast<double>(total_twice) / factorial;
+    out.total_mass = static_cast<double>(total_x_factorial) / factorial;
     return out;
   }
 
