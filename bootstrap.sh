@@ -124,6 +124,8 @@ case "$command" in
     # map_to_h5 against dd, same bytes, same file system (the build directory's).
     mpiexec -n 2 $(mpi_flags) $bench h5map --json --quiet --threads 1 --dir build
     mpiexec -n 1 --bind-to none $bench ensemble --json --quiet --threads 2
+    # The adhesion model and its scipy peer: 2D N = 256 at 10 times, 3D N = 64 at D = 2 (scipy: minutes).
+    mpiexec -n 1 --bind-to none $bench web --json --quiet --threads 2
     ;;
   *)
     sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'   # the comment block at the top, only
