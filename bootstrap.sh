@@ -16,11 +16,12 @@ cd "$(dirname "$0")"
 
 packages=(g++ make cmake git pkg-config libopenmpi-dev openmpi-bin libfftw3-dev libfftw3-mpi-dev
           libhdf5-openmpi-dev hdf5-tools libeigen3-dev libgtest-dev libcli11-dev libfmt-dev libcereal-dev
-          librandom123-dev libtomlplusplus-dev nlohmann-json3-dev python3-h5py python3-matplotlib)
+          librandom123-dev libtomlplusplus-dev nlohmann-json3-dev python3-h5py python3-matplotlib
+          libcgal-dev libgmp-dev libmpfr-dev)
 # The test suite also runs jobscripts/ through a local SLURM cluster (tests/slurm/local_cluster.sh); srun's
 # PMIx plugin loads libpmix.so, which only the -dev package provides.
-test_packages=(slurmctld slurmd slurm-client munge libpmix-dev)
-bench_packages=(python3-joblib python3-mpi4py python3-numpy parallel)
+test_packages=(slurmctld slurmd slurm-client munge libpmix-dev python3-scipy)
+bench_packages=(python3-joblib python3-mpi4py python3-numpy parallel python3-scipy)
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -123,6 +124,8 @@ case "$command" in
     # map_to_h5 against dd, same bytes, same file system (the build directory's).
     mpiexec -n 2 $(mpi_flags) $bench h5map --json --quiet --threads 1 --dir build
     mpiexec -n 1 --bind-to none $bench ensemble --json --quiet --threads 2
+    # The adhesion model and its scipy peer: 2D N = 256 at 10 times, 3D N = 64 at D = 2 (scipy: minutes).
+    mpiexec -n 1 --bind-to none $bench web --json --quiet --threads 2
     ;;
   *)
     sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'   # the comment block at the top, only

@@ -30,6 +30,13 @@ inline double seconds_since(std::chrono::steady_clock::time_point start) {
 /// (any old one of that name removed) and named to every rank. The caller removes it.
 std::string scratch_directory(const communicator& comm, const std::string& name);
 
+/// Root only: runs `command` through the shell with every core allowed (a rank's binding to its cores is
+/// lifted for the child) and returns its standard output; "" and a warning naming `peer` on stderr when it
+/// cannot start or exits non-zero (the peer is then left out of the report).
+std::string peer_output(const std::string& command, const std::string& peer);
+/// Collective: a barrier that sleeps while it waits (the ranks idle while root runs a peer).
+void sleeping_barrier(const communicator& comm);
+
 struct dispatch_options {
   std::size_t tasks = 1'000'000;
   int repeats = 5;
@@ -88,6 +95,20 @@ struct h5map_options {
   bool json = false;
 };
 
+struct web_bench_options {
+  int n2 = 256;                    ///< cells per side of the 2D box (the workshop's)
+  int n3 = 64;                     ///< cells per side of the 3D box
+  std::string times2 = "0:4:10";   ///< growth factors in 2D, both tools
+  /// Growth factors in 3D, both tools: scipy's Qhull takes minutes per time in 3D (4D hulls of ~0.7M
+  /// points), so fewer than the workshop's 10 by default.
+  std::string times3 = "2";
+  std::uint64_t seed = 42;
+  std::string python = "/usr/bin/python3";
+  std::string scipy_script = PLX_WEB_SCIPY_SCRIPT;  ///< apps/web/adhesion_scipy.py of the source tree
+  bool scipy = true;               ///< run the scipy peer (--no-scipy leaves it out)
+  bool json = false;
+};
+
 /// Node memory and load time of a node-shared input against a copy per rank.
 int run_shared(runtime& rt, const shared_options& options);
 /// Empty tasks: microseconds per task for static and dynamic schedules, chunk 1 and auto.
@@ -102,6 +123,9 @@ int run_farm_bench(runtime& rt, const farm_bench_options& options);
 int run_ensemble_bench(runtime& rt, const ensemble_bench_options& options);
 /// map_to_h5 to disk against dd writing the same bytes.
 int run_h5map(runtime& rt, const h5map_options& options);
+/// Adhesion structures (plx::web::write_adhesion_times) against scipy's ConvexHull (apps/web/adhesion_scipy.py)
+/// at 2D and 3D, in the same run: seconds for the times and memory per grid point.
+int run_web_bench(runtime& rt, const web_bench_options& options);
 /// The 12-word tutorial workload: makespan against the best possible schedule.
 int run_balance(runtime& rt, const balance_options& options);
 

@@ -1,20 +1,12 @@
 // plx-bench ensemble: realizations per second of plx-ensemble's workload (3D N = 64, one evolved time) under
 // the current MPI layout, and in the same run the numpy peer (apps/ensemble/ensemble_numpy.py, numpy rfftn
 // over multiprocessing.Pool) started from root; --repeats runs of each, taking turns, medians reported.
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
-
-#include <mpi.h>
-#include <sched.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -44,71 +36,13 @@ void report(bool as_json, const char* tool, int n, std::size_t realizations, dou
   std::fflush(stdout);
 }
 
-// A barrier that sleeps while it waits. The other ranks wait here while root runs the numpy peer, whose
-// processes need the cores: MPI_Barrier would busy-poll one of them (Open MPI's default).
-void sleeping_barrier(const communicator& comm) {
-  MPI_Request request = MPI_REQUEST_NULL;
-  detail::check_mpi(MPI_Ibarrier(comm.native(), &request), "MPI_Ibarrier");
-  for (int done = 0;;) {
-    detail::check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-    if (done) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
-// Lets the calling thread (and so the children it starts from now on) run on every core of the machine, and
-// puts its binding back when it goes out of scope. mpiexec binds a rank to its core(s), and a child
-// inherits the binding: the numpy peer's pool would share root's single core.
-class unbound_for_children {
- public:
-  unbound_for_children() {
-    if (sched_getaffinity(0, sizeof saved_, &saved_) != 0) return;
-    cpu_set_t all;
-    CPU_ZERO(&all);
-    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    for (long c = 0; c < cores && c < CPU_SETSIZE; ++c) CPU_SET(static_cast<int>(c), &all);
-    restore_ = sched_setaffinity(0, sizeof all, &all) == 0;
-  }
-  ~unbound_for_children() {
-    if (restore_) sched_setaffinity(0, sizeof saved_, &saved_);
-  }
-  // A copy would restore the binding twice.
-  unbound_for_children(const unbound_for_children&) = delete;
-  unbound_for_children& operator=(const unbound_for_children&) = delete;
-
- private:
-  cpu_set_t saved_{};
-  bool restore_ = false;
-};
-
-// Runs `command` through the shell and returns its standard output; "" and a warning on stderr when it
-// cannot be started or exits non-zero (the peer is then left out, as plx-bench farm does with its peers).
-std::string output_of(const std::string& command) {
-  const unbound_for_children unbound;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    std::fprintf(stderr, "plx-bench: cannot start '%s': %s\n", command.c_str(), std::strerror(errno));
-    return "";
-  }
-  std::string text;
-  char buffer[4096];
-  for (std::size_t got = 0; (got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) text.append(buffer, got);
-  const int status = pclose(pipe);
-  if (status != 0) {
-    std::fprintf(stderr, "plx-bench: the numpy peer failed (%s): is python3-numpy installed? %s\n",
-                 WIFEXITED(status) ? fmt::format("exit {}", WEXITSTATUS(status)).c_str() : "killed", command.c_str());
-    return "";
-  }
-  return text;
-}
-
 // The numpy peer's own timing (it excludes only Python's start-up and imports), from its --json line.
 std::optional<double> numpy_seconds(const ensemble_bench_options& o, const std::string& dir) {
   const std::string command =
       fmt::format("'{}' '{}' --dim 3 --n {} --realizations {} --times '{}' --seed {} --processes {} --out '{}/numpy.h5' "
                   "--json",
                   o.python, o.numpy_script, o.n, o.numpy_realizations, o.times, o.seed, o.processes, dir);
-  const std::string text = output_of(command);
+  const std::string text = peer_output(command, "numpy peer (is python3-numpy installed?)");
   if (text.empty()) return std::nullopt;
   try {
     return json::parse(text.substr(0, text.find('\n'))).at("seconds").get<double>();

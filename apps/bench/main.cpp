@@ -79,7 +79,20 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"shared", "copy", "both"}));
   shared_cmd->add_flag("--json", shared.json, "one JSON object per line");
 
+  plx::bench::web_bench_options web;
+  CLI::App* web_cmd = cli.add_subcommand(
+      "web", "adhesion structures (plx::web) vs scipy's ConvexHull: 2D N=256 at 10 times, 3D N=64 at fewer");
+  plx::add_number(*web_cmd, "--n2", web.n2, "cells per side in 2D", plx::between(4, 1 << 14))->capture_default_str();
+  plx::add_number(*web_cmd, "--n3", web.n3, "cells per side in 3D", plx::between(4, 1 << 10))->capture_default_str();
+  web_cmd->add_option("--times2", web.times2, "growth factors in 2D: list a,b or start:stop:count")->capture_default_str();
+  web_cmd->add_option("--times3", web.times3, "growth factors in 3D (scipy takes minutes per time)")->capture_default_str();
+  web_cmd->add_option("--python", web.python, "Python with numpy, scipy and h5py")->capture_default_str();
+  web_cmd->add_option("--scipy-script", web.scipy_script, "the scipy peer")->capture_default_str();
+  web_cmd->add_flag("!--no-scipy", web.scipy, "leave the scipy peer out");
+  web_cmd->add_flag("--json", web.json, "one JSON object per line");
+
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
+    if (web_cmd->parsed()) return plx::bench::run_web_bench(rt, web);
     if (h5map_cmd->parsed()) return plx::bench::run_h5map(rt, h5map);
     if (dispatch_cmd->parsed()) return plx::bench::run_dispatch(rt, dispatch);
     if (calls_cmd->parsed()) return plx::bench::run_calls(rt, calls);

@@ -28,6 +28,8 @@
 
 #include <parallax/mc/pi.hpp>
 
+#include <parallax/web/adhesion.hpp>
+
 #include <parallax/fft/field.hpp>
 #include <parallax/fft/modes.hpp>
 #include <parallax/fft/plan.hpp>

@@ -2,7 +2,8 @@
 // every rank without hanging. Sites are MPI function names (checked in check_mpi, so any MPI call can be
 // made to fail) and a few I/O steps named in the code that checks them: "checkpoint.write" (a checkpoint
 // append fails with ENOSPC), "hdf5.write" (an HDF5 write parallax makes reports ENOSPC) and "hdf5.read"
-// (a collective HDF5 read, read_distributed, reports EIO).
+// (a collective HDF5 read, read_distributed, reports EIO), "web.adhesion" (plx::web::adhesion throws, as if out of
+// memory).
 //
 //   plx::detail::arm_fault("MPI_Get");           // the next MPI_Get on this process fails
 //   plx::detail::arm_fault("checkpoint.write");  // the next checkpoint append fails with ENOSPC

@@ -1,0 +1,95 @@
+// The adhesion model of the cosmic web: where the mass of a Zel'dovich flow has gone once streams cross.
+//
+// Each Lagrangian grid point q carries the weight w = 2 D phi(q) (D the growth factor, phi plx-cosmo's
+// /potential). The regular (weighted Delaunay) triangulation of these weighted points is the lower convex
+// hull of the lifted points (q, |q|^2 - w). Every simplex of it is a node (a cluster candidate): its
+// Eulerian position is its power vertex, the point with equal power distance |x - q_i|^2 - w_i to its
+// d + 1 vertices, which tends to Zel'dovich's x = q - D grad phi as D -> 0 (plx-cosmo's displacement is
+// -grad phi of the same /potential), and its mass is its Lagrangian area (2D) or volume (3D). Faces
+// between two simplices are filaments: the segment between the two simplices' power vertices (the dual
+// edge of the power diagram), weighted by the face's Lagrangian length (2D, a Delaunay edge) or area (3D,
+// a Delaunay triangle).
+//
+// Units: positions in box units, wrapped into [0, L); masses in cells (one cell = (L/N)^d), so the
+// masses of all simplices of one time sum to N^d exactly. The box is periodic: each periodic simplex and
+// face is counted once.
+//
+// Index conventions: `potential` is the whole real-space grid in C order (axis 0 slowest), the value at
+// index (i, j[, k]) being phi at q = (i, j[, k]) * L / N, as plx-cosmo writes /potential. Vectors of
+// points are row-major k x dim: node_position[3 * s + 1] is the y of node s in 3D.
+//
+//   auto web = plx::web::adhesion(2, 64, 50.0, phi, 2.0, {});      // one time, D = 2
+//   // web.node_position.size() == 2 * web.node_mass.size(); web.total_mass == 64 * 64
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include <parallax/core/communicator.hpp>
+#include <parallax/dist/options.hpp>
+#include <parallax/io/hdf5_file.hpp>
+
+namespace plx::web {
+
+/// Which structures are stored (all are counted in total_mass). A structure is stored when its mass is at
+/// least the minimum; the defaults (0) store everything.
+struct adhesion_options {
+  double min_node_mass = 0;      ///< cells (area in 2D, volume in 3D); plx-web's --min-node-mass
+  double min_filament_mass = 0;  ///< cells (length in 2D, area in 3D); plx-web's --min-filament-mass
+};
+
+/// The nodes and filaments of one time.
+struct adhesion_structures {
+  int dim = 0;
+  double time = 0;                            ///< growth factor D
+  std::vector<double> node_position;          ///< k x dim, row-major, box units, wrapped into [0, L)
+  std::vector<double> node_mass;              ///< k, Lagrangian measure in cell units
+  /// k x dim each: a inside the box, b - a the short periodic vector from one power vertex to the other.
+  /// Orientation (reproducible by other codes): with the face's vertices in lexicographic order of their
+  /// grid coordinates (u < v [< w]), a belongs to the simplex whose remaining vertex p lies on the positive
+  /// side: det(v - u, p - u) > 0 in 2D, det(v - u, w - u, p - u) > 0 in 3D.
+  std::vector<double> filament_a, filament_b;
+  std::vector<double> filament_mass;          ///< 2D: the Delaunay edge's length, 3D: the triangle's area (cells)
+  double total_mass = 0;                      ///< the masses of ALL simplices, stored or not: N^dim
+
+  template <class Archive>
+  void serialize(Archive& archive) {  // lets the map layer carry it between ranks (see dist/payload.hpp)
+    archive(dim, time, node_position, node_mass, filament_a, filament_b, filament_mass, total_mass);
+  }
+};
+
+/// The adhesion structures of the potential `potential` (n^dim values, C order, box units, as plx-cosmo's
+/// /potential) at growth factor `growth`, in a periodic box of side `box`, dim 2 or 3.
+///
+/// Exact predicates (CGAL) decide the triangulation, so the fully degenerate grid at growth 0 is handled;
+/// periodicity comes from ghost copies of a margin around the box, grown until every simplex that touches
+/// the box is proven right (no ghost outside the margin could change it).
+///
+/// Pure (no MPI) and thread-safe: it may run in several threads at once (the map layer's tasks).
+/// @throws plx::config_error for dim not 2 or 3, n < 2, a potential of another size, a box that is not
+///         positive, a growth factor that is negative or not finite, or a non-finite potential value;
+///         std::bad_alloc when the ghost grid does not fit in memory.
+adhesion_structures adhesion(int dim, std::ptrdiff_t n, double box, std::span<const double> potential, double growth,
+                             const adhesion_options& options);
+
+/// Collective. The adhesion structures at each of `times` (growth factors), written into `file` as
+///   /adhesion/NNN/nodes/position     (k x dim)      NNN = the time's index, 3 digits (000, 001, ...)
+///   /adhesion/NNN/nodes/mass         (k)
+///   /adhesion/NNN/filaments/a, /b    (k x dim)
+///   /adhesion/NNN/filaments/mass     (k)
+/// with the attributes `time` and `total_mass` on /adhesion/NNN.
+///
+/// Every rank passes the same arguments (each rank read the potential once). The times go out dynamically
+/// over the ranks and their threads through the map layer (plx::map with `map`: progress, label, timeout,
+/// threads), one time per task, in batches of twice the workers (ranks x threads); each batch's results
+/// gather on root, which writes them (write_from_root: the file's collective rules hold) before the next
+/// batch starts, so root holds one batch's structures at a time.
+/// @throws plx::config_error (every rank) for bad arguments, as adhesion() does (checked before any
+///         work); plx::task_error (every rank) when a time fails on any rank; plx::io_error (every
+///         rank) when a write fails on any rank.
+void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, double box,
+                          std::span<const double> potential, std::span<const double> times,
+                          const adhesion_options& options, io::h5_file& file, const map_options& map = {});
+
+}  // namespace plx::web

@@ -1,0 +1,89 @@
+// write_adhesion_times: the times over the map layer, then root's results into the file.
+#include <parallax/web/adhesion.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <parallax/core/collectives.hpp>
+#include <parallax/core/error.hpp>
+#include <parallax/dist/map.hpp>
+#include <parallax/io/slab_io.hpp>
+
+#include "adhesion_arguments.hpp"
+
+namespace plx::web {
+
+namespace {
+
+void write_points(io::h5_file& file, const std::string& path, int dim, const std::vector<double>& values) {
+  const std::vector<hsize_t> dims{static_cast<hsize_t>(values.size() / static_cast<std::size_t>(dim)),
+                                  static_cast<hsize_t>(dim)};
+  io::write_from_root(file, path, dims, values);
+}
+
+// Root's results for times [first, first + count) into /adhesion/NNN (collective; only root's `results` are
+// read).
+void write_batch(const communicator& comm, io::h5_file& file, int dim, std::span<const double> times, std::size_t first,
+                 std::size_t count, const std::vector<adhesion_structures>& results) {
+  // Root's totals on every rank: attributes are collective metadata with the same value everywhere.
+  std::vector<double> totals(count);
+  if (comm.is_root()) {
+    for (std::size_t i = 0; i < count; ++i) totals[i] = results[i].total_mass;
+  }
+  plx::detail::broadcast_chunked(comm, std::span<double>(totals), 0);
+  // Only root holds results; write_from_root takes shapes and data from root, and the group paths and
+  // attributes (collective metadata) are the same on every rank.
+  static const adhesion_structures none{};
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string group = fmt::format("/adhesion/{:03}", first + i);
+    const adhesion_structures& s = comm.is_root() ? results[i] : none;
+    write_points(file, group + "/nodes/position", dim, s.node_position);
+    io::write_from_root(file, group + "/nodes/mass", s.node_mass);
+    write_points(file, group + "/filaments/a", dim, s.filament_a);
+    write_points(file, group + "/filaments/b", dim, s.filament_b);
+    io::write_from_root(file, group + "/filaments/mass", s.filament_mass);
+    io::set_attribute(file, group, "time", times[first + i]);
+    io::set_attribute(file, group, "total_mass", totals[i]);
+  }
+}
+
+}  // namespace
+
+void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, double box,
+                          std::span<const double> potential, std::span<const double> times,
+                          const adhesion_options& options, io::h5_file& file, const map_options& map) {
+  // Checked before any work, identically on every rank (they all pass the same arguments): every rank throws
+  // the same config_error.
+  for (const double t : times) {
+    if (!(t >= 0) || !std::isfinite(t)) {
+      throw config_error(fmt::format("adhesion: times must be finite and at least 0, not {}", t));
+    }
+  }
+  detail::check_adhesion_arguments(dim, n, box, potential, 0.0);
+  if (times.empty()) return;
+
+  map_options m = map;
+  if (m.label == map_options{}.label) m.label = "adhesion";
+  // Times go out in batches of twice the workers (every thread of every rank; root's count, shared), each
+  // written before the next starts: root holds one batch's structures, not every time's (3D filaments alone
+  // are ~100 MB per time at N = 64), and twice the workers still lets the dynamic schedule even out times of
+  // different cost.
+  std::uint64_t workers = static_cast<std::uint64_t>(comm.size()) *
+                          static_cast<std::uint64_t>(m.threads > 0 ? m.threads : omp_get_max_threads());
+  plx::detail::broadcast_chunked(comm, std::span<std::uint64_t>(&workers, 1), 0);
+  const std::size_t batch = 2 * static_cast<std::size_t>(workers);
+  for (std::size_t first = 0; first < times.size(); first += batch) {
+    const std::size_t count = std::min(batch, times.size() - first);
+    const std::vector<adhesion_structures> results = plx::map(
+        comm, count, [&](std::size_t i) { return adhesion(dim, n, box, potential, times[first + i], options); }, m);
+    write_batch(comm, file, dim, times, first, count, results);
+  }
+}
+
+}  // namespace plx::web
