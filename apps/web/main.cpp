@@ -21,6 +21,7 @@
 #include <parallax/io/atomic_output.hpp>
 #include <parallax/io/hdf5_file.hpp>
 #include <parallax/version.hpp>
+#include <parallax/web/adhesion.hpp>
 
 namespace {
 
@@ -108,7 +109,15 @@ int main(int argc, char** argv) {
     log("deformation classes: " + std::to_string(deformation_s) + " s, written in " +
         std::to_string(deformation_write_s) + " s");
 
-    // ADHESION: lead joins write_adhesion_times here
+    // The adhesion model: one task per time, handed out dynamically over the ranks and their threads.
+    lap = clock_type::now();
+    plx::map_options map;
+    map.progress = o.progress;
+    map.label = "adhesion";
+    const plx::web::adhesion_options adhesion{.min_node_mass = o.min_node_mass, .min_filament_mass = o.min_filament_mass};
+    plx::web::write_adhesion_times(world, input.dim, input.n, input.box, potential, times, adhesion, file, map);
+    const double adhesion_s = seconds_since(lap);
+    log("adhesion model: " + std::to_string(times.size()) + " times in " + std::to_string(adhesion_s) + " s");
 
     std::string command_line;
     for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
@@ -138,6 +147,7 @@ int main(int argc, char** argv) {
                             {"read", plx::rounded(read_s, 6)},
                             {"deformation", plx::rounded(deformation_s, 6)},
                             {"deformation_write", plx::rounded(deformation_write_s, 6)},
+                            {"adhesion", plx::rounded(adhesion_s, 6)},
                             {"total", plx::rounded(total_s, 6)},
                             {"dim", input.dim},
                             {"n", input.n},
