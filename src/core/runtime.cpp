@@ -43,8 +43,9 @@ runtime::runtime(int& argc, char**& argv, const runtime_options& options) {
   MPI_Initialized(&initialized);
   if (!initialized) {
     // Before MPI_Init: a crowded node restarts the program here with idle OpenMP threads waiting passively
-    // (see wait_policy.hpp). Measured on 2 cores (plx-bench calls, us per small map call): 3 ranks x 2
-    // threads 10,000 -> 60; 2 x 1 (not crowded: no restart) stays at 4.
+    // (see wait_policy.hpp). Measured on 2 cores (plx-bench calls, us per small map call, medians of one
+    // loaded session): 3 ranks x 2 threads 43,284 spinning -> 132 restarted (64 in the quietest round, 62
+    // on the quiet machine of issue 12); 2 x 1 (not crowded: no restart) 8.6 in the same session, 4 quiet.
     passive_wait_ = detail::apply_crowded_wait_policy(options.threads);
 #ifdef OPEN_MPI
     // Open MPI 4.1 prefers its osc/rdma component for windows that span nodes, and on networks without

@@ -84,6 +84,14 @@ TEST(PassiveWaitRestart, never_after_mpi_started_or_without_launcher_facts) {
   EXPECT_FALSE(plx::should_restart_with_passive_wait(unknown));
 }
 
+TEST(PassiveWaitRestart, a_rank_with_fewer_cores_than_threads_is_left_to_libgomp) {
+  plx::wait_policy_inputs inputs;
+  inputs.facts = facts(2, 2, 1, 2);  // 2 x 2, mpirun's default binding: libgomp throttles its spin itself
+  EXPECT_FALSE(plx::should_restart_with_passive_wait(inputs));
+  inputs.facts = facts(1, 4, 2, 2);  // one process, 4 threads on 2 cores
+  EXPECT_FALSE(plx::should_restart_with_passive_wait(inputs));
+}
+
 TEST(PassiveWaitRestart, an_uncrowded_node_is_left_alone) {
   plx::wait_policy_inputs inputs;
   inputs.facts = facts(2, 1, 1, 2);  // 2 x 1, mpirun's default binding

@@ -55,8 +55,10 @@ struct wait_policy_inputs {
   std::optional<crowding_facts> facts;         ///< nullopt when the launcher did not say
 };
 
-/// Whether to start the program again with OMP_WAIT_POLICY=passive: only when the node is crowded, the user
-/// set neither variable, it has not happened yet, and MPI has not started.
+/// Whether to start the program again with OMP_WAIT_POLICY=passive: only when the node is crowded, the rank
+/// has at least as many cores as threads (else libgomp already spins only briefly, as it does when it sees
+/// more threads than cores in its own process), the user set neither variable, it has not happened yet, and
+/// MPI has not started.
 [[nodiscard]] bool should_restart_with_passive_wait(const wait_policy_inputs& inputs);
 
 namespace detail {
