@@ -109,6 +109,10 @@ case "$command" in
     bench=build/release/apps/plx-bench
     mpiexec -n 2 $(mpi_flags) $bench dispatch --json --quiet
     mpiexec -n 2 $(mpi_flags) $bench calls --json --quiet
+    # A crowded node (issue 12): 3 ranks x 2 threads, then the same with spinning OpenMP threads (the user's
+    # GOMP_SPINCOUNT keeps libgomp's default, what every crowded run paid before).
+    mpiexec -n 3 $(mpi_flags) $bench calls --json --quiet --threads 2
+    GOMP_SPINCOUNT=300000 mpiexec -n 3 $(mpi_flags) $bench calls --json --quiet --threads 2 --calls 200
     mpiexec -n 2 $(mpi_flags) $bench balance --json --quiet --repeats 3
     mpiexec -n 1 --bind-to none $bench balance --json --quiet --threads 2 --repeats 3
     /usr/bin/python3 apps/bench/peers.py --json

@@ -80,10 +80,11 @@ int run_calls(runtime& rt, const calls_options& options) {
                        {"threads", rt.threads()},
                        {"items", items},
                        {"calls", options.calls},
+                       {"passive_wait", rt.passive_wait()},
                        {"us_per_call", rounded(per_call_us, 2)}});
     } else {
-      std::printf("calls: one map call of %zu items on %d ranks x %d threads: %.2f us\n", items, rt.size(),
-                  rt.threads(), per_call_us);
+      std::printf("calls: one map call of %zu items on %d ranks x %d threads%s: %.2f us\n", items, rt.size(),
+                  rt.threads(), rt.passive_wait() ? " (crowded: passive wait)" : "", per_call_us);
     }
   }
   return 0;

@@ -13,6 +13,7 @@
 #include <parallax/core/memory_usage.hpp>
 #include <parallax/core/runtime.hpp>
 #include <parallax/core/thread_count.hpp>
+#include <parallax/core/wait_policy.hpp>
 
 #include <parallax/dist/checkpoint.hpp>
 #include <parallax/dist/chunk_sizer.hpp>

@@ -19,9 +19,7 @@
 
 namespace plx {
 
-namespace {
-
-std::vector<int> affinity_cpus() {
+std::vector<int> bound_cpus() {
   std::vector<int> cpus;
   // With OMP_PROC_BIND set, the OpenMP runtime pins the initial thread to the first place at start-up, so
   // this thread's mask shows one core where the rank's threads have all of them: the places (built from the
@@ -44,6 +42,8 @@ std::vector<int> affinity_cpus() {
   }
   return cpus;
 }
+
+namespace {
 
 std::string host_name() {
   char name[MPI_MAX_PROCESSOR_NAME] = {};
@@ -74,7 +74,7 @@ rank_placement local_placement(int rank, int node_rank, int node_size, int threa
   p.node_size = node_size;
   p.node_cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   p.threads = threads;
-  p.cpus = affinity_cpus();
+  p.cpus = bound_cpus();
   return p;
 }
 

@@ -16,6 +16,7 @@
 
 #include <parallax/core/error.hpp>
 #include <parallax/core/thread_count.hpp>
+#include <parallax/core/wait_policy.hpp>
 #include <parallax/version.hpp>
 
 namespace plx {
@@ -41,6 +42,11 @@ runtime::runtime(int& argc, char**& argv, const runtime_options& options) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
+    // Before MPI_Init: a crowded node restarts the program here with idle OpenMP threads waiting passively
+    // (see wait_policy.hpp). Measured on 2 cores (plx-bench calls, us per small map call, medians of one
+    // loaded session): 3 ranks x 2 threads 43,284 spinning -> 132 restarted (64 in the quietest round, 62
+    // on the quiet machine of issue 12); 2 x 1 (not crowded: no restart) 8.6 in the same session, 4 quiet.
+    passive_wait_ = detail::apply_crowded_wait_policy(options.threads);
 #ifdef OPEN_MPI
     // Open MPI 4.1 prefers its osc/rdma component for windows that span nodes, and on networks without
     // RDMA (plain TCP) it then fails to create them (MPI_ERR_WIN, seen with srun over two nodes), which the
@@ -83,6 +89,18 @@ runtime::runtime(int& argc, char**& argv, const runtime_options& options) {
         }
         if (const auto warning = oversubscription_warning(all)) {
           std::fprintf(stderr, "parallax: %s\n", warning->c_str());
+          if (!passive_wait_ && placement_.threads > 1 && std::getenv("OMP_WAIT_POLICY") == nullptr &&
+              std::getenv("GOMP_SPINCOUNT") == nullptr) {
+            // The launcher did not tell the ranks per node before MPI started, so nothing was restarted.
+            std::fprintf(stderr,
+                         "parallax: idle OpenMP threads spin and take cores that other ranks need: "
+                         "set OMP_WAIT_POLICY=passive\n");
+          }
+        }
+        if (passive_wait_) {
+          std::fprintf(stderr,
+                       "parallax: crowded node: restarted with OMP_WAIT_POLICY=passive, so idle OpenMP threads "
+                       "sleep (set OMP_WAIT_POLICY yourself to choose)\n");
         }
       }
       if (options.report_layout) {

@@ -184,7 +184,7 @@ std::vector<char*> c_array(std::vector<std::string>& strings) {
 }
 
 /// After posix_spawn failed with `code`: names the path at fault, as far as the parent can tell.
-std::string diagnose_start_failure(const command_spec& spec, int code) {
+std::string diagnose_start_failure(const command_spec& spec, const char* program, int code) {
   std::error_code ignored;
   auto check_output = [&](const char* label, const std::string& path) -> std::string {
     if (path.empty()) return {};
@@ -211,7 +211,7 @@ std::string diagnose_start_failure(const command_spec& spec, int code) {
     if (::access(spec.working_directory.c_str(), X_OK) != 0)
       return "the working directory '" + spec.working_directory + "' cannot be entered";
   }
-  if (::access("/bin/sh", X_OK) != 0) return "/bin/sh cannot be executed";
+  if (::access(program, X_OK) != 0) return std::string(program) + " cannot be executed";
   return "posix_spawn failed (stdout '" + spec.stdout_path + "', stderr '" + spec.stderr_path +
          "', working directory '" + spec.working_directory + "'): " + describe_errno(code);
 }
@@ -255,6 +255,58 @@ std::string close_inherited_descriptors(posix_spawn_file_actions_t& actions) {
 #endif
 
 // ---------------------------------------------------------------------------------------------------
+// The task shim and the farm's lifeline (see plx-task-shim, src/farm/task_shim.cpp).
+
+/// The descriptor the shim reads the lifeline from.
+constexpr int shim_lifeline_fd = 3;
+/// The lowest descriptor the lifeline's read end may have here: anything but 0-3, so that dup2 onto 3 is a
+/// real copy (one onto itself would keep close-on-exec).
+constexpr int lifeline_lowest_fd = 10;
+
+/// The pipe whose write end only this process holds, for its whole life (both ends close-on-exec: no command
+/// inherits the write end, and the read end reaches a shim only by the explicit dup2). When this process
+/// ends, each shim reads end of file and kills its task's group. -1s when it cannot be made.
+struct lifeline {
+  int read_fd = -1;
+  int write_fd = -1;
+};
+
+const lifeline& farm_lifeline() {
+  static const lifeline instance = [] {
+    int ends[2] = {-1, -1};
+    if (::pipe2(ends, O_CLOEXEC) != 0) return lifeline{};
+    const int read_fd = ::fcntl(ends[0], F_DUPFD_CLOEXEC, lifeline_lowest_fd);
+    ::close(ends[0]);
+    if (read_fd < 0) {
+      ::close(ends[1]);
+      return lifeline{};
+    }
+    return lifeline{read_fd, ends[1]};  // kept open until the process ends: that is its purpose
+  }();
+  return instance;
+}
+
+bool is_executable_file(const std::string& path) {
+  struct stat info {};
+  return !path.empty() && ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+std::string find_task_shim() {
+  if (const char* chosen = std::getenv("PLX_TASK_SHIM")) return is_executable_file(chosen) ? chosen : "";
+  std::error_code ignored;
+  const fs::path program = fs::read_symlink("/proc/self/exe", ignored);
+  if (!program.empty()) {
+    // bin/plx-run and libexec/parallax/ of an install, apps/ or tests/ and libexec/parallax/ of a build tree.
+    const fs::path beside = program.parent_path().parent_path() / "libexec" / "parallax" / "plx-task-shim";
+    if (is_executable_file(beside.string())) return beside.string();
+  }
+#ifdef PLX_TASK_SHIM_INSTALL_PATH
+  if (is_executable_file(PLX_TASK_SHIM_INSTALL_PATH)) return PLX_TASK_SHIM_INSTALL_PATH;
+#endif
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------------
 // posix_spawn's attribute and file-action objects, owned.
 
 class spawn_config {
@@ -276,8 +328,9 @@ class spawn_config {
   spawn_config(spawn_config&&) = delete;
   spawn_config& operator=(spawn_config&&) = delete;
 
-  /// Fills in everything for `spec`; returns "" or what failed.
-  std::string configure(const command_spec& spec) {
+  /// Fills in everything for `spec`, with `lifeline_fd` (or none: -1) on the command's descriptor 3;
+  /// returns "" or what failed.
+  std::string configure(const command_spec& spec, int lifeline_fd) {
     // A group of its own (pgid = the child's pid), so that one kill(-pgid) reaches everything the shell
     // starts. glibc's posix_spawn returns only after the child has called setpgid, so the group exists
     // when we first signal it.
@@ -323,12 +376,25 @@ class spawn_config {
     }
     // Descriptors the caller opened without O_CLOEXEC (MPI's sockets, other slots' files) stay out of
     // the command: it could otherwise hold them open, or write to them.
+    // The shim's lifeline goes to descriptor 3 after the closes of the fallback (which may close a 3 of the
+    // caller's) and before closefrom(4). Its source is never 3 itself (see farm_lifeline), which dup2 would
+    // leave close-on-exec.
 #if PLX_HAVE_POSIX_SPAWN_CLOSEFROM
-    code = ::posix_spawn_file_actions_addclosefrom_np(&actions_, STDERR_FILENO + 1);
+    if (lifeline_fd >= 0) {
+      code = ::posix_spawn_file_actions_adddup2(&actions_, lifeline_fd, shim_lifeline_fd);
+      if (code != 0) return "posix_spawn_file_actions_adddup2: " + describe_errno(code);
+    }
+    code = ::posix_spawn_file_actions_addclosefrom_np(&actions_, lifeline_fd >= 0 ? shim_lifeline_fd + 1
+                                                                                : STDERR_FILENO + 1);
     if (code != 0) return "posix_spawn_file_actions_addclosefrom_np: " + describe_errno(code);
     return {};
 #else
-    return close_inherited_descriptors(actions_);
+    if (std::string problem = close_inherited_descriptors(actions_); !problem.empty()) return problem;
+    if (lifeline_fd >= 0) {
+      code = ::posix_spawn_file_actions_adddup2(&actions_, lifeline_fd, shim_lifeline_fd);
+      if (code != 0) return "posix_spawn_file_actions_adddup2: " + describe_errno(code);
+    }
+    return {};
 #endif
   }
 
@@ -435,10 +501,15 @@ command_result run_command(const command_spec& spec, stop_token stop) {
   if (std::string problem = spec_problem(spec); !problem.empty())
     return fail_to_start(result, spec, std::move(problem));
 
+  // Through the shim when there is one and the lifeline could be made; else the shell itself, as before.
+  const std::string& shim = task_shim_path();
+  const int lifeline_fd = shim.empty() ? -1 : farm_lifeline().read_fd;
+  const bool through_shim = lifeline_fd >= 0;
   spawn_config config;
-  if (std::string problem = config.configure(spec); !problem.empty())
+  if (std::string problem = config.configure(spec, lifeline_fd); !problem.empty())
     return fail_to_start(result, spec, std::move(problem));
-  std::vector<std::string> arguments{"sh", "-c", spec.command};
+  std::vector<std::string> arguments =
+      through_shim ? std::vector<std::string>{"plx-task-shim", spec.command} : std::vector<std::string>{"sh", "-c", spec.command};
   std::vector<std::string> environment = child_environment(spec);
   const std::vector<char*> argv = c_array(arguments);
   const std::vector<char*> envp = c_array(environment);
@@ -446,10 +517,10 @@ command_result run_command(const command_spec& spec, stop_token stop) {
   const std::uint64_t kill_all_calls_before = kill_all_calls_now();
   pid_t pid = 0;
   // glibc reports failures of the file actions and of exec itself here, as an errno value.
-  if (const int code = ::posix_spawn(&pid, "/bin/sh", config.actions(), config.attributes(), argv.data(),
-                                     envp.data());
+  if (const int code = ::posix_spawn(&pid, through_shim ? shim.c_str() : "/bin/sh", config.actions(),
+                                     config.attributes(), argv.data(), envp.data());
       code != 0)
-    return fail_to_start(result, spec, diagnose_start_failure(spec, code));
+    return fail_to_start(result, spec, diagnose_start_failure(spec, through_shim ? shim.c_str() : "/bin/sh", code));
   const pid_t pgid = pid;
   try {
     register_group(pgid, kill_all_calls_before);
@@ -518,6 +589,11 @@ void kill_all_running() {
     ::kill(-pgid, SIGKILL);
     killed = true;
   }
+}
+
+const std::string& task_shim_path() {
+  static const std::string path = find_task_shim();  // once: the file system does not move under a farm
+  return path;
 }
 
 std::size_t running_command_count() {

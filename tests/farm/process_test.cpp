@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -330,15 +332,17 @@ TEST(FarmProcess, child_gets_default_signal_handling_whatever_the_caller_has) {
 
 TEST(FarmProcess, runs_in_its_own_process_group) {
   const scratch_dir dir;
-  const command_result result = run_command(spec_in(dir, "echo $$; ps -o pgid= -p $$ 2>/dev/null || "
+  const command_result result = run_command(spec_in(dir, "echo $$ $PPID; ps -o pgid= -p $$ 2>/dev/null || "
                                                          "cut -d' ' -f5 /proc/$$/stat"));
   ASSERT_EQ(result.outcome, "ok");
   std::istringstream out(read_text(dir.file("out.txt")));
   long pid = 0;
+  long parent = 0;
   long pgid = 0;
-  out >> pid >> pgid;
+  out >> pid >> parent >> pgid;
   EXPECT_GT(pid, 0);
-  EXPECT_EQ(pid, pgid);
+  // The group's leader is the shell, or the shim that started it (and whose pid run_command watches).
+  EXPECT_EQ(plx::farm::task_shim_path().empty() ? pid : parent, pgid);
   EXPECT_NE(pgid, static_cast<long>(::getpgrp()));
 }
 
@@ -399,6 +403,81 @@ TEST(FarmProcess, unusable_spec_is_an_error) {
   const command_result result = run_command(spec);
   EXPECT_EQ(result.outcome, "error");
   EXPECT_NE(result.error.find("kill_grace"), std::string::npos) << result.error;
+}
+
+TEST(FarmProcess, commands_start_through_the_shim_of_this_build) {
+  // Tests run from the build tree, where the shim sits in libexec/parallax/ beside tests/.
+  EXPECT_NE(plx::farm::task_shim_path().find("libexec/parallax/plx-task-shim"), std::string::npos);
+}
+
+/// The shim started as run_command starts it (own group, `lifeline` on descriptor 3), running `command`
+/// with stdout in `out`. Returns its pid (= its group).
+pid_t start_shim(int lifeline, const std::string& command, const std::string& out) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attributes;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawnattr_init(&attributes);
+  ::posix_spawn_file_actions_adddup2(&actions, lifeline, 3);
+  ::posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ::posix_spawnattr_setpgroup(&attributes, 0);
+  ::posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  std::string name = "plx-task-shim";
+  std::string text = command;
+  char* argv[] = {name.data(), text.data(), nullptr};
+  pid_t pid = -1;
+  const int code = ::posix_spawn(&pid, plx::farm::task_shim_path().c_str(), &actions, &attributes, argv, environ);
+  ::posix_spawn_file_actions_destroy(&actions);
+  ::posix_spawnattr_destroy(&attributes);
+  return code == 0 ? pid : -1;
+}
+
+TEST(FarmProcess, shim_kills_its_whole_group_when_the_farm_is_gone) {
+  if (plx::farm::task_shim_path().empty()) GTEST_SKIP() << "no plx-task-shim";
+  const scratch_dir dir;
+  int ends[2];
+  ASSERT_EQ(::pipe2(ends, O_CLOEXEC), 0);
+  // A background grandchild and a foreground one: the shell's own children, which no signal to the shell
+  // alone would reach.
+  const pid_t shim = start_shim(ends[0], "sleep 60 & echo $! $$; sleep 60; echo survived", dir.file("out.txt"));
+  ::close(ends[0]);
+  ASSERT_GT(shim, 0);
+  long background = 0;
+  long shell = 0;
+  for (int tries = 0; tries < 500 && background == 0; ++tries) {
+    std::istringstream(read_text(dir.file("out.txt"))) >> background >> shell;
+    if (background == 0) std::this_thread::sleep_for(10ms);
+  }
+  ::close(ends[1]);  // the farm's process is gone: its lifeline closes
+  int status = 0;
+  const auto until = std::chrono::steady_clock::now() + 2s;
+  pid_t ended = 0;
+  while ((ended = ::waitpid(shim, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  if (ended == 0) {
+    ::kill(-shim, SIGKILL);
+    ::waitpid(shim, &status, 0);
+  }
+  ASSERT_GT(background, 0) << "the command did not start";
+  EXPECT_EQ(ended, shim) << "the shim outlived the farm by 2 s";
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  EXPECT_TRUE(ends_within(static_cast<pid_t>(background), 2000ms));
+  EXPECT_TRUE(ends_within(static_cast<pid_t>(shell), 2000ms));
+  EXPECT_EQ(read_text(dir.file("out.txt")).find("survived"), std::string::npos);
+}
+
+TEST(FarmProcess, shim_starts_nothing_when_the_farm_is_already_gone) {
+  if (plx::farm::task_shim_path().empty()) GTEST_SKIP() << "no plx-task-shim";
+  const scratch_dir dir;
+  int ends[2];
+  ASSERT_EQ(::pipe2(ends, O_CLOEXEC), 0);
+  ::close(ends[1]);  // gone before the shim looks
+  const pid_t shim = start_shim(ends[0], "echo started", dir.file("out.txt"));
+  ::close(ends[0]);
+  ASSERT_GT(shim, 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(shim, &status, 0), shim);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 127);
+  EXPECT_EQ(read_text(dir.file("out.txt")), "");
 }
 
 }  // namespace

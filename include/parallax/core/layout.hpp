@@ -25,6 +25,11 @@ struct rank_placement {
   std::vector<int> cpus;   ///< cores this rank is bound to (sched_getaffinity)
 };
 
+/// The cores this rank may run on, sorted: the union of its OpenMP places when OMP_PROC_BIND is set (the
+/// OpenMP runtime pins the first thread to the first place at start-up), else the process's affinity mask.
+/// Needs no MPI.
+[[nodiscard]] std::vector<int> bound_cpus();
+
 /// This process's placement (host, affinity); `node_*` and `threads` are filled in from the arguments.
 [[nodiscard]] rank_placement local_placement(int rank, int node_rank, int node_size, int threads);
 

@@ -3,7 +3,8 @@
 // It initialises MPI (also when the program is started without mpirun: then it is one rank), works out
 // the topology (world and node-local ranks), picks the thread count per rank and applies it to OpenMP,
 // FFTW and Eigen alike, warns on root when ranks x threads exceed a node's cores, and finalises MPI in
-// its destructor. Nothing MPI outlives it: parallax keeps no static or global MPI objects.
+// its destructor. On a crowded node it first restarts the program so that idle OpenMP threads wait
+// passively instead of spinning (wait_policy.hpp): create it first in main(), before anything is printed. Nothing MPI outlives it: parallax keeps no static or global MPI objects.
 //
 // Thread level: parallax asks MPI for MPI_THREAD_SERIALIZED, one level above FUNNELED, because the
 // OpenMP threads of a rank draw work from the shared dynamic-schedule counter themselves (one at a
@@ -55,6 +56,9 @@ class runtime {
   [[nodiscard]] int threads() const noexcept { return placement_.threads; }
   /// Where the thread count came from: "--threads", "OMP_NUM_THREADS", "SLURM_CPUS_PER_TASK", "cores/ranks".
   [[nodiscard]] const std::string& threads_source() const noexcept { return threads_source_; }
+  /// Whether this program was restarted with OMP_WAIT_POLICY=passive because its node is crowded
+  /// (wait_policy.hpp); false when it runs with the user's or libgomp's default policy.
+  [[nodiscard]] bool passive_wait() const noexcept { return passive_wait_; }
   /// The thread level MPI granted (MPI_THREAD_*).
   [[nodiscard]] int mpi_thread_level() const noexcept { return thread_level_; }
 
@@ -67,6 +71,7 @@ class runtime {
 
  private:
   bool owns_mpi_ = false;
+  bool passive_wait_ = false;
   int thread_level_ = 0;
   communicator world_;
   communicator node_;

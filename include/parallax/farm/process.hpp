@@ -18,6 +18,14 @@
 //   const plx::farm::command_result result = plx::farm::run_command(spec, {&shutdown_requested});
 //   if (result.outcome != "ok") ...
 //
+// Tasks die with the farm: each command is started through plx-task-shim (installed in libexec/parallax/),
+// which leads the group, runs the shell in it and reports the shell's end as its own. The shim holds the
+// read end of a pipe whose write end only the calling process has; when that process ends, kill -9
+// included, the pipe reads end of file and the shim SIGKILLs the group. This works whichever thread started
+// the command (prctl's PR_SET_PDEATHSIG would fire when that *thread* ends, and the farm's slots are OpenMP
+// threads), and has no race (end of file stays, however late the shim looks). Where no shim is found (see
+// task_shim_path) the shell is started directly, as before, and a command can outlive a killed farm.
+//
 // Known limits: a process that leaves the group (setsid, setpgid; e.g. a daemonizing command) escapes the
 // clean-up. Nothing in the process may reap children it did not start (waitpid(-1) in a SIGCHLD handler)
 // or set SIGCHLD to SIG_IGN: run_command then cannot learn how its command ended and reports "error".
@@ -112,6 +120,12 @@ command_result run_command(const command_spec& spec, stop_token stop = {});
 /// Thread-safe. Not async-signal-safe (it takes a mutex): call it from a normal thread, e.g. one that
 /// waits for signals with sigwait, not from a signal handler. Does not wait for the commands to end.
 void kill_all_running();
+
+/// Where run_command finds plx-task-shim, found once per process: $PLX_TASK_SHIM if set (empty or not an
+/// executable file: no shim), else ../libexec/parallax/plx-task-shim next to the running program's directory
+/// (an install's bin/, a build tree's apps/ or tests/), else the install path the library was configured
+/// with. "" when there is none: commands then start without it (see the top of this header). Thread-safe.
+[[nodiscard]] const std::string& task_shim_path();
 
 /// How many commands run_command is running now (the size of the registry described at
 /// kill_all_running). Thread-safe; the value can be stale as soon as it is returned.
