@@ -94,7 +94,7 @@ run_case("--force overwrites" 0 "wrote cosmo.h5" ${mpi} -n 2 ${PLX_COSMO} --quie
 file(WRITE "${WORK_DIR}/small.toml" "dim = 3\nn = 16\nbox = 100.0\ntimes = [0.0, 1.0]\nout = \"small.h5\"\n[spectrum]\nmodel = \"eisenstein-hu\"\n")
 set(num "[0-9.e-]+")  # a JSON number as the apps write it: 0.25, 12.0, 1e-06
 run_case("toml + flags + json" 0
-         "\"noise\": ${num}, \"density\": ${num}, \"potential\": ${num}, \"displacement\": ${num}, \"frames\": ${num}, \"power_spectrum\": ${num}, \"write\": ${num}, \"plan\": ${num}, \"total\": ${num}, \"peak_rss_mb\": \\[${num}, ${num}, ${num}\\], \"dim\": 3, \"n\": 12, \"ranks\": 3, \"threads\": [0-9]+, \"out\": \"small.h5\"}"
+         "\"noise\": ${num}, \"density\": ${num}, \"potential\": ${num}, \"displacement\": ${num}, \"frames\": ${num}, \"power_spectrum\": ${num}, \"write\": ${num}, \"plan\": ${num}, \"total\": ${num}, \"peak_rss_mb\": \\[${num}, ${num}, ${num}\\], \"memory_estimate_mb\": \\[${num}, ${num}, ${num}\\], \"dim\": 3, \"n\": 12, \"ranks\": 3, \"threads\": [0-9]+, \"out\": \"small.h5\"}"
          ${mpi} -n 3 ${PLX_COSMO} small.toml --n 12 --json --quiet)
 expect_json("toml + flags + json is JSON" dim=3 n=12 ranks=3 out=small.h5)
 if(NOT EXISTS "${WORK_DIR}/small.h5")
