@@ -92,36 +92,6 @@ class plane_pool {
   std::vector<double*> free_;
 };
 
-// One particle's CIC terms: its share of lower plane p into `own` (plane p of the density), its share of
-// plane p + 1 into `spill`. The same arithmetic, term by term, as the serial deposit.
-inline void deposit(double* own, double* spill, double p0, double p1, double p2, std::ptrdiff_t n,
-                    std::ptrdiff_t padded, int dim) {
-  const double w0 = p0 - std::floor(p0);
-  const cic_axis cy = cic_split(p1, n);
-  const std::ptrdiff_t y1 = cy.cell + 1 == n ? 0 : cy.cell + 1;
-  if (dim == 2) {
-    own[cy.cell] += (1 - w0) * (1 - cy.upper);
-    own[y1] += (1 - w0) * cy.upper;
-    spill[cy.cell] += w0 * (1 - cy.upper);
-    spill[y1] += w0 * cy.upper;
-    return;
-  }
-  const cic_axis cz = cic_split(p2, n);
-  const std::ptrdiff_t z1 = cz.cell + 1 == n ? 0 : cz.cell + 1;
-  const std::ptrdiff_t r0 = cy.cell * padded;
-  const std::ptrdiff_t r1 = y1 * padded;
-  const double wy[2] = {1 - cy.upper, cy.upper};
-  const double wz[2] = {1 - cz.upper, cz.upper};
-  own[r0 + cz.cell] += (1 - w0) * wy[0] * wz[0];
-  own[r0 + z1] += (1 - w0) * wy[0] * wz[1];
-  own[r1 + cz.cell] += (1 - w0) * wy[1] * wz[0];
-  own[r1 + z1] += (1 - w0) * wy[1] * wz[1];
-  spill[r0 + cz.cell] += w0 * wy[0] * wz[0];
-  spill[r0 + z1] += w0 * wy[0] * wz[1];
-  spill[r1 + cz.cell] += w0 * wy[1] * wz[0];
-  spill[r1 + z1] += w0 * wy[1] * wz[1];
-}
-
 // What one thread keeps between frames; everything is reused (assign/clear keep the capacity).
 struct thread_space {
   explicit thread_space(std::size_t plane_doubles) : pool(plane_doubles) {}
@@ -297,7 +267,7 @@ void zeldovich_frames::state::walk_block(thread_space& ts, double step, double* 
   const auto add = [&](std::ptrdiff_t c, double p0, double p1, double p2) {
     double*& spill = ts.spill[static_cast<std::size_t>(c)];
     if (spill == nullptr) spill = ts.pool.take();
-    deposit(own + c * size, spill, p0, p1, p2, n, padded, g.dim);
+    cic_deposit(own + c * size, spill, p0, p1, p2, n, padded, g.dim);
   };
   const auto add_arrivals = [&](std::size_t from, std::size_t to) {
     for (std::size_t i = from; i < to; ++i) {

@@ -94,6 +94,37 @@ struct cic_axis {
   return {cell, u - lower};
 }
 
+/// One particle's CIC terms, at (p0, p1, p2) in cell units (wrapped; p2 = 0 in 2D) and of lower plane p:
+/// its share of plane p into `own` (that plane of the density), its share of plane p + 1 into `spill`
+/// (both `padded` doubles a row). Every deposit, serial or distributed, must add exactly these terms.
+inline void cic_deposit(double* own, double* spill, double p0, double p1, double p2, std::ptrdiff_t n,
+                        std::ptrdiff_t padded, int dim) {
+  const double w0 = p0 - std::floor(p0);
+  const cic_axis cy = cic_split(p1, n);
+  const std::ptrdiff_t y1 = cy.cell + 1 == n ? 0 : cy.cell + 1;
+  if (dim == 2) {
+    own[cy.cell] += (1 - w0) * (1 - cy.upper);
+    own[y1] += (1 - w0) * cy.upper;
+    spill[cy.cell] += w0 * (1 - cy.upper);
+    spill[y1] += w0 * cy.upper;
+    return;
+  }
+  const cic_axis cz = cic_split(p2, n);
+  const std::ptrdiff_t z1 = cz.cell + 1 == n ? 0 : cz.cell + 1;
+  const std::ptrdiff_t r0 = cy.cell * padded;
+  const std::ptrdiff_t r1 = y1 * padded;
+  const double wy[2] = {1 - cy.upper, cy.upper};
+  const double wz[2] = {1 - cz.upper, cz.upper};
+  own[r0 + cz.cell] += (1 - w0) * wy[0] * wz[0];
+  own[r0 + z1] += (1 - w0) * wy[0] * wz[1];
+  own[r1 + cz.cell] += (1 - w0) * wy[1] * wz[0];
+  own[r1 + z1] += (1 - w0) * wy[1] * wz[1];
+  spill[r0 + cz.cell] += w0 * wy[0] * wz[0];
+  spill[r0 + z1] += w0 * wy[0] * wz[1];
+  spill[r1 + cz.cell] += w0 * wy[1] * wz[0];
+  spill[r1 + z1] += w0 * wy[1] * wz[1];
+}
+
 /// `value` wrapped into [0, n) (periodic box in cell units).
 [[nodiscard]] inline double wrap(double value, std::ptrdiff_t n) {
   const double size = static_cast<double>(n);
