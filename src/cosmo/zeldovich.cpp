@@ -139,7 +139,7 @@ namespace {
 // How many planes a particle of a plane whose largest |Psi_x| is `largest` can move at `step` cells per
 // box unit, with a margin for rounding: its lower CIC plane is within [q - reach, q + reach] (circular).
 std::ptrdiff_t reach_of(double step, double largest, std::ptrdiff_t n) {
-  const double planes = step * largest;
+  const double planes = std::abs(step) * largest;  // a negative growth moves them the other way
   return planes < static_cast<double>(n) ? static_cast<std::ptrdiff_t>(planes) + 2 : n;  // NaN: everything
 }
 
