@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   cli.add_flag("--force", flags.force, "overwrite an existing output file");
   cli.add_option("--plan", flags.plan, "FFTW planning: estimate (bitwise reproducible, default) | measure");
   cli.add_option("--wisdom", flags.wisdom, "FFTW wisdom file: loaded before planning, saved after");
-  cli.add_flag("--json", json, "print one JSON object: stage timings (s) and peak memory per rank (MiB)");
+  cli.add_flag("--json", json, "print one JSON object: stage timings (s), peak memory and its estimate per rank (MiB)");
 
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
     plx::cosmo::pipeline_params p;
@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
     if (json) {
       plx::json rss = plx::json::array();
       for (const double mb : r.peak_rss_mb) rss.push_back(plx::rounded(mb, 1));
+      plx::json estimate = plx::json::array();
+      for (const double mb : r.memory_estimate_mb) estimate.push_back(plx::rounded(mb, 1));
       plx::print_json_line({{"noise", plx::rounded(t.noise, 6)},
                             {"density", plx::rounded(t.density, 6)},
                             {"potential", plx::rounded(t.potential, 6)},
@@ -62,6 +64,7 @@ int main(int argc, char** argv) {
                             {"plan", plx::rounded(t.plan, 6)},
                             {"total", plx::rounded(t.total, 6)},
                             {"peak_rss_mb", rss},
+                            {"memory_estimate_mb", estimate},
                             {"dim", p.dim},
                             {"n", p.n},
                             {"ranks", rt.size()},

@@ -288,12 +288,4 @@ void validate(const pipeline_params& p) {
   }
 }
 
-double memory_estimate_bytes(int dim, std::ptrdiff_t alloc_doubles, std::ptrdiff_t local_cells) {
-  // Grids alive at the peak (the frames stage): density, potential, dim displacements, one frame; the
-  // particles: position out and in (3 doubles each), destination and order indices.
-  const double grids = 3.0 + dim;
-  const double particle_bytes = 6 * sizeof(double) + sizeof(int) + sizeof(std::size_t);
-  return grids * static_cast<double>(alloc_doubles) * sizeof(double) + particle_bytes * static_cast<double>(local_cells);
-}
-
 }  // namespace plx::cosmo

@@ -16,6 +16,7 @@
 
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
+#include <parallax/core/memory_usage.hpp>
 #include <parallax/cosmo/gaussian_field.hpp>
 #include <parallax/cosmo/power_measure.hpp>
 #include <parallax/cosmo/stages.hpp>
@@ -34,6 +35,21 @@ double peak_rss_mb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+double memory_estimate_bytes(const fft::slab_geometry& g, int threads) {
+  const auto n = static_cast<double>(g.n);
+  const double grid = static_cast<double>(g.alloc_doubles()) * sizeof(double);
+  const double plane = static_cast<double>(g.rows_per_plane() * g.padded()) * sizeof(double);
+  const double particles_per_plane = static_cast<double>(g.rows_per_plane()) * n;
+  // A thread's spill planes span twice the farthest a particle moves, plus 3; the workshop's defaults move
+  // them up to about N / 20 planes at D = 4 (3D N = 256: 12 planes), here taken as N / 16.
+  const double spill_planes = 2 * (n / 16 + 2) + 3;
+  // Particles that cross an edge of the slab, both ways: about one plane's worth per edge at D = 4, kept as
+  // a position (24 bytes) in the sender's thread list (+8), its send buffer and the receiver's.
+  const double crossing = g.real_count > 0 && g.real_count < g.n ? 2 * 2 * particles_per_plane * (32 + 24 + 24) : 0;
+  const double io_buffers = 24.0 * (1 << 20);  // ROMIO's collective buffer (16 MiB) and HDF5's caches
+  return (g.dim + 1) * grid + threads * spill_planes * plane + crossing + io_buffers;
 }
 
 namespace {
@@ -60,9 +76,20 @@ void log_line(bool log, const std::string& text) {
   if (log) std::fprintf(stderr, "plx-cosmo: %s\n", text.c_str());
 }
 
+// The pipeline's memory, per rank: what it holds before the work plus the work's estimate (its peak).
+struct memory_plan {
+  double before_bytes = 0;  // resident when the pipeline starts (libraries, MPI, HDF5)
+  double work_bytes = 0;    // memory_estimate_bytes
+  [[nodiscard]] double peak_bytes() const { return before_bytes + work_bytes; }
+};
+
+memory_plan plan_memory(const fft::slab_geometry& g, int threads) {
+  return {static_cast<double>(current_memory_usage().rss_bytes), memory_estimate_bytes(g, threads)};
+}
+
 // Refuses (collectively, before any allocation) a run whose estimated memory exceeds a node's memory.
-void check_memory(const communicator& comm, const fft::slab_geometry& g, int dim) {
-  const double mine = memory_estimate_bytes(dim, g.alloc_doubles(), g.real_count * g.rows_per_plane() * g.n);
+void check_memory(const communicator& comm, const fft::slab_geometry& g, const memory_plan& memory) {
+  const double mine = memory.peak_bytes();
   const communicator node = comm.split_shared();
   double on_node = 0;
   detail::check_mpi(MPI_Allreduce(&mine, &on_node, 1, MPI_DOUBLE, MPI_SUM, node.native()), "MPI_Allreduce");
@@ -73,27 +100,23 @@ void check_memory(const communicator& comm, const fft::slab_geometry& g, int dim
   if (any) {
     throw config_error(fmt::format("a {}^{} grid needs about {:.1f} GiB on a node that has {:.1f} GiB: use a smaller "
                                    "--n or more nodes",
-                                   g.n, dim, on_node / (1 << 30), node_bytes / (1 << 30)));
+                                   g.n, g.dim, on_node / (1 << 30), node_bytes / (1 << 30)));
   }
 }
 
-// Everything the density and potential stages produce.
-struct density_potential {
+// The density and the potential in Fourier space, as the noise, density and potential stages leave them.
+struct fourier_fields {
   std::unique_ptr<fft::r2c_plans> plans;
-  std::unique_ptr<fft::field> density;    // real space
-  std::unique_ptr<fft::field> potential;  // real space
+  std::unique_ptr<fft::field> density;
+  std::unique_ptr<fft::field> potential;  // phi_k
   double power_factor = 1;                // the density's spectrum is power_factor * P(k)
   bool wisdom_loaded = false;
-  // With `full`: the density's measured spectrum and the displacement (real space, one field per axis),
-  // both taken while the density and the potential are still in Fourier space (no round trips).
-  measured_spectrum measured;
-  std::vector<std::unique_ptr<fft::field>> displacement;
+  measured_spectrum measured;             // with `measure`: the density's spectrum, from its Fourier field
 };
 
-density_potential make_density_potential(const communicator& comm, const pipeline_params& p,
-                                         const fft::slab_geometry& g, const power_spectrum& spectrum,
-                                         stage_timings& t, stopwatch& watch, bool full) {
-  density_potential r;
+fourier_fields make_fourier_fields(const communicator& comm, const pipeline_params& p, const fft::slab_geometry& g,
+                                   const power_spectrum& spectrum, stage_timings& t, stopwatch& watch, bool measure) {
+  fourier_fields r;
   r.density = std::make_unique<fft::field>(g);
   r.potential = std::make_unique<fft::field>(g);
   const fft::plan_mode mode = fft::parse_plan_mode(p.plan);
@@ -108,29 +131,48 @@ density_potential make_density_potential(const communicator& comm, const pipelin
 
   r.power_factor = shape_density(comm, make_density_recipe(p, spectrum), *r.density);
   t.density = watch.lap();
-  if (full) {
+  if (measure) {
     r.measured = measure_power(comm, *r.density, p.box, assignment_window::none,
                                fourier_normalisation::ready_to_invert);
     t.power_spectrum = watch.lap();
   }
   potential_from_density(*r.density, *r.potential, p.box);
-  if (full) {
-    // -grad phi from phi_k as it is now: dim inverse transforms (plx-ensemble's realizations do the same).
-    std::vector<fft::field*> psi;
-    for (int axis = 0; axis < p.dim; ++axis) psi.push_back(r.displacement.emplace_back(std::make_unique<fft::field>(g)).get());
-    psi.back()->copy_from(*r.potential);
-    displacement_from_fourier_potential(*r.plans, psi, p.box);
-    t.displacement = watch.lap();
-  }
-  r.plans->backward(*r.density);
-  t.density += watch.lap();
-
-  r.plans->backward(*r.potential);
   t.potential = watch.lap();
   return r;
 }
 
 std::string frame_path(std::size_t index) { return fmt::format("/frames/{:03}/density", index); }
+
+// Collective. /displacement, components last, packed a few planes at a time (about 32 MiB) rather than as
+// a copy of the whole slab, which would be dim grids more at the pipeline's peak.
+void write_displacement(const communicator& comm, io::h5_file& file, const fft::slab_geometry& g,
+                        std::span<const fft::field* const> psi) {
+  const auto dim = static_cast<std::size_t>(g.dim);
+  const auto cells_per_plane = static_cast<std::size_t>(g.rows_per_plane() * g.n);
+  const std::size_t per_part = std::max<std::size_t>(1, (std::size_t{32} << 20) / (cells_per_plane * dim * sizeof(double)));
+  std::int64_t most = g.real_count;
+  detail::check_mpi(MPI_Allreduce(MPI_IN_PLACE, &most, 1, MPI_INT64_T, MPI_MAX, comm.native()), "MPI_Allreduce");
+  const auto parts = (static_cast<std::size_t>(most) + per_part - 1) / per_part;  // the same on every rank
+  std::vector<hsize_t> dims(dim + 1, static_cast<hsize_t>(g.n));
+  dims.back() = dim;
+  std::vector<double> packed(std::min(per_part, static_cast<std::size_t>(g.real_count)) * cells_per_plane * dim);
+  for (std::size_t part = 0; part < parts; ++part) {
+    const std::size_t first = std::min(part * per_part, static_cast<std::size_t>(g.real_count));
+    const std::size_t planes = std::min(per_part, static_cast<std::size_t>(g.real_count) - first);
+#pragma omp parallel for schedule(static)
+    for (std::size_t plane = first; plane < first + planes; ++plane) {
+      std::size_t cell = (plane - first) * cells_per_plane;
+      fft::for_each_cell_in_plane(g, static_cast<std::ptrdiff_t>(plane), [&](std::ptrdiff_t offset, auto, auto, auto) {
+        for (std::size_t a = 0; a < dim; ++a) packed[cell * dim + a] = psi[a]->real()[offset];
+        ++cell;
+      });
+    }
+    const io::slab_block block{.global_dims = dims,
+                               .offset0 = static_cast<hsize_t>(g.real_start + static_cast<std::ptrdiff_t>(first)),
+                               .count0 = planes};
+    io::write_distributed_part(file, "/displacement", block, std::span<const double>(packed.data(), planes * cells_per_plane * dim));
+  }
+}
 
 }  // namespace
 
@@ -142,7 +184,11 @@ stage_timings run_density_potential(const communicator& comm, const pipeline_par
   const fft::slab_geometry g = fft::make_slab_geometry(comm, params.dim, params.n);
   stage_timings t;
   stopwatch watch;
-  const density_potential r = make_density_potential(comm, params, g, *spectrum, t, watch, false);
+  fourier_fields r = make_fourier_fields(comm, params, g, *spectrum, t, watch, false);
+  r.plans->backward(*r.density);
+  t.density += watch.lap();
+  r.plans->backward(*r.potential);
+  t.potential += watch.lap();
   comm.barrier();
   t.total = watch.since_start();
   return t;
@@ -156,13 +202,14 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
   });
   const fft::slab_geometry g = fft::make_slab_geometry(comm, p.dim, p.n);
   const std::vector<fft::slab_geometry> all = fft::gather_geometries(comm, g);
+  const memory_plan memory = plan_memory(g, info.threads);
   if (log && comm.is_root()) {
-    std::fprintf(stderr, "%s", fft::decomposition_report(all, 3 + p.dim).c_str());
-    // The estimate includes the particles of the frames stage, beyond the grids listed above.
-    std::fprintf(stderr, "  memory estimate per rank (grids and particles): %.1f MiB\n",
-                 memory_estimate_bytes(p.dim, g.alloc_doubles(), g.real_count * g.rows_per_plane() * g.n) / (1 << 20));
+    std::fprintf(stderr, "%s", fft::decomposition_report(all, p.dim + 1).c_str());
+    std::fprintf(stderr, "  memory estimate of root's peak: %.1f MiB (%.1f MiB now, %.1f MiB for the work: the grids "
+                 "above, the frames' buffers)\n",
+                 memory.peak_bytes() / (1 << 20), memory.before_bytes / (1 << 20), memory.work_bytes / (1 << 20));
   }
-  check_memory(comm, g, p.dim);
+  check_memory(comm, g, memory);
 
   log = log && comm.is_root();
   pipeline_report report;
@@ -173,61 +220,67 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
   io::h5_file file = io::h5_file::create(comm, output.temporary_path());
   watch.lap();
 
-  density_potential dp = make_density_potential(comm, p, g, *spectrum, t, watch, true);
-  report.wisdom_loaded = dp.wisdom_loaded;
-  log_line(log, fmt::format("plan {:.3f} s ({}{})", t.plan, p.plan, dp.wisdom_loaded ? ", wisdom loaded" : ""));
-  log_line(log, fmt::format("noise {:.3f} s, density {:.3f} s, potential {:.3f} s", t.noise, t.density, t.potential));
-
+  // Each output is written as soon as it is complete and its memory reused or freed: at most dim + 1
+  // grids at a time (the displacement and a frame), not every output at once.
+  fourier_fields ff = make_fourier_fields(comm, p, g, *spectrum, t, watch, true);
+  report.wisdom_loaded = ff.wisdom_loaded;
   const std::vector<hsize_t> dims(static_cast<std::size_t>(p.dim), static_cast<hsize_t>(p.n));
   const auto offset0 = static_cast<hsize_t>(g.real_start);
   const auto count0 = static_cast<hsize_t>(g.real_count);
   const auto stride = static_cast<hsize_t>(g.padded());
-  io::write_distributed(file, "/density", dims, offset0, count0, dp.density->real(), stride);
-  io::write_distributed(file, "/potential", dims, offset0, count0, dp.potential->real(), stride);
+  ff.plans->backward(*ff.density);
+  t.density += watch.lap();
+  io::write_distributed(file, "/density", dims, offset0, count0, ff.density->real(), stride);
   t.write += watch.lap();
 
-  // The displacement was taken from phi_k with the potential (make_density_potential).
-  std::vector<std::unique_ptr<fft::field>>& displacement = dp.displacement;
+  // The displacement -grad phi from phi_k (plx-ensemble's realizations take it the same way): the last
+  // component starts as a copy of phi_k in the density's memory, the first in the potential's once that
+  // is written.
+  std::unique_ptr<fft::field> phi_copy = std::move(ff.density);
+  phi_copy->copy_from(*ff.potential);
+  t.displacement = watch.lap();
+  ff.plans->backward(*ff.potential);
+  t.potential += watch.lap();
+  log_line(log, fmt::format("plan {:.3f} s ({}{})", t.plan, p.plan, ff.wisdom_loaded ? ", wisdom loaded" : ""));
+  log_line(log, fmt::format("noise {:.3f} s, density {:.3f} s, potential {:.3f} s", t.noise, t.density, t.potential));
+  io::write_distributed(file, "/potential", dims, offset0, count0, ff.potential->real(), stride);
+  t.write += watch.lap();
+
+  std::vector<std::unique_ptr<fft::field>> displacement;
+  displacement.push_back(std::move(ff.potential));
+  if (p.dim == 3) displacement.push_back(std::make_unique<fft::field>(g));
+  displacement.push_back(std::move(phi_copy));
   std::vector<fft::field*> psi;
   for (auto& component : displacement) psi.push_back(component.get());
+  displacement_from_fourier_potential(*ff.plans, psi, p.box);
+  ff.plans.reset();  // the last transform
+  t.displacement += watch.lap();
   log_line(log, fmt::format("displacement {:.3f} s", t.displacement));
-  {
-    // Components last: pack this rank's cells as [x][y][z][axis].
-    const std::size_t local_cells = static_cast<std::size_t>(g.real_count * g.rows_per_plane() * g.n);
-    std::vector<double> packed(std::max<std::size_t>(local_cells, 1) * static_cast<std::size_t>(p.dim));
-    const auto cells_per_plane = static_cast<std::size_t>(g.rows_per_plane() * g.n);
-#pragma omp parallel for schedule(static)
-    for (std::ptrdiff_t plane = 0; plane < g.real_count; ++plane) {
-      std::size_t cell = static_cast<std::size_t>(plane) * cells_per_plane;
-      fft::for_each_cell_in_plane(g, plane, [&](std::ptrdiff_t offset, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) {
-        for (int a = 0; a < p.dim; ++a) packed[cell * static_cast<std::size_t>(p.dim) + static_cast<std::size_t>(a)] = displacement[static_cast<std::size_t>(a)]->real()[offset];
-        ++cell;
-      });
-    }
-    std::vector<hsize_t> vector_dims = dims;
-    vector_dims.push_back(static_cast<hsize_t>(p.dim));
-    io::write_distributed(file, "/displacement", vector_dims, offset0, count0, packed.data());
-  }
+  const std::vector<const fft::field*> components(psi.begin(), psi.end());
+  write_displacement(comm, file, g, components);
   t.write += watch.lap();
 
-  // Frames: one Zel'dovich density per time, written as it is made.
-  auto frame = std::make_unique<fft::field>(g);
-  const std::vector<const fft::field*> components(psi.begin(), psi.end());
-  for (std::size_t i = 0; i < p.times.size(); ++i) {
-    zeldovich_density(comm, components, p.times[i], p.box, *frame);
-    t.frames += watch.lap();
-    io::write_distributed(file, frame_path(i), dims, offset0, count0, frame->real(), stride);
-    io::set_attribute(file, frame_path(i), "time", p.times[i]);
-    t.write += watch.lap();
+  // Frames: one Zel'dovich density per time into the same field, written as it is made.
+  {
+    fft::field frame(g);
+    zeldovich_frames frames(comm, components, p.box);
+    for (std::size_t i = 0; i < p.times.size(); ++i) {
+      frames.density(p.times[i], frame);
+      t.frames += watch.lap();
+      io::write_distributed(file, frame_path(i), dims, offset0, count0, frame.real(), stride);
+      io::set_attribute(file, frame_path(i), "time", p.times[i]);
+      t.write += watch.lap();
+    }
+    log_line(log, fmt::format("frames {:.3f} s ({} times; deposit buffers {:.1f} MiB on root)", t.frames,
+                              p.times.size(), static_cast<double>(frames.buffer_bytes()) / (1 << 20)));
   }
   psi.clear();
   displacement.clear();
-  log_line(log, fmt::format("frames {:.3f} s ({} times)", t.frames, p.times.size()));
 
   // Measured power spectrum of the density (taken from its Fourier field), next to the input one.
-  const measured_spectrum& measured = dp.measured;
+  const measured_spectrum& measured = ff.measured;
   std::vector<double> input;
-  for (const double k : measured.k) input.push_back(dp.power_factor * (*spectrum)(k));
+  for (const double k : measured.k) input.push_back(ff.power_factor * (*spectrum)(k));
   t.power_spectrum += watch.lap();
   log_line(log, fmt::format("power spectrum {:.3f} s ({} bins)", t.power_spectrum, measured.k.size()));
 
@@ -272,10 +325,13 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
   t.total = watch.since_start();
   report.output = p.out;
 
-  const double mine = peak_rss_mb();
-  report.peak_rss_mb.assign(comm.is_root() ? static_cast<std::size_t>(comm.size()) : 0, 0.0);
-  detail::check_mpi(MPI_Gather(&mine, 1, MPI_DOUBLE, report.peak_rss_mb.data(), 1, MPI_DOUBLE, 0, comm.native()),
-                    "MPI_Gather");
+  const double mine[2] = {peak_rss_mb(), memory.peak_bytes() / (1 << 20)};
+  std::vector<double> all_memory(comm.is_root() ? 2 * static_cast<std::size_t>(comm.size()) : 0);
+  detail::check_mpi(MPI_Gather(mine, 2, MPI_DOUBLE, all_memory.data(), 2, MPI_DOUBLE, 0, comm.native()), "MPI_Gather");
+  for (std::size_t r = 0; r < all_memory.size() / 2; ++r) {
+    report.peak_rss_mb.push_back(all_memory[2 * r]);
+    report.memory_estimate_mb.push_back(all_memory[2 * r + 1]);
+  }
   return report;
 }
 

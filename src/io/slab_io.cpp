@@ -62,9 +62,10 @@ std::uint64_t shape_hash(const std::string& path, std::span<const hsize_t> dims)
 }
 
 /// Collective. One allgather decides, identically on every rank, whether the write may go ahead: every
-/// block valid, the same path and shape everywhere, plane ranges tiling dim 0. Throws on every rank if not.
+/// block valid, the same path and shape everywhere, plane ranges tiling dim 0 (with `whole`; else not
+/// overlapping). Throws on every rank if not.
 void agree_on_write(const h5_file& file, const std::string& path, const slab_block& block,
-                    const std::string& local_failure, const std::string& prefix) {
+                    const std::string& local_failure, const std::string& prefix, bool whole) {
   const communicator& comm = file.comm();
   const std::uint64_t mine[4] = {block.offset0, block.count0, shape_hash(path, block.global_dims),
                                  local_failure.empty() ? 0U : 1U};
@@ -90,14 +91,14 @@ void agree_on_write(const h5_file& file, const std::string& path, const slab_blo
   std::ranges::sort(ranges, {}, &range::offset);
   std::uint64_t next = 0;
   for (const range& part : ranges) {
-    if (part.offset != next) {
+    if (part.offset != next && (whole || part.offset < next)) {
       throw io_error(prefix + "the ranks' planes do not tile dim 0: rank " + std::to_string(part.rank) +
                      " starts at plane " + std::to_string(part.offset) + ", expected " + std::to_string(next) +
                      (part.offset < next ? " (overlap)" : " (gap)"));
     }
-    next += part.count;
+    next = part.offset + part.count;
   }
-  if (next != block.global_dims[0]) {
+  if (whole && next != block.global_dims[0]) {
     throw io_error(prefix + "the ranks' planes cover [0, " + std::to_string(next) + ") of dim 0 of extent " +
                    std::to_string(block.global_dims[0]));
   }
@@ -172,15 +173,18 @@ struct element_types<std::uint8_t> {
   static hid_t file() noexcept { return detail::file_uint8(); }
 };
 
+/// write_distributed (`whole`: the ranks' planes tile dim 0) and write_distributed_part.
 template <class T>
-void write_block(h5_file& file, const std::string& dataset_path, const slab_block& block, std::span<const T> local) {
+void write_block(h5_file& file, const std::string& dataset_path, const slab_block& block, std::span<const T> local,
+                 bool whole) {
   detail::h5_quiet quiet;
-  const std::string prefix = context("write_distributed", file, dataset_path);
+  const std::string prefix = context(whole ? "write_distributed" : "write_distributed_part", file, dataset_path);
   check_writable(file, prefix);
   const std::string failure = local_problem(block, local.size());
   try {
     agree_on_write(file, dataset_path, block,
-                   failure.empty() ? failure : prefix + failure + " (" + detail::rank_text(file.comm()) + ")", "");
+                   failure.empty() ? failure : prefix + failure + " (" + detail::rank_text(file.comm()) + ")", "",
+                   whole);
   } catch (const io_error&) {
     detail::mark_failed(file);  // the verdict is the same on every rank
     throw;
@@ -207,12 +211,17 @@ void write_block(h5_file& file, const std::string& dataset_path, const slab_bloc
 
 void write_distributed(h5_file& file, const std::string& dataset_path, const slab_block& block,
                        std::span<const double> local) {
-  write_block(file, dataset_path, block, local);
+  write_block(file, dataset_path, block, local, true);
 }
 
 void write_distributed(h5_file& file, const std::string& dataset_path, const slab_block& block,
                        std::span<const std::uint8_t> local) {
-  write_block(file, dataset_path, block, local);
+  write_block(file, dataset_path, block, local, true);
+}
+
+void write_distributed_part(h5_file& file, const std::string& dataset_path, const slab_block& block,
+                            std::span<const double> local) {
+  write_block(file, dataset_path, block, local, false);
 }
 
 void write_distributed(h5_file& file, const std::string& dataset_path, std::span<const hsize_t> dims,

@@ -39,6 +39,22 @@ run_case("a full disk on rank 1 only" 1 "error: H5Dwrite failed.*injected.h5.tmp
          ${CMAKE_COMMAND} -E env PLX_FAULT=hdf5.write@1 ${mpi} -n 2 ${PLX_COSMO} --quiet --out injected.h5)
 expect_one_clean_line("a full disk on rank 1 only")
 expect_no_file(injected.h5 "a full disk on rank 1 only")
+# The same in the third write, the displacement's first part (written a few planes at a time).
+run_case("a full disk on rank 1 in the displacement" 1 "error: H5Dwrite failed.*displacement.*injected.h5.tmp.*No space left on device"
+         ${CMAKE_COMMAND} -E env PLX_FAULT=hdf5.write@1,after=2 ${mpi} -n 2 ${PLX_COSMO} --quiet --out injected.h5)
+expect_one_clean_line("a full disk on rank 1 in the displacement")
+expect_no_file(injected.h5 "a full disk on rank 1 in the displacement")
+# An MPI failure on rank 1 only in the frames' particle exchange, while rank 0 goes on: the run ends (no
+# hang), with a message naming the call.
+run_case("an MPI failure in the frames on rank 1" 1 "MPI_Alltoall"
+         ${CMAKE_COMMAND} -E env PLX_FAULT=MPI_Alltoall@1 ${mpi} -n 2 ${PLX_COSMO} --dim 3 --n 32 --quiet --out mpi_fault.h5)
+if(EXISTS "${WORK_DIR}/mpi_fault.h5")
+  message(SEND_ERROR "an MPI failure in the frames on rank 1: mpi_fault.h5 exists but should not")
+endif()
+file(GLOB aborted "${WORK_DIR}/mpi_fault.h5.tmp*")  # MPI_Abort ends the ranks before they can remove it
+if(aborted)
+  file(REMOVE ${aborted})
+endif()
 
 # Numbers and seeds: a message naming the flag, or the file, line and key a value came from; exit code 2.
 run_case("--n abc is not a number" 2 "--n: 'abc' is not a number" ${PLX_COSMO} --n abc --out bad.h5)
@@ -84,7 +100,7 @@ run_case("--force overwrites" 0 "wrote cosmo.h5" ${mpi} -n 2 ${PLX_COSMO} --quie
 file(WRITE "${WORK_DIR}/small.toml" "dim = 3\nn = 16\nbox = 100.0\ntimes = [0.0, 1.0]\nout = \"small.h5\"\n[spectrum]\nmodel = \"eisenstein-hu\"\n")
 set(num "[0-9.e-]+")  # a JSON number as the apps write it: 0.25, 12.0, 1e-06
 run_case("toml + flags + json" 0
-         "\"noise\": ${num}, \"density\": ${num}, \"potential\": ${num}, \"displacement\": ${num}, \"frames\": ${num}, \"power_spectrum\": ${num}, \"write\": ${num}, \"plan\": ${num}, \"total\": ${num}, \"peak_rss_mb\": \\[${num}, ${num}, ${num}\\], \"dim\": 3, \"n\": 12, \"ranks\": 3, \"threads\": [0-9]+, \"out\": \"small.h5\"}"
+         "\"noise\": ${num}, \"density\": ${num}, \"potential\": ${num}, \"displacement\": ${num}, \"frames\": ${num}, \"power_spectrum\": ${num}, \"write\": ${num}, \"plan\": ${num}, \"total\": ${num}, \"peak_rss_mb\": \\[${num}, ${num}, ${num}\\], \"memory_estimate_mb\": \\[${num}, ${num}, ${num}\\], \"dim\": 3, \"n\": 12, \"ranks\": 3, \"threads\": [0-9]+, \"out\": \"small.h5\"}"
          ${mpi} -n 3 ${PLX_COSMO} small.toml --n 12 --json --quiet)
 expect_json("toml + flags + json is JSON" dim=3 n=12 ranks=3 out=small.h5)
 if(NOT EXISTS "${WORK_DIR}/small.h5")

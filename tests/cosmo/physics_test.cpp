@@ -12,6 +12,7 @@
 #include <parallax/cosmo/zeldovich.hpp>
 #include <parallax/fft/modes.hpp>
 #include <parallax/fft/plan.hpp>
+#include <parallax/fft/serial_plans.hpp>
 
 #include "../support/gaussian_fields.hpp"
 #include "../support/grid_gather.hpp"
@@ -186,6 +187,69 @@ TEST(Zeldovich, tiny_message_chunks_give_the_bitwise_same_density) {
           << dim << "D, chunks of " << chunk;
     }
   }
+}
+
+// Displacement component `axis` at global cell (x, y, z), in box units: the same function on every layout,
+// rough enough that neighbouring particles cross each other.
+double rough_displacement(int axis, std::ptrdiff_t x, std::ptrdiff_t y, std::ptrdiff_t z) {
+  const auto fx = static_cast<double>(x);
+  const auto fy = static_cast<double>(y);
+  const auto fz = static_cast<double>(z);
+  return std::sin(0.37 * fx + 1.3 * fy * fy + 0.11 * fz * fx + axis) + 0.3 * std::cos(2.1 * fz - 0.7 * fx * fy);
+}
+
+std::vector<std::unique_ptr<fft::field>> rough_displacements(const fft::slab_geometry& g) {
+  std::vector<std::unique_ptr<fft::field>> psi;
+  for (int a = 0; a < g.dim; ++a) {
+    fft::field& f = *psi.emplace_back(std::make_unique<fft::field>(g));
+    for (std::ptrdiff_t plane = 0; plane < g.real_count; ++plane) {
+      fft::for_each_cell_in_plane(g, plane, [&](std::ptrdiff_t o, auto x, auto y, auto z) {
+        f.real()[o] = rough_displacement(a, x, y, z);
+      });
+    }
+  }
+  return psi;
+}
+
+TEST(Zeldovich, frames_are_bitwise_the_serial_deposit_for_any_ranks_and_threads) {
+  // One zeldovich_frames reused over growths whose reach goes from nothing past half the box (particles
+  // cross slabs, threads' blocks and the periodic edge, several planes at once) and back, and over 1-3
+  // threads, in messages of 3 particles: every frame bitwise the serial box's (plx-ensemble's deposit).
+  const plx::communicator& comm = rt().world();
+  for (const int dim : {2, 3}) {
+    const std::ptrdiff_t n = dim == 3 ? 14 : 37;
+    const double box = 50;
+    const fft::slab_geometry g = fft::make_slab_geometry(comm, dim, n);
+    const auto psi = rough_displacements(g);
+    const auto views = views_of(psi);
+    cosmo::zeldovich_frames frames(comm, views, box, 3);
+    fft::field out(g);
+    const fft::slab_geometry whole = fft::serial_slab_geometry(dim, n);
+    const auto serial_psi = rough_displacements(whole);
+    const auto serial_views = views_of(serial_psi);
+    fft::field serial_out(whole);
+    for (const double growth : {0.0, 0.4, 3.0, 30.0, 9.0, 1.5, -2.0}) {
+      std::vector<double> expected;
+      if (comm.is_root()) {
+        cosmo::zeldovich_density(fft::slab_ranks::serial(), serial_views, growth, box, serial_out);
+        for (std::ptrdiff_t plane = 0; plane < whole.real_count; ++plane) {
+          fft::for_each_cell_in_plane(whole, plane, [&](std::ptrdiff_t o, auto, auto, auto) {
+            expected.push_back(serial_out.real()[o]);
+          });
+        }
+      }
+      for (const int threads : {1, 2, 3}) {
+        omp_set_num_threads(threads);
+        frames.density(growth, out);
+        const auto got = plx::testing_support::gather_real(comm, out);
+        if (!comm.is_root()) continue;
+        ASSERT_EQ(got.size(), expected.size());
+        EXPECT_EQ(std::memcmp(got.data(), expected.data(), got.size() * sizeof(double)), 0)
+            << dim << "D, D = " << growth << ", " << comm.size() << " ranks x " << threads << " threads";
+      }
+    }
+  }
+  omp_set_num_threads(rt().threads());
 }
 
 // Everything the pipeline writes, for one layout: density, potential, displacement, one frame.

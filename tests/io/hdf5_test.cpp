@@ -689,4 +689,43 @@ TEST_F(Hdf5Io, a_failed_write_unwinds_through_the_file_and_leaves_no_temporary) 
   EXPECT_EQ(marker, 5.0);
 }
 
+TEST_F(Hdf5Io, a_slab_written_in_parts_reads_back_whole) {
+  // Every rank writes its planes two at a time (plx-cosmo packs its displacement so); ranks with fewer planes
+  // take part in the later calls with none. Then one call where the ranks' planes overlap: refused on every rank.
+  const std::vector<hsize_t> dims = {7, 4, 3, 3};
+  const plane_range mine = split_planes(dims[0], world().rank(), world().size());
+  const hsize_t per_plane = dims[1] * dims[2] * dims[3];
+  std::uint64_t most = mine.count;
+  MPI_Allreduce(MPI_IN_PLACE, &most, 1, MPI_UINT64_T, MPI_MAX, world().native());
+  const std::string file_path = path("parts.h5");
+  std::string overlap;
+  {
+    auto file = plx::io::h5_file::create(world(), file_path);
+    for (hsize_t first = 0; first < most; first += 2) {
+      const hsize_t count = first < mine.count ? std::min<hsize_t>(2, mine.count - first) : 0;
+      std::vector<double> part(count * per_plane);
+      for (std::size_t n = 0; n < part.size(); ++n) part[n] = value_at((mine.offset + first) * per_plane + n);
+      plx::io::write_distributed_part(file, "/displacement",
+                                      {.global_dims = dims, .offset0 = mine.offset + std::min(first, mine.count),
+                                       .count0 = count},
+                                      part);
+    }
+    try {
+      const std::vector<double> plane(per_plane, -1.0);
+      plx::io::write_distributed_part(file, "/displacement", {.global_dims = dims, .offset0 = 0, .count0 = 1}, plane);
+    } catch (const plx::io_error& error) {
+      overlap = error.what();
+    }
+  }
+  auto file = plx::io::h5_file::open_read(world(), file_path);
+  const std::vector<double> whole = plx::io::read_all(file, "/displacement");
+  file.close();
+
+  ASSERT_EQ(whole.size(), dims[0] * per_plane);
+  const std::size_t overwritten = world().size() > 1 ? 0 : per_plane;  // alone, plane 0 took the -1s
+  for (std::size_t n = overwritten; n < whole.size(); ++n) ASSERT_EQ(whole[n], value_at(n)) << n;
+  EXPECT_TRUE(all_ranks(overlap.empty() == (world().size() == 1))) << "every rank refuses an overlap, or none";
+  if (world().size() > 1) EXPECT_NE(overlap.find("overlap"), std::string::npos) << overlap;
+}
+
 }  // namespace

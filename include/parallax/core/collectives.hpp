@@ -245,18 +245,18 @@ gathered<T> allgather_varying(const communicator& comm, std::span<const T> mine,
 /// displacements). `send` holds the part for rank 0, then rank 1, ...; `send_counts[r]` elements each.
 /// Returns what every rank sent this one, in source rank order. Parts travel point-to-point with `tag` in
 /// chunks of at most `max_chunk` elements, and only between ranks that exchange something (this rank's
-/// own part is copied), so `comm` must carry no other message with that tag meanwhile.
+/// own part is copied), so `comm` must carry no other message with that tag meanwhile. The result goes
+/// into `out`, whose storage is reused: a loop that exchanges every step allocates only when a step
+/// receives more than any before.
 template <class T>
-gathered<T> alltoallv_chunked(const communicator& comm, std::span<const T> send,
-                              std::span<const std::size_t> send_counts, int tag,
-                              std::size_t max_chunk = max_mpi_count) {
+void alltoallv_chunked(const communicator& comm, std::span<const T> send, std::span<const std::size_t> send_counts,
+                       int tag, gathered<T>& out, std::size_t max_chunk = max_mpi_count) {
   const auto ranks = static_cast<std::size_t>(comm.size());
   const auto me = static_cast<std::size_t>(comm.rank());
   std::vector<std::uint64_t> outgoing(send_counts.begin(), send_counts.end());
   std::vector<std::uint64_t> incoming(ranks, 0);
   check_mpi(MPI_Alltoall(outgoing.data(), 1, MPI_UINT64_T, incoming.data(), 1, MPI_UINT64_T, comm.native()),
             "MPI_Alltoall");
-  gathered<T> out;
   out.counts.assign(incoming.begin(), incoming.end());
   out.offsets = offsets_of(out.counts);
   out.values.resize(out.offsets.back() + out.counts.back());
@@ -285,6 +285,15 @@ gathered<T> alltoallv_chunked(const communicator& comm, std::span<const T> send,
   }
   std::copy_n(send.data() + send_offsets[me], send_counts[me], out.values.data() + out.offsets[me]);
   requests.wait_all();
+}
+
+/// Collective: the same, returning a fresh result.
+template <class T>
+gathered<T> alltoallv_chunked(const communicator& comm, std::span<const T> send,
+                              std::span<const std::size_t> send_counts, int tag,
+                              std::size_t max_chunk = max_mpi_count) {
+  gathered<T> out;
+  alltoallv_chunked(comm, send, send_counts, tag, out, max_chunk);
   return out;
 }
 

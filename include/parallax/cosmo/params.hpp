@@ -87,7 +87,4 @@ void check_times(const std::vector<double>& times, const std::string& name = "--
 /// line and key it was read from (see file_origin).
 void validate(const pipeline_params& params);
 
-/// Bytes one rank needs for `local_cells` cells of the pipeline (its grids and particles), an upper bound.
-[[nodiscard]] double memory_estimate_bytes(int dim, std::ptrdiff_t alloc_doubles, std::ptrdiff_t local_cells);
-
 }  // namespace plx::cosmo

@@ -8,6 +8,7 @@
 
 #include <parallax/core/communicator.hpp>
 #include <parallax/cosmo/params.hpp>
+#include <parallax/fft/slab.hpp>
 
 namespace plx::cosmo {
 
@@ -20,6 +21,8 @@ struct stage_timings {
 struct pipeline_report {
   stage_timings seconds;
   std::vector<double> peak_rss_mb;  ///< per rank (on root; empty elsewhere)
+  /// Per rank (on root): the peak RSS estimated before the work, MiB (the RSS then + memory_estimate_bytes).
+  std::vector<double> memory_estimate_mb;
   bool wisdom_loaded = false;
   std::string output;               ///< the file written
 };
@@ -37,6 +40,12 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& pa
 /// Collective: noise, density and potential only, nothing written (the FFT benchmark's pipeline).
 /// Returns the stage timings (plan, noise, density, potential, total).
 stage_timings run_density_potential(const communicator& comm, const pipeline_params& params);
+
+/// Bytes one rank of run_pipeline needs at its peak beyond what it held before (the frames stage): the dim
+/// displacement components and the frame (dim + 1 grids of its slab), the deposit's spill planes for
+/// `threads` threads, the particles that cross its slab's edges, and the HDF5 / MPI-IO buffers of a write.
+/// Every earlier stage holds less (at most 3 grids and FFTW's transpose buffers). Pure.
+[[nodiscard]] double memory_estimate_bytes(const fft::slab_geometry& g, int threads);
 
 /// Peak resident memory of this process so far, MiB (getrusage).
 [[nodiscard]] double peak_rss_mb();

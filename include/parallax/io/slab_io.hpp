@@ -58,6 +58,15 @@ void write_distributed(h5_file& file, const std::string& dataset_path, const sla
 void write_distributed(h5_file& file, const std::string& dataset_path, const slab_block& block,
                        std::span<const std::uint8_t> local);
 
+/// Collective. Part of a distributed array, for a rank that writes its planes in several calls (say, a
+/// packed copy of a few planes at a time instead of a copy of the whole slab): writes planes
+/// [block.offset0, block.offset0 + block.count0) of `dataset_path`, created by the first call with shape
+/// block.global_dims and overwritten after. The ranks' ranges in one call must not overlap but need not
+/// tile dim 0; every rank makes the same number of calls (count0 = 0 when it has nothing left), and
+/// covering every plane over the calls is the caller's job. Fails on every rank as write_distributed does.
+void write_distributed_part(h5_file& file, const std::string& dataset_path, const slab_block& block,
+                            std::span<const double> local);
+
 /// Collective. The same, with the block spelled out, for raw arrays such as FFTW's: `data` must hold
 /// local_buffer_size() doubles for this block (it cannot be checked here; prefer the form above where the
 /// buffer's size is known) and may be null when count0 is 0. `row_stride` 0 means unpadded rows.
