@@ -12,7 +12,6 @@
 #include <vector>
 
 #include <mpi.h>
-#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,43 +42,6 @@ void report(bool as_json, const char* tool, int n, std::size_t realizations, dou
   }
   std::fflush(stdout);
 }
-
-// A barrier that sleeps while it waits. The other ranks wait here while root runs the numpy peer, whose
-// processes need the cores: MPI_Barrier would busy-poll one of them (Open MPI's default).
-void sleeping_barrier(const communicator& comm) {
-  MPI_Request request = MPI_REQUEST_NULL;
-  detail::check_mpi(MPI_Ibarrier(comm.native(), &request), "MPI_Ibarrier");
-  for (int done = 0;;) {
-    detail::check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-    if (done) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
-// Lets the calling thread (and so the children it starts from now on) run on every core of the machine, and
-// puts its binding back when it goes out of scope. mpiexec binds a rank to its core(s), and a child
-// inherits the binding: the numpy peer's pool would share root's single core.
-class unbound_for_children {
- public:
-  unbound_for_children() {
-    if (sched_getaffinity(0, sizeof saved_, &saved_) != 0) return;
-    cpu_set_t all;
-    CPU_ZERO(&all);
-    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    for (long c = 0; c < cores && c < CPU_SETSIZE; ++c) CPU_SET(static_cast<int>(c), &all);
-    restore_ = sched_setaffinity(0, sizeof all, &all) == 0;
-  }
-  ~unbound_for_children() {
-    if (restore_) sched_setaffinity(0, sizeof saved_, &saved_);
-  }
-  // A copy would restore the binding twice.
-  unbound_for_children(const unbound_for_children&) = delete;
-  unbound_for_children& operator=(const unbound_for_children&) = delete;
-
- private:
-  cpu_set_t saved_{};
-  bool restore_ = false;
-};
 
 // Runs `command` through the shell and returns its standard output; "" and a warning on stderr when it
 // cannot be started or exits non-zero (the peer is then left out, as plx-bench farm does with its peers).
