@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <numeric>
+#include <utility>
 
 #include <mpi.h>
 
@@ -146,8 +147,8 @@ selections select_block(const h5_file& file, const std::string& path, hid_t data
   return result;
 }
 
-/// The most bytes a rank hands to one H5Dwrite (see write_distributed).
-constexpr hsize_t write_piece_bytes = hsize_t{16} << 20;
+/// The most bytes a rank hands to one H5Dwrite (see write_distributed); tests make it smaller.
+hsize_t write_piece_bytes = hsize_t{64} << 20;
 
 /// Starts the disk on this rank's planes of `dataset`, just written (see write_distributed for why). Nothing
 /// for an empty block, or when the dataset has no single address (not contiguous: HADDR_UNDEF).
@@ -169,6 +170,10 @@ void check_writable(const h5_file& file, const std::string& prefix) {
 }
 
 }  // namespace
+
+namespace detail {
+hsize_t set_write_piece_bytes(hsize_t bytes) noexcept { return std::exchange(write_piece_bytes, std::max<hsize_t>(bytes, 1)); }
+}  // namespace detail
 
 std::size_t local_buffer_size(const slab_block& block) {
   const auto& dims = block.global_dims;
@@ -201,14 +206,17 @@ std::size_t local_buffer_size(const slab_block& block) {
 //   (H5D_FILL_TIME_NEVER, create_double_dataset): every element is written once. Chunking would add a chunk
 //   index and cut each rank's range at chunk edges, for nothing here (no compression, no extension).
 // - One sync, at the end (atomic_output::commit): no H5Fflush or MPI_File_sync per dataset.
-// - Pieces of at most write_piece_bytes per rank and H5Dwrite, whole planes each: OMPIO hands a contiguous
-//   buffer to the kernel as one pwrite (200 MB per rank for the displacement), which took 0.5-6.5 s while
-//   the 2 MiB pwritev of the padded fields ran steadily. Timed in turns: 2.78 s -> 2.01 s (ratio to dd 0.33
-//   -> 0.46). Taken.
 // - Early writeback (start_writeback): after each piece every rank asks the kernel to start writing its
 //   planes (sync_file_range without waiting), so the disk works while the next piece is handed over or, in
-//   plx-cosmo, the next frame computed, and the final fsync finds less left. Timed in turns: 2.78 s -> 2.45 s
-//   alone, 2.01 s -> 1.89 s with the pieces (ratio 0.49). Taken.
+//   plx-cosmo, the next frame computed, and the final fsync finds less left. Timed in turns (one run, dd
+//   0.92 s): 2.78 s -> 2.45 s (ratio to dd 0.33 -> 0.38) with whole slabs, 2.01 s -> 1.89 s with 16 MiB
+//   pieces. Taken.
+// - Pieces of at most write_piece_bytes (64 MiB) per rank and H5Dwrite, whole planes each: OMPIO hands a
+//   contiguous buffer to the kernel as one pwrite (200 MB per rank for the displacement), which took
+//   0.5-6.5 s while the 2 MiB pwritev of the padded fields ran steadily. Timed in turns with early
+//   writeback, three runs: 16 MiB 2.01 -> 1.89 s against whole slabs 2.45 s; then 2 / 16 / 64 MiB / whole
+//   4.11 / 4.15 / 1.79 / 1.54 s (dd 0.79 s); then 16 / 64 MiB / whole 2.76 / 1.19 / 1.71 s (dd 0.84 s, ratio
+//   of 64 MiB 0.71). Small pieces make sync_file_range wait on a busy disk; 64 MiB taken.
 void write_distributed(h5_file& file, const std::string& dataset_path, const slab_block& block,
                        std::span<const double> local) {
   detail::h5_quiet quiet;

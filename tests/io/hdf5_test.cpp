@@ -157,10 +157,14 @@ TEST_F(Hdf5Io, padded_3d_slabs_round_trip_exactly) {
   for (std::size_t n = 0; n < whole.size(); ++n) ASSERT_EQ(whole[n], value_at(n)) << "element " << n;
 }
 
-// Planes of 8 MiB: write_distributed hands them over in pieces of 16 MiB at most (one plane each here), and a
-// rank with fewer planes (or none) joins the other ranks' later collective writes selecting nothing.
+// write_distributed hands a rank's planes over in pieces (of 64 MiB; here of one plane, 8 KiB), and a rank
+// with fewer planes (or none) joins the other ranks' later collective writes selecting nothing.
 TEST_F(Hdf5Io, slabs_larger_than_a_write_piece_round_trip_exactly) {
-  const std::vector<hsize_t> dims = {5, 1024, 1030};
+  struct piece_size {  // restored however the test ends
+    hsize_t saved = plx::io::detail::set_write_piece_bytes(8192);
+    ~piece_size() { plx::io::detail::set_write_piece_bytes(saved); }
+  } one_plane;
+  const std::vector<hsize_t> dims = {5, 32, 30};
   const hsize_t stride = 2 * (dims[2] / 2 + 1);
   const plane_range mine = split_planes(dims[0], world().rank(), world().size());
   const plx::io::slab_block block{.global_dims = dims, .offset0 = mine.offset, .count0 = mine.count,
