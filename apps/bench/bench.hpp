@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <sched.h>
+
 #include <parallax/core/communicator.hpp>
 #include <parallax/core/runtime.hpp>
 
@@ -26,6 +28,37 @@ inline double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+/// Collective: a barrier that sleeps while it waits. The other ranks wait here while root runs a peer
+/// program, whose processes need the cores: MPI_Barrier would busy-poll one of them (Open MPI's default).
+void sleeping_barrier(const communicator& comm);
+
+/// Lets the calling thread (and so the children it starts from now on) run on every core of the machine, and
+/// puts its binding back when it goes out of scope. mpiexec binds a rank to its core(s), and a child
+/// inherits the binding: a peer started by root would share root's single core.
+class unbound_for_children {
+ public:
+  unbound_for_children();
+  ~unbound_for_children();
+  // A copy would restore the binding twice.
+  unbound_for_children(const unbound_for_children&) = delete;
+  unbound_for_children& operator=(const unbound_for_children&) = delete;
+
+ private:
+  cpu_set_t saved_{};
+  bool restore_ = false;
+};
+
+/// Removes the file at `path` and syncs its file system (syncfs), so that freeing its blocks is done before the
+/// next timed write starts. On a file system mounted with `discard` (this VM's ext4) the blocks of a deleted
+/// file are discarded at the next journal commit, which the next tool's final sync would otherwise wait for:
+/// without this, whichever tool follows a fragmented file (two ranks writing one file) pays for it.
+void remove_and_settle(const std::string& path);
+
+/// Collective: seconds for `dd if=/dev/zero bs=1M conv=fdatasync` to write exactly `bytes` to `path` (then
+/// removed), run by root and shared with every rank: the file system's floor for the write benchmarks. Throws
+/// plx::io_error naming `who` if dd fails.
+double time_dd(const communicator& comm, const std::string& path, std::size_t bytes, const std::string& who);
+
 /// Collective: an empty directory plx-bench-NAME-PID under the system's temporary directory, made by root
 /// (any old one of that name removed) and named to every rank. The caller removes it.
 std::string scratch_directory(const communicator& comm, const std::string& name);
@@ -34,8 +67,6 @@ std::string scratch_directory(const communicator& comm, const std::string& name)
 /// lifted for the child) and returns its standard output; "" and a warning naming `peer` on stderr when it
 /// cannot start or exits non-zero (the peer is then left out of the report).
 std::string peer_output(const std::string& command, const std::string& peer);
-/// Collective: a barrier that sleeps while it waits (the ranks idle while root runs a peer).
-void sleeping_barrier(const communicator& comm);
 
 struct dispatch_options {
   std::size_t tasks = 1'000'000;
@@ -109,6 +140,14 @@ struct web_bench_options {
   bool json = false;
 };
 
+struct io_options {
+  int dim = 3;
+  int n = 256;          ///< cells per side
+  int repeats = 5;
+  std::string dir = ".";  ///< where the files go (the file system to measure)
+  bool json = false;
+};
+
 /// Node memory and load time of a node-shared input against a copy per rank.
 int run_shared(runtime& rt, const shared_options& options);
 /// Empty tasks: microseconds per task for static and dynamic schedules, chunk 1 and auto.
@@ -126,6 +165,9 @@ int run_h5map(runtime& rt, const h5map_options& options);
 /// Adhesion structures (plx::web::write_adhesion_times) against scipy's ConvexHull (apps/web/adhesion_scipy.py)
 /// at 2D and 3D, in the same run: seconds for the times and memory per grid point.
 int run_web_bench(runtime& rt, const web_bench_options& options);
+/// plx-cosmo's write stage (density, potential, displacement through the slab writer, the final sync and
+/// rename) against dd writing the same bytes.
+int run_io(runtime& rt, const io_options& options);
 /// The 12-word tutorial workload: makespan against the best possible schedule.
 int run_balance(runtime& rt, const balance_options& options);
 

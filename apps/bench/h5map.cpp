@@ -43,24 +43,6 @@ double time_plx(const communicator& comm, const std::string& path, std::size_t i
   return seconds;
 }
 
-/// Seconds for dd to write `bytes` (in 1 MiB blocks) to `path` and fdatasync it, on root.
-double time_dd(const communicator& comm, const std::string& path, std::size_t bytes) {
-  double seconds = 0;
-  if (comm.is_root()) {
-    const std::size_t blocks = (bytes + (1u << 20) - 1) >> 20;
-    const std::string command =
-        fmt::format("dd if=/dev/zero of='{}' bs=1M count={} conv=fdatasync status=none", path, blocks);
-    const auto start = clock_type::now();
-    const int status = std::system(command.c_str());
-    seconds = std::chrono::duration<double>(clock_type::now() - start).count();
-    std::filesystem::remove(path);
-    if (status != 0) seconds = -1;
-  }
-  detail::broadcast_chunked(comm, std::span<double>(&seconds, 1), 0);
-  if (seconds < 0) throw io_error("plx-bench h5map: dd failed (is dd installed, is the directory writable?)");
-  return seconds;
-}
-
 }  // namespace
 
 int run_h5map(runtime& rt, const h5map_options& options) {
@@ -83,7 +65,7 @@ int run_h5map(runtime& rt, const h5map_options& options) {
     std::vector<double> plx_s, dd_s;
     for (int r = 0; r < options.repeats; ++r) {  // alternating, so drift in the machine hits both alike
       plx_s.push_back(time_plx(comm, path + ".h5", c.items, c.result_bytes));
-      dd_s.push_back(time_dd(comm, path + ".dd", c.items * c.result_bytes));
+      dd_s.push_back(time_dd(comm, path + ".dd", c.items * c.result_bytes, "plx-bench h5map"));
     }
     const double root_rss = cosmo::peak_rss_mb() - baseline_mb;
     if (!comm.is_root()) continue;

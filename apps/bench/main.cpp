@@ -69,6 +69,17 @@ int main(int argc, char** argv) {
   h5map_cmd->add_option("--dir", h5map.dir, "directory for the files (the file system measured)")
       ->capture_default_str()->check(CLI::ExistingDirectory);
   h5map_cmd->add_flag("--json", h5map.json, "one JSON object per line");
+  plx::bench::io_options io;
+  CLI::App* io_cmd = cli.add_subcommand(
+      "io", "plx-cosmo's write stage (density, potential, displacement; final sync and rename) vs dd, same bytes");
+  plx::add_number(*io_cmd, "--dim", io.dim, "2 or 3", plx::between(2, 3))->capture_default_str();
+  plx::add_number(*io_cmd, "--n", io.n, "cells per side", plx::between(2, 1 << 14))->capture_default_str();
+  plx::add_number(*io_cmd, "--repeats", io.repeats, "runs per tool, taking turns (median reported)", plx::at_least(1))
+      ->capture_default_str();
+  io_cmd->add_option("--dir", io.dir, "directory for the files (the file system measured)")
+      ->capture_default_str()->check(CLI::ExistingDirectory);
+  io_cmd->add_flag("--json", io.json, "one JSON object per line");
+
   plx::bench::shared_options shared;
   CLI::App* shared_cmd = cli.add_subcommand(
       "shared", "an HDF5 input loaded as one node-shared copy vs one copy per rank: node PSS and load time");
@@ -94,6 +105,7 @@ int main(int argc, char** argv) {
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
     if (web_cmd->parsed()) return plx::bench::run_web_bench(rt, web);
     if (h5map_cmd->parsed()) return plx::bench::run_h5map(rt, h5map);
+    if (io_cmd->parsed()) return plx::bench::run_io(rt, io);
     if (dispatch_cmd->parsed()) return plx::bench::run_dispatch(rt, dispatch);
     if (calls_cmd->parsed()) return plx::bench::run_calls(rt, calls);
     if (fft_cmd->parsed()) return plx::bench::run_fft(rt, fft);

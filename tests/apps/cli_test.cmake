@@ -86,3 +86,22 @@ run_case("bench shared --dir that does not exist is refused" 2 "error: --dir: .*
 run_case("bench shared --bytes beyond a node's memory is refused before writing" 2
          "error: --bytes 1000000000000000: 2 copies of the input need"
          ${mpi} -n 2 ${PLX_BENCH} shared --bytes 1000000000000000 --quiet)
+# plx-bench io: plx-cosmo's write stage (3D N = 16: 16^3 cells x 5 doubles = 163840 bytes) and dd, one line each;
+# both tools' files are gone afterwards.
+set(io_dir "${CMAKE_CURRENT_BINARY_DIR}/bench-io")
+file(REMOVE_RECURSE "${io_dir}")
+file(MAKE_DIRECTORY "${io_dir}")
+run_case("bench io JSON" 0
+         "\"benchmark\": \"io\", \"tool\": \"plx\", \"bytes\": 163840, \"seconds\": [0-9.]+, \"gb_per_s\": [0-9.]+, \"ranks\": 2, \"dim\": 3, \"n\": 16, \"ratio_to_dd\": [0-9.]+"
+         ${mpi} -n 2 ${PLX_BENCH} io --n 16 --repeats 2 --dir ${io_dir} --json --quiet)
+if(NOT last_output MATCHES "\"benchmark\": \"io\", \"tool\": \"dd\", \"bytes\": 163840, \"seconds\": [0-9.]+, \"gb_per_s\": [0-9.]+")
+  message(SEND_ERROR "bench io: no dd line: ${last_output}")
+endif()
+expect_json("bench io JSON parses" benchmark=io tool=dd bytes=163840 ranks=2)
+file(GLOB io_left "${io_dir}/*")
+if(io_left)
+  message(SEND_ERROR "plx-bench io left files behind: ${io_left}")
+endif()
+run_case("bench io --n 1 is refused" 2 "--n" ${PLX_BENCH} io --n 1)
+run_case("bench io --dir that does not exist is refused" 2 "--dir: .*does not exist"
+         ${mpi} -n 2 ${PLX_BENCH} io --dir /nonexistent/plx-dir --quiet)

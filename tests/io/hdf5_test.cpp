@@ -157,6 +157,57 @@ TEST_F(Hdf5Io, padded_3d_slabs_round_trip_exactly) {
   for (std::size_t n = 0; n < whole.size(); ++n) ASSERT_EQ(whole[n], value_at(n)) << "element " << n;
 }
 
+// write_distributed hands a rank's planes over in pieces (of 64 MiB; here of one plane, 8 KiB), and a rank
+// with fewer planes (or none) joins the other ranks' later collective writes selecting nothing.
+TEST_F(Hdf5Io, slabs_larger_than_a_write_piece_round_trip_exactly) {
+  struct piece_size {  // restored however the test ends
+    hsize_t saved = plx::io::detail::set_write_piece_bytes(8192);
+    ~piece_size() { plx::io::detail::set_write_piece_bytes(saved); }
+  } one_plane;
+  const std::vector<hsize_t> dims = {5, 32, 30};
+  const hsize_t stride = 2 * (dims[2] / 2 + 1);
+  const plane_range mine = split_planes(dims[0], world().rank(), world().size());
+  const plx::io::slab_block block{.global_dims = dims, .offset0 = mine.offset, .count0 = mine.count,
+                                  .row_stride = stride};
+  std::vector<double> local(plx::io::local_buffer_size(block), -1.0);
+  for (hsize_t row = 0; row < mine.count * dims[1]; ++row) {
+    for (hsize_t k = 0; k < dims[2]; ++k) local[row * stride + k] = value_at((mine.offset * dims[1] + row) * dims[2] + k);
+  }
+  const std::string file_path = path("pieces.h5");
+  {
+    auto file = plx::io::h5_file::create(world(), file_path);
+    plx::io::write_distributed(file, "/big", block, local);
+    file.close();
+  }
+  auto file = plx::io::h5_file::open_read(world(), file_path);
+  const std::vector<double> whole = world().is_root() ? plx::io::read_all(file, "/big") : std::vector<double>();
+  file.close();
+  bool exact = true;
+  for (std::size_t n = 0; n < whole.size(); ++n) exact = exact && whole[n] == value_at(n);
+  EXPECT_TRUE(exact);
+  if (world().is_root()) {
+    EXPECT_EQ(whole.size(), dims[0] * dims[1] * dims[2]);
+  }
+
+  // A failure in a piece on one rank (the last: it holds the fewest planes) fails the write on every rank.
+  const int failing = world().size() - 1;
+  std::string message;
+  {
+    auto failed_file = plx::io::h5_file::create(world(), path("pieces_failing.h5"));
+    if (world().rank() == failing) plx::detail::arm_fault("hdf5.write");
+    try {
+      plx::io::write_distributed(failed_file, "/big", block, local);
+    } catch (const plx::io_error& error) {
+      message = error.what();
+    }
+    failed_file.close();
+  }
+  plx::detail::disarm_faults();
+  EXPECT_TRUE(all_ranks(!message.empty()));
+  EXPECT_TRUE(all_ranks(broadcast_from_root(message) == message)) << message;
+  EXPECT_NE(message.find("rank " + std::to_string(failing) + " of"), std::string::npos) << message;
+}
+
 TEST_F(Hdf5Io, vector_field_keeps_components_last) {
   const std::vector<hsize_t> dims = {5, 4, 3, 3};
   const plane_range mine = split_planes(dims[0], world().rank(), world().size());

@@ -97,6 +97,12 @@ void write_from_root(h5_file& file, const std::string& dataset_path, std::span<c
 /// rank may call it alone.
 [[nodiscard]] std::vector<double> read_all(const h5_file& file, const std::string& dataset_path);
 
+namespace detail {
+/// Sets the most bytes one rank hands to one H5Dwrite in write_distributed (64 MiB; at least 1) and returns
+/// the previous value. For tests, which exercise several pieces with small arrays.
+hsize_t set_write_piece_bytes(hsize_t bytes) noexcept;
+}  // namespace detail
+
 /// The shape of a dataset, slowest dim first. Independent. Throws plx::io_error if it is missing.
 [[nodiscard]] std::vector<hsize_t> dataset_dims(const h5_file& file, const std::string& dataset_path);
 

@@ -2,6 +2,7 @@
 // journal, map_to_h5), in one place.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace plx::io::detail {
@@ -13,5 +14,12 @@ namespace plx::io::detail {
 /// Makes a new or renamed file's name durable: fsync of the directory that holds `path`. Best effort:
 /// some file systems cannot open or sync a directory.
 void sync_directory_of(const std::string& path) noexcept;
+
+/// Starts writing the dirty pages of bytes [offset, offset + length) of the file at `path` to the disk and
+/// returns without waiting for them (Linux sync_file_range with SYNC_FILE_RANGE_WRITE; nothing elsewhere).
+/// Advisory: no guarantee that anything is on disk, and failures are ignored (the final sync_path reports
+/// them). A writer that calls it after each large piece lets the disk work while it prepares the next one,
+/// so that the final fsync has little left to wait for.
+void start_writeback(const std::string& path, std::uint64_t offset, std::uint64_t length) noexcept;
 
 }  // namespace plx::io::detail

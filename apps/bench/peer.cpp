@@ -1,5 +1,5 @@
-// Peers of the benchmarks: programs root starts beside the ranks (numpy, scipy), and the barrier the other
-// ranks sleep in meanwhile.
+// What running a peer program from root needs (numpy, scipy, dd): the other ranks out of its way, every core
+// for it, and its output.
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -20,37 +20,6 @@
 
 namespace plx::bench {
 
-namespace {
-
-// Lets the calling thread (and so the children it starts from now on) run on every core of the machine, and
-// puts its binding back when it goes out of scope. mpiexec binds a rank to its core(s), and a child
-// inherits the binding: the numpy peer's pool would share root's single core.
-class unbound_for_children {
- public:
-  unbound_for_children() {
-    if (sched_getaffinity(0, sizeof saved_, &saved_) != 0) return;
-    cpu_set_t all;
-    CPU_ZERO(&all);
-    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    for (long c = 0; c < cores && c < CPU_SETSIZE; ++c) CPU_SET(static_cast<int>(c), &all);
-    restore_ = sched_setaffinity(0, sizeof all, &all) == 0;
-  }
-  ~unbound_for_children() {
-    if (restore_) sched_setaffinity(0, sizeof saved_, &saved_);
-  }
-  // A copy would restore the binding twice.
-  unbound_for_children(const unbound_for_children&) = delete;
-  unbound_for_children& operator=(const unbound_for_children&) = delete;
-
- private:
-  cpu_set_t saved_{};
-  bool restore_ = false;
-};
-
-}  // namespace
-
-// A barrier that sleeps while it waits. The other ranks wait here while root runs a peer, whose processes
-// need the cores: MPI_Barrier would busy-poll one of them (Open MPI's default).
 void sleeping_barrier(const communicator& comm) {
   MPI_Request request = MPI_REQUEST_NULL;
   detail::check_mpi(MPI_Ibarrier(comm.native(), &request), "MPI_Ibarrier");
@@ -59,6 +28,19 @@ void sleeping_barrier(const communicator& comm) {
     if (done) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+unbound_for_children::unbound_for_children() {
+  if (sched_getaffinity(0, sizeof saved_, &saved_) != 0) return;
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  for (long c = 0; c < cores && c < CPU_SETSIZE; ++c) CPU_SET(static_cast<int>(c), &all);
+  restore_ = sched_setaffinity(0, sizeof all, &all) == 0;
+}
+
+unbound_for_children::~unbound_for_children() {
+  if (restore_) sched_setaffinity(0, sizeof saved_, &saved_);
 }
 
 std::string peer_output(const std::string& command, const std::string& peer) {
