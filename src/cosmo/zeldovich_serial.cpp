@@ -16,6 +16,7 @@
 namespace plx::detail {
 
 using cosmo::cic_axis;
+using cosmo::cic_deposit;
 using cosmo::cic_split;
 using cosmo::particle_position;
 using cosmo::wrap;
@@ -45,32 +46,7 @@ void zeldovich_density_serial(std::span<const fft::field* const> displacement, d
       particle_position p(static_cast<double>(x), static_cast<double>(y), static_cast<double>(z));
       for (int a = 0; a < dim; ++a) p[a] = wrap(p[a] + growth * to_cells * psi[a][offset], n);
       const cic_axis cx = cic_split(p[0], n);
-      double* own_plane = own + cx.cell * plane_size;
-      double* spill_plane = spill.data() + cx.cell * plane_size;
-      const double w0 = p[0] - std::floor(p[0]);
-      const cic_axis cy = cic_split(p[1], n);
-      const std::ptrdiff_t y1 = cy.cell + 1 == n ? 0 : cy.cell + 1;
-      if (dim == 2) {
-        own_plane[cy.cell] += (1 - w0) * (1 - cy.upper);
-        own_plane[y1] += (1 - w0) * cy.upper;
-        spill_plane[cy.cell] += w0 * (1 - cy.upper);
-        spill_plane[y1] += w0 * cy.upper;
-        return;
-      }
-      const cic_axis cz = cic_split(p[2], n);
-      const std::ptrdiff_t z1 = cz.cell + 1 == n ? 0 : cz.cell + 1;
-      const std::ptrdiff_t r0 = cy.cell * padded;
-      const std::ptrdiff_t r1 = y1 * padded;
-      const double wy[2] = {1 - cy.upper, cy.upper};
-      const double wz[2] = {1 - cz.upper, cz.upper};
-      own_plane[r0 + cz.cell] += (1 - w0) * wy[0] * wz[0];
-      own_plane[r0 + z1] += (1 - w0) * wy[0] * wz[1];
-      own_plane[r1 + cz.cell] += (1 - w0) * wy[1] * wz[0];
-      own_plane[r1 + z1] += (1 - w0) * wy[1] * wz[1];
-      spill_plane[r0 + cz.cell] += w0 * wy[0] * wz[0];
-      spill_plane[r0 + z1] += w0 * wy[0] * wz[1];
-      spill_plane[r1 + cz.cell] += w0 * wy[1] * wz[0];
-      spill_plane[r1 + z1] += w0 * wy[1] * wz[1];
+      cic_deposit(own + cx.cell * plane_size, spill.data() + cx.cell * plane_size, p[0], p[1], p[2], n, padded, dim);
     });
   }
   // density(p) = own(p) + spill(p - 1), plane 0 taking the last plane's spill (periodic), as distributed.

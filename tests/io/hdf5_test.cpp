@@ -774,9 +774,13 @@ TEST_F(Hdf5Io, a_slab_written_in_parts_reads_back_whole) {
 
   ASSERT_EQ(whole.size(), dims[0] * per_plane);
   const std::size_t overwritten = world().size() > 1 ? 0 : per_plane;  // alone, plane 0 took the -1s
-  for (std::size_t n = overwritten; n < whole.size(); ++n) ASSERT_EQ(whole[n], value_at(n)) << n;
+  for (std::size_t n = overwritten; n < whole.size(); ++n) {
+    ASSERT_EQ(whole[n], value_at(n)) << n;
+  }
   EXPECT_TRUE(all_ranks(overlap.empty() == (world().size() == 1))) << "every rank refuses an overlap, or none";
-  if (world().size() > 1) EXPECT_NE(overlap.find("overlap"), std::string::npos) << overlap;
+  if (world().size() > 1) {
+    EXPECT_NE(overlap.find("overlap"), std::string::npos) << overlap;
+  }
 }
 
 }  // namespace
