@@ -1,14 +1,26 @@
 #!/usr/bin/python3
-"""Render the deformation-tensor classes of a `plx-web` HDF5 output file as a PNG (h5py + matplotlib).
+"""Render a `plx-web` HDF5 output file: the deformation classes and the adhesion model's movie (h5py +
+matplotlib + Pillow).
 
-Writes classes.png into the output directory: /deformation/class as a categorical image (2D: the whole box;
-3D: the slice z = INDEX), one colour per class (2D: void, filament, node; 3D: void, sheet, filament, knot),
-the legend giving each class's fraction of the whole box (the attribute class_fraction) and the threshold.
+Writes into the output directory:
+- classes.png: /deformation/class as a categorical image (2D: the whole box; 3D: the slice z = INDEX), one
+  colour per class (2D: void, filament, node; 3D: void, sheet, filament, knot), the legend giving each
+  class's fraction of the whole box (the attribute class_fraction) and the threshold;
+- web_NNN.png, one per time in /adhesion/NNN (the workshop's movie frames): the adhesion model's structures
+  over the Zel'dovich density of that time (grey, logarithmic). Filaments are segments whose width and
+  opacity grow with their mass; nodes are dots whose area grows with their mass. 3D files show a projected
+  slab: structures and particles with z in [L/2, L/2 + SLAB L), seen along z;
+- web.gif: those frames as an animated GIF, FPS frames per second.
+
+The Zel'dovich density is computed here from the cosmology file's /potential (displacement -grad phi by the
+spectral derivative plx-cosmo uses, particles moved to x = q + D Psi and counted per cell), so it exists at
+every adhesion time. The cosmology file is the one named by the web file's `input` attribute (relative
+paths also tried next to the web file), or --cosmo.
 
 Run with the system python, for which ./bootstrap.sh installs Debian's python3-h5py and python3-matplotlib:
 
-    /usr/bin/python3 apps/web/plot.py web.h5                       # classes.png next to web.h5
-    /usr/bin/python3 apps/web/plot.py web.h5 --out figures --slice 10
+    /usr/bin/python3 apps/web/plot.py web.h5                # classes.png, web_NNN.png, web.gif next to web.h5
+    /usr/bin/python3 apps/web/plot.py web.h5 --out figures --slice 10 --cosmo cosmo.h5
 
 Images are in box units with x (the first array axis) to the right and y up, as apps/cosmo/plot.py draws
 /density. Exit codes: 0 success, 1 failure writing the figure or missing Python packages, 2 bad command line,
@@ -31,6 +43,7 @@ InputError, attr, save = cosmo_plot.InputError, cosmo_plot.attr, cosmo_plot.save
 import h5py  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
@@ -83,16 +96,191 @@ def plot_classes(image, info, out_dir):
     save(fig, out_dir, "classes.png")
 
 
+class WebFile:
+    """The structures of a plx-web file, read and checked up front."""
+
+    def __init__(self, path, cosmo_path):
+        if not os.path.isfile(path):
+            raise InputError(f"{path}: no such file")
+        try:
+            self.h5 = h5py.File(path, "r")
+        except OSError as err:
+            raise InputError(f"{path}: not a readable HDF5 file ({err})") from None
+        self.path = path
+        adhesion = self.h5.get("adhesion")
+        self.times = []  # (name, time, group), in the order of the group names 000, 001, ...
+        missing = []
+        if isinstance(adhesion, h5py.Group):
+            for name in sorted(adhesion):
+                group = adhesion[name]
+                for dset in ("nodes/position", "nodes/mass", "filaments/a", "filaments/b", "filaments/mass"):
+                    if not isinstance(group.get(dset), h5py.Dataset):
+                        missing.append(f"/adhesion/{name}/{dset}")
+                if "time" not in group.attrs:
+                    missing.append(f"attribute 'time' of /adhesion/{name}")
+                else:
+                    self.times.append((name, float(np.asarray(group.attrs["time"]).ravel()[0]), group))
+        if missing:
+            raise InputError(f"{path}: missing {', '.join(missing)}")
+
+        cosmo_path = cosmo_path or attr(self.h5, "input")
+        if not cosmo_path:
+            raise InputError(f"{path}: no 'input' attribute naming the cosmology file: pass --cosmo")
+        if not os.path.isabs(cosmo_path) and not os.path.isfile(cosmo_path):
+            # A relative input path is relative to where plx-web ran; try next to the web file too.
+            beside = os.path.join(os.path.dirname(os.path.abspath(path)), os.path.basename(cosmo_path))
+            cosmo_path = beside if os.path.isfile(beside) else cosmo_path
+        if not os.path.isfile(cosmo_path):
+            raise InputError(f"{cosmo_path}: no such cosmology file (the input of {path}; pass --cosmo)")
+        with h5py.File(cosmo_path, "r") as cosmo:
+            if not isinstance(cosmo.get("potential"), h5py.Dataset):
+                raise InputError(f"{cosmo_path}: missing /potential")
+            self.potential = np.asarray(cosmo["potential"][...], dtype=float)
+            self.dim = self.potential.ndim
+            self.n = self.potential.shape[0]
+            self.box = float(attr(cosmo, "L", self.n))
+            self.seed = attr(cosmo, "seed")
+        if self.dim not in (2, 3):
+            raise InputError(f"{cosmo_path}: /potential has shape {self.potential.shape}, expected a 2D or 3D grid")
+        self._psi = None
+
+    def displacement(self):
+        """Psi = -grad phi in box units, by the spectral derivative (Nyquist modes zeroed, as plx-cosmo)."""
+        if self._psi is None:
+            n, dim = self.n, self.dim
+            phi_k = np.fft.rfftn(self.potential)
+            k_unit = 2 * np.pi / self.box
+            full = np.fft.fftfreq(n, d=1.0 / n)
+            half = np.fft.rfftfreq(n, d=1.0 / n)
+            axes = [full] * (dim - 1) + [half]
+            psi = []
+            for axis in range(dim):
+                k = axes[axis].copy()
+                if n % 2 == 0:
+                    k[np.abs(k) == n // 2] = 0
+                shape = [1] * dim
+                shape[axis] = k.size
+                grad_k = -1j * k_unit * k.reshape(shape) * phi_k
+                psi.append(np.fft.irfftn(grad_k, s=self.potential.shape))
+            self._psi = psi
+        return self._psi
+
+    def zeldovich_density(self, time, z_range=None):
+        """Particles per cell (mean 1) at growth factor `time`, in the plane (2D) or projected over a z slab."""
+        n, dim = self.n, self.dim
+        cell = self.box / n
+        q = np.meshgrid(*[np.arange(n) * cell] * dim, indexing="ij")
+        x = [np.mod(q[a] + time * self.displacement()[a], self.box) for a in range(dim)]
+        if dim == 3:
+            keep = (x[2] >= z_range[0]) & (x[2] < z_range[1])
+            x = [c[keep] for c in x]
+        counts, _, _ = np.histogram2d(x[0].ravel(), x[1].ravel(), bins=n, range=[[0, self.box], [0, self.box]])
+        return counts / max(counts.mean(), 1e-300)
+
+
+def periodic_segments(a, b, box):
+    """Segments a -> b (b - a the short periodic vector, a in the box) plus the copy shifted back into the box
+    where b lies outside it, so a segment crossing an edge shows on both sides."""
+    segments = [np.stack([a, b], axis=1)]
+    shift = np.floor(b / box) * box
+    outside = np.any(shift != 0, axis=1)
+    if np.any(outside):
+        segments.append(np.stack([a[outside] - shift[outside], b[outside] - shift[outside]], axis=1))
+    return np.concatenate(segments)
+
+
+def scaled(mass, reference, low, high):
+    """low .. high growing with the square root of mass / reference (masses span decades)."""
+    if reference <= 0:
+        return np.full(mass.shape, low)
+    return low + (high - low) * np.sqrt(np.clip(mass / reference, 0, 1))
+
+
+def draw_time(web, name, time, group, slab, min_mass, min_filament_mass, out_dir):
+    dim, box = web.dim, web.box
+    z_range = None
+    positions = np.asarray(group["nodes/position"][...], dtype=float).reshape(-1, dim)
+    node_mass = np.asarray(group["nodes/mass"][...], dtype=float)
+    a = np.asarray(group["filaments/a"][...], dtype=float).reshape(-1, dim)
+    b = np.asarray(group["filaments/b"][...], dtype=float).reshape(-1, dim)
+    filament_mass = np.asarray(group["filaments/mass"][...], dtype=float)
+    title = f"adhesion model, D = {time:.3g}"
+    # Uncollapsed grid simplices and their faces would cover the picture: only what carries at least
+    # min_mass (nodes) and min_filament_mass (filaments) cells is drawn.
+    keep = node_mass >= min_mass
+    positions, node_mass = positions[keep], node_mass[keep]
+    keep = filament_mass >= min_filament_mass
+    a, b, filament_mass = a[keep], b[keep], filament_mass[keep]
+    if dim == 3:
+        z0 = box / 2
+        z_range = (z0, z0 + slab * box)
+        in_slab = (positions[:, 2] >= z_range[0]) & (positions[:, 2] < z_range[1])
+        positions, node_mass = positions[in_slab], node_mass[in_slab]
+        middle = np.mod((a[:, 2] + b[:, 2]) / 2, box)
+        keep = (middle >= z_range[0]) & (middle < z_range[1])
+        a, b, filament_mass = a[keep], b[keep], filament_mass[keep]
+        title += f", slab z in [{z_range[0]:.3g}, {z_range[1]:.3g})"
+    density = web.zeldovich_density(time, z_range)
+
+    fig, ax = plt.subplots(figsize=(7, 7))
+    ax.imshow(np.log10(density.T + 0.1), origin="lower", extent=(0, box, 0, box), cmap="Greys",
+              interpolation="nearest", vmin=-1, vmax=1.5)
+    if len(filament_mass):
+        segments = periodic_segments(a[:, :2], b[:, :2], box)
+        mass = np.concatenate([filament_mass, filament_mass[np.any(np.floor(b[:, :2] / box) != 0, axis=1)]])
+        reference = filament_mass.max()
+        colours = np.zeros((len(mass), 4))
+        colours[:, 2] = 0.6
+        colours[:, 3] = scaled(mass, reference, 0.15, 0.9)
+        ax.add_collection(LineCollection(segments, linewidths=scaled(mass, reference, 0.2, 2.5), colors=colours))
+    if len(node_mass):
+        reference = node_mass.max()
+        ax.scatter(positions[:, 0], positions[:, 1], s=scaled(node_mass, reference, 1, 60), c="#d6301d",
+                   alpha=0.8, linewidths=0)
+    ax.set_xlim(0, box)
+    ax.set_ylim(0, box)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x  [box units]")
+    ax.set_ylabel("y  [box units]")
+    ax.set_title(f"{title}\n{len(node_mass)} nodes, {len(filament_mass)} filaments, masses >= {min_mass:g} and "
+                 f"{min_filament_mass:g} cells")
+    save(fig, out_dir, f"web_{name}.png")
+    return os.path.join(out_dir, f"web_{name}.png")
+
+
+def write_gif(frames, path, fps):
+    from PIL import Image
+
+    images = [Image.open(f).convert("RGB") for f in frames]
+    partial = path + ".partial.gif"
+    images[0].save(partial, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    os.replace(partial, path)
+    print(f"wrote {path}", flush=True)
+    return path
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Render the deformation-tensor classes of a plx-web HDF5 file.")
     parser.add_argument("file", help="HDF5 file written by plx-web")
     parser.add_argument("--out", metavar="DIR", help="directory for the PNG (default: the file's directory)")
     parser.add_argument("--slice", type=int, metavar="INDEX", help="z index of the 3D slice (default N/2)")
+    parser.add_argument("--cosmo", help="the plx-cosmo file of the run (default: the web file's 'input' attribute)")
+    parser.add_argument("--slab", type=float, default=0.1, help="3D movie: slab thickness, a fraction of the box")
+    parser.add_argument("--min-mass", type=float,
+                        help="movie: draw nodes of at least this mass in cells (default 2 in 2D, 0.5 in 3D, where "
+                             "a grid tetrahedron holds 1/6 of a cell)")
+    parser.add_argument("--min-filament-mass", type=float,
+                        help="movie: draw filaments of at least this mass in cells (default 2)")
+    parser.add_argument("--fps", type=float, default=2.0, help="frames per second of web.gif (default 2)")
     parser.add_argument("--dpi", type=int, default=cosmo_plot.DPI,
                         help=f"resolution of the PNG (default {cosmo_plot.DPI})")
     args = parser.parse_args(argv)
     if args.dpi < 10:
         parser.error("--dpi must be at least 10")
+    if not 0 < args.slab <= 1:
+        parser.error(f"--slab {args.slab}: must be in (0, 1]")
+    if args.fps <= 0:
+        parser.error(f"--fps {args.fps}: must be positive")
     cosmo_plot.DPI = args.dpi  # save() reads it
     out_dir = args.out if args.out is not None else (os.path.dirname(args.file) or ".")
 
@@ -100,6 +288,17 @@ def main(argv=None):
         image, info = read_classes(args.file, args.slice)
         os.makedirs(out_dir, exist_ok=True)
         plot_classes(image, info, out_dir)
+        with cosmo_plot.open_h5(args.file) as h5:
+            has_adhesion = isinstance(h5.get("adhesion"), h5py.Group) and len(h5["adhesion"]) > 0
+        if has_adhesion:
+            web = WebFile(args.file, args.cosmo)
+            if args.min_mass is None:
+                args.min_mass = 2.0 if web.dim == 2 else 0.5
+            if args.min_filament_mass is None:
+                args.min_filament_mass = 2.0
+            frames = [draw_time(web, name, time, group, args.slab, args.min_mass, args.min_filament_mass, out_dir) for name, time, group in web.times]
+            if len(frames) > 1:
+                write_gif(frames, os.path.join(out_dir, "web.gif"), args.fps)
 
     return cosmo_plot.exit_code(render)
 

@@ -108,7 +108,7 @@ run_case("3D with a threshold: classes and fractions agree" 0 "trace ok" ${SYSTE
 run_case("2D on 1 rank" 0 "wrote one.h5" ${mpi} -n 1 ${PLX_WEB} --quiet cosmo2.h5 --out one.h5)
 run_case("2D on 3 ranks x 2 threads" 0 "wrote three.h5" ${mpi} -n 3 ${PLX_WEB} --quiet cosmo2.h5 --out three.h5 --threads 2)
 run_case("2D: trace = density" 0 "trace ok" ${SYSTEM_PYTHON} check_web.py three.h5 cosmo2.h5)
-foreach(dataset /deformation/eigenvalues /deformation/class)
+foreach(dataset /deformation/eigenvalues /deformation/class /adhesion)
   run_case("${dataset} identical on 1 and 3 ranks" 0 "" ${H5DIFF} one.h5 three.h5 ${dataset} ${dataset})
 endforeach()
 
