@@ -55,7 +55,7 @@ expect_json("bench dispatch JSON parses" benchmark=dispatch chunk=auto tasks=200
 if(NOT last_output MATCHES "\"schedule\": \"static\", \"chunk\": 1, ")
   message(SEND_ERROR "bench dispatch: chunk 1 is not the number 1: ${last_output}")
 endif()
-run_case("bench calls JSON" 0 "\"benchmark\": \"calls\", \"ranks\": 2, \"threads\": 1, \"items\": 8, \"calls\": 20, \"us_per_call\": [0-9.]+"
+run_case("bench calls JSON" 0 "\"benchmark\": \"calls\", \"ranks\": 2, \"threads\": 1, \"items\": 8, \"calls\": 20, \"passive_wait\": false, \"us_per_call\": [0-9.]+"
          ${mpi} -n 2 ${PLX_BENCH} calls --calls 20 --json --threads 1 --quiet)
 expect_json("bench calls JSON parses" benchmark=calls calls=20)
 run_case("bench fft JSON" 0 "\"benchmark\": \"fft\", \"variant\": \"pipeline\", \"dim\": 2, \"n\": 16, "
