@@ -415,16 +415,21 @@ void zeldovich_frames::density(double growth, fft::field& out) {
   }
   // The serial deposit's p[a] + growth * to_cells * psi evaluates growth * to_cells first: the same step.
   const double step = growth * s.to_cells;
-  s.prepare_threads();
-  s.find_leaving(step);
-  detail::alltoallv_chunked<position>(s.ranks.comm(), s.send, s.send_counts, tag_particles, s.received, s.max_chunk);
+  const communicator& comm = s.ranks.comm();
+  // Each step that can fail on one rank alone (no memory for a buffer, an MPI error) is agreed before the
+  // next exchange, so every rank throws together instead of waiting on the messages of one that left.
+  detail::on_all_ranks(comm, [&] {
+    s.prepare_threads();
+    s.find_leaving(step);
+  });
+  detail::alltoallv_chunked<position>(comm, s.send, s.send_counts, tag_particles, s.received, s.max_chunk);
   // Arrivals from ranks below this one come before its own particles in global index order, the rest after.
-  const std::size_t first_after = s.received.offsets[static_cast<std::size_t>(s.ranks.comm().rank())];
+  const std::size_t first_after = s.received.offsets[static_cast<std::size_t>(comm.rank())];
   double* field = out.real();
   const auto cells = static_cast<std::size_t>(s.g.real_count * s.plane_size());
   std::fill(field + cells, field + out.size(), 0.0);  // FFTW's extra room, if any
-  const int used = s.deposit_blocks(step, field, first_after);
-  s.add_boundary_spills(used, field);
+  const int used = detail::on_all_ranks(comm, [&] { return s.deposit_blocks(step, field, first_after); });
+  detail::on_all_ranks(comm, [&] { s.add_boundary_spills(used, field); });
 }
 
 std::size_t zeldovich_frames::buffer_bytes() const {

@@ -637,11 +637,19 @@ opened_attribute open_attribute(const h5_file& file, const std::string& object_p
 
 }  // namespace
 
+/// Parallel HDF5 wants the same attribute data from every rank, and a scalar can differ between ranks (a
+/// rank's thread count, say): root's is written. Called inside the write's first agreed step.
+template <class T>
+void take_roots_value(const h5_file& file, T& value) {
+  plx::detail::check_mpi(MPI_Bcast(&value, sizeof(T), MPI_BYTE, 0, file.comm().native()), "MPI_Bcast");
+}
+
 void set_attribute(h5_file& file, const std::string& object_path, const std::string& name, double value) {
   detail::h5_quiet quiet;
   write_attribute(
       file, object_path, name,
       [&](const std::string& label) {
+        take_roots_value(file, value);
         return attribute_shape{scalar_space(file, label), {}, detail::file_double(), detail::native_double()};
       },
       &value);
@@ -652,6 +660,7 @@ void set_attribute(h5_file& file, const std::string& object_path, const std::str
   write_attribute(
       file, object_path, name,
       [&](const std::string& label) {
+        take_roots_value(file, value);
         return attribute_shape{scalar_space(file, label), {}, detail::file_int64(), detail::native_int64()};
       },
       &value);
@@ -663,6 +672,7 @@ void set_attribute_uint64(h5_file& file, const std::string& object_path, const s
   write_attribute(
       file, object_path, name,
       [&](const std::string& label) {
+        take_roots_value(file, value);
         return attribute_shape{scalar_space(file, label), {}, detail::file_uint64(), detail::native_uint64()};
       },
       &value);

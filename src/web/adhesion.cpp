@@ -263,7 +263,9 @@ adhesion_structures adhesion(int dim, std::ptrdiff_t n, double box, std::span<co
   // simplex's orthogonal radius, which grows with D like sqrt(max_weight) itself: 1.4 sqrt(max_weight) + 3
   // sufficed at once for plx-cosmo's workshop boxes at D = 0 to 4 (2D N=256: 1.35 at most), where a second
   // triangulation would cost more than the larger margin.
-  grid.margin = std::min(static_cast<std::ptrdiff_t>(std::ceil(1.4 * std::sqrt(max_weight))) + 3, max_margin_boxes * n);
+  // Clamped as doubles: a huge growth factor must reach the "too large" error below, not overflow a cast.
+  const auto margin_limit = static_cast<double>(max_margin_boxes * n);
+  grid.margin = static_cast<std::ptrdiff_t>(std::min(std::ceil(1.4 * std::sqrt(max_weight)) + 3, margin_limit));
   for (;;) {
     const detail::simplex_list list =
         dim == 2 ? detail::regular_triangulation_2(grid) : detail::regular_triangulation_3(grid);
@@ -287,7 +289,8 @@ adhesion_structures adhesion(int dim, std::ptrdiff_t n, double box, std::span<co
     }
     // What the worst simplex lacked, and a little more: the simplices near the new margin's edge are then
     // those of the periodic triangulation too, and rarely need a third round.
-    grid.margin = std::min(grid.margin + static_cast<std::ptrdiff_t>(std::ceil(1.25 * missing)) + 2, max_margin_boxes * n);
+    grid.margin = static_cast<std::ptrdiff_t>(
+        std::min(static_cast<double>(grid.margin) + std::ceil(1.25 * missing) + 2, margin_limit));
   }
 }
 

@@ -241,25 +241,36 @@ gathered<T> allgather_varying(const communicator& comm, std::span<const T> mine,
   return out;
 }
 
+/// Collective: the message of the lowest rank whose `local_failure` is not empty, or "" on every rank.
+std::string agree_on_failure(const communicator& comm, const std::string& local_failure);
+
 /// Collective: an all-to-all exchange of variable parts (MPI_Alltoallv without its int counts and
 /// displacements). `send` holds the part for rank 0, then rank 1, ...; `send_counts[r]` elements each.
 /// Returns what every rank sent this one, in source rank order. Parts travel point-to-point with `tag` in
 /// chunks of at most `max_chunk` elements, and only between ranks that exchange something (this rank's
 /// own part is copied), so `comm` must carry no other message with that tag meanwhile. The result goes
 /// into `out`, whose storage is reused: a loop that exchanges every step allocates only when a step
-/// receives more than any before.
+/// receives more than any before. A failure on one rank before the messages (an error of the count
+/// exchange, no memory for what arrives) throws plx::io_error on every rank: a rank that left would leave
+/// the others waiting on its messages.
 template <class T>
 void alltoallv_chunked(const communicator& comm, std::span<const T> send, std::span<const std::size_t> send_counts,
                        int tag, gathered<T>& out, std::size_t max_chunk = max_mpi_count) {
   const auto ranks = static_cast<std::size_t>(comm.size());
   const auto me = static_cast<std::size_t>(comm.rank());
-  std::vector<std::uint64_t> outgoing(send_counts.begin(), send_counts.end());
-  std::vector<std::uint64_t> incoming(ranks, 0);
-  check_mpi(MPI_Alltoall(outgoing.data(), 1, MPI_UINT64_T, incoming.data(), 1, MPI_UINT64_T, comm.native()),
-            "MPI_Alltoall");
-  out.counts.assign(incoming.begin(), incoming.end());
-  out.offsets = offsets_of(out.counts);
-  out.values.resize(out.offsets.back() + out.counts.back());
+  std::string failure;
+  try {
+    std::vector<std::uint64_t> outgoing(send_counts.begin(), send_counts.end());
+    std::vector<std::uint64_t> incoming(ranks, 0);
+    check_mpi(MPI_Alltoall(outgoing.data(), 1, MPI_UINT64_T, incoming.data(), 1, MPI_UINT64_T, comm.native()),
+              "MPI_Alltoall");
+    out.counts.assign(incoming.begin(), incoming.end());
+    out.offsets = offsets_of(out.counts);
+    out.values.resize(out.offsets.back() + out.counts.back());
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  if (const std::string message = agree_on_failure(comm, failure); !message.empty()) throw collective(io_error(message));
   const std::vector<std::size_t> send_offsets = offsets_of(std::vector<std::size_t>(send_counts.begin(), send_counts.end()));
 
   const mpi_element_type<T> type;
@@ -297,8 +308,6 @@ gathered<T> alltoallv_chunked(const communicator& comm, std::span<const T> send,
   return out;
 }
 
-/// Collective: the message of the lowest rank whose `local_failure` is not empty, or "" on every rank.
-std::string agree_on_failure(const communicator& comm, const std::string& local_failure);
 
 /// Collective: runs `step` on every rank and makes its failure collective. A check that can fail on some
 /// ranks only (a file one node cannot read) would otherwise throw there while the others go on into the
