@@ -108,11 +108,11 @@ case "$command" in
     # One session, parallax and its peers back to back, so their ratios compare like with like.
     bench=build/release/apps/plx-bench
     mpiexec -n 2 $(mpi_flags) $bench dispatch --json --quiet
-    mpiexec -n 2 $(mpi_flags) $bench calls --json --quiet
-    # A crowded node (issue 12): 3 ranks x 2 threads, then the same with spinning OpenMP threads (the user's
-    # GOMP_SPINCOUNT keeps libgomp's default, what every crowded run paid before).
-    mpiexec -n 3 $(mpi_flags) $bench calls --json --quiet --threads 2
-    GOMP_SPINCOUNT=300000 mpiexec -n 3 $(mpi_flags) $bench calls --json --quiet --threads 2 --calls 200
+    # Small calls in one run (issue 12): 2 x 1 uncrowded (the third rank sleeps), 3 x 1, and 3 x 2 crowded, each
+    # with its MPI floor; then 3 x 2 with spinning OpenMP threads (the user's GOMP_SPINCOUNT keeps libgomp's
+    # default, what every crowded run paid before).
+    mpiexec -n 3 $(mpi_flags) $bench calls --json --quiet --threads 2 --layouts 2x1,3x1,3x2
+    GOMP_SPINCOUNT=300000 mpiexec -n 3 $(mpi_flags) $bench calls --json --quiet --threads 2 --layouts 3x2 --calls 200
     mpiexec -n 2 $(mpi_flags) $bench balance --json --quiet --repeats 3
     mpiexec -n 1 --bind-to none $bench balance --json --quiet --threads 2 --repeats 3
     /usr/bin/python3 apps/bench/peers.py --json

@@ -76,8 +76,20 @@ struct dispatch_options {
 
 struct calls_options {
   int calls = 2000;
+  std::string layouts;  ///< "RxT,..." measured in turns in this run; "" = min(2, ranks)x1 and the run's own
   bool json = false;
 };
+
+/// One layout of `plx-bench calls`: the first `ranks` ranks, `threads` threads each.
+struct calls_layout {
+  int ranks = 1;
+  int threads = 1;
+  bool operator==(const calls_layout&) const = default;
+};
+
+/// "2x1,3x2" as layouts (duplicates dropped); throws plx::config_error naming --layouts when an entry is
+/// malformed or needs more than `ranks` ranks or `threads` threads.
+std::vector<calls_layout> parse_calls_layouts(const std::string& text, int ranks, int threads);
 
 struct fft_options {
   int dim = 3;

@@ -18,8 +18,11 @@ int main(int argc, char** argv) {
   dispatch_cmd->add_flag("--json", dispatch.json, "one JSON object per line");
 
   plx::bench::calls_options calls;
-  CLI::App* calls_cmd = cli.add_subcommand("calls", "cost of one small map call (reuse of the runtime)");
+  CLI::App* calls_cmd = cli.add_subcommand("calls", "cost of one small map call per layout, with the MPI floor, in one run");
   plx::add_number(*calls_cmd, "--calls", calls.calls, "calls to time", plx::at_least(1))->capture_default_str();
+  calls_cmd->add_option("--layouts", calls.layouts,
+                        "RANKSxTHREADS list measured in turns, e.g. 2x1,3x2 (the first ranks; the others sleep); "
+                        "default: 2x1 and the run's own layout");
   calls_cmd->add_flag("--json", calls.json, "one JSON object per line");
 
   plx::bench::fft_options fft;

@@ -69,6 +69,12 @@ runtime::runtime(int& argc, char**& argv, const runtime_options& options) {
     probe.threads = choice.threads;
     placement_ = std::move(probe);
     threads_source_ = choice.source;
+    // Map calls start on the master alone where waking sleeping threads costs more than a small call
+    // (wait_policy.hpp); set on every rank, from the same facts the restart used.
+    const bool threads_sleep = passive_wait_ || detail::is_passive_wait_policy(std::getenv("OMP_WAIT_POLICY"));
+    const int bound_cpus = static_cast<int>(placement_.cpus.size());
+    detail::set_lazy_team_wake(threads_sleep &&
+                               detail::lazy_team_wake_pays(node_.size(), bound_cpus, placement_.node_cores));
 
     // One number for every threaded library, so nested parallelism never oversubscribes.
     omp_set_num_threads(placement_.threads);

@@ -1,8 +1,10 @@
 #include <parallax/core/wait_policy.hpp>
 
+#include <strings.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -157,6 +159,19 @@ bool apply_crowded_wait_policy(std::optional<int> option_threads) {
                std::strerror(code));
   return false;
 }
+
+namespace {
+std::atomic<bool> lazy_wake{false};
+}  // namespace
+
+bool lazy_team_wake() noexcept { return lazy_wake.load(std::memory_order_relaxed); }
+void set_lazy_team_wake(bool lazy) noexcept { lazy_wake.store(lazy, std::memory_order_relaxed); }
+
+bool lazy_team_wake_pays(int ranks_on_node, int bound_cpus, int node_cpus) noexcept {
+  return bound_cpus <= 1 || ranks_on_node >= node_cpus;
+}
+
+bool is_passive_wait_policy(const char* value) noexcept { return value != nullptr && strcasecmp(value, "passive") == 0; }
 
 }  // namespace detail
 

@@ -1,6 +1,8 @@
 #include <parallax/dist/detail/call_context.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <new>
 #include <string>
 #include <vector>
@@ -273,6 +275,16 @@ call_summary call_context::finish(const std::string& call_failure) {
   }
   progress_.finish(summary.finished);
   return summary;
+}
+
+namespace {
+std::atomic<std::int64_t> lazy_grace_ns{100'000};
+}  // namespace
+
+std::chrono::nanoseconds lazy_wake_grace() noexcept { return std::chrono::nanoseconds(lazy_grace_ns.load(std::memory_order_relaxed)); }
+
+std::chrono::nanoseconds set_lazy_wake_grace(std::chrono::nanoseconds grace) noexcept {
+  return std::chrono::nanoseconds(lazy_grace_ns.exchange(grace.count()));
 }
 
 std::string describe_call_failure(std::exception_ptr failure, const std::string& where) {

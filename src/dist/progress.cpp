@@ -44,7 +44,7 @@ progress_meter::progress_meter(std::string label, std::size_t total, bool enable
       total_(total),
       enabled_(enabled && stream != nullptr),
       stream_(stream),
-      terminal_(stream != nullptr && isatty(fileno(stream)) == 1),
+      terminal_(enabled_ && isatty(fileno(stream)) == 1),  // no system call for a meter that is off (every small call)
       interval_(interval),
       start_(clock::now()),
       next_(start_ + (terminal_ ? std::chrono::duration_cast<clock::duration>(terminal_period)

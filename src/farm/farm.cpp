@@ -227,6 +227,7 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
     map_options m;
     m.schedule = schedule::dynamic(1);
     m.threads = o.slots;
+    m.wake_team_at_once = true;  // slots wait on commands: each starts one at once, crowded node or not
     m.stop = &dispatch_stop;
     m.label = "tasks";
     // The farm reports its own progress (with failures and busy slots), from root's journal.

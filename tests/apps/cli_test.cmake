@@ -55,9 +55,16 @@ expect_json("bench dispatch JSON parses" benchmark=dispatch chunk=auto tasks=200
 if(NOT last_output MATCHES "\"schedule\": \"static\", \"chunk\": 1, ")
   message(SEND_ERROR "bench dispatch: chunk 1 is not the number 1: ${last_output}")
 endif()
-run_case("bench calls JSON" 0 "\"benchmark\": \"calls\", \"ranks\": 2, \"threads\": 1, \"items\": 8, \"calls\": 20, \"passive_wait\": false, \"us_per_call\": [0-9.]+"
+run_case("bench calls JSON" 0 "\"benchmark\": \"calls\", \"ranks\": 2, \"threads\": 1, \"items\": 8, \"calls\": 20, \"passive_wait\": false, \"us_per_call\": [0-9.]+, \"floor_us\": [0-9.]+"
          ${mpi} -n 2 ${PLX_BENCH} calls --calls 20 --json --threads 1 --quiet)
 expect_json("bench calls JSON parses" benchmark=calls calls=20)
+# Several layouts in one run: the first ranks take part, one line each.
+run_case("bench calls layouts" 0 "\"ranks\": 1, \"threads\": 1, \"items\": 4, .*\n.*\"ranks\": 2, \"threads\": 2, \"items\": 8, "
+         ${mpi} -n 2 ${PLX_BENCH} calls --calls 20 --json --threads 2 --quiet --layouts 1x1,2x2,1x1)
+run_case("bench calls layout beyond the run" 2 "--layouts: 3x1 needs 3 ranks x 1 threads, but this run has 2 x 1"
+         ${mpi} -n 2 ${PLX_BENCH} calls --calls 20 --threads 1 --quiet --layouts 3x1)
+run_case("bench calls bad layout" 2 "--layouts: '2y1' is not RANKSxTHREADS"
+         ${mpi} -n 2 ${PLX_BENCH} calls --calls 20 --threads 1 --quiet --layouts 2x1,2y1)
 run_case("bench fft JSON" 0 "\"benchmark\": \"fft\", \"variant\": \"pipeline\", \"dim\": 2, \"n\": 16, "
          ${mpi} -n 2 ${PLX_BENCH} fft --dim 2 --n 16 --repeats 1 --json --threads 1 --quiet)
 expect_json("bench fft JSON parses" benchmark=fft variant=fftw-floor n=16 plan=estimate)

@@ -34,6 +34,16 @@ else
   bad "tasks of the restarted farm: $(grep -h "OMP_WAIT_POLICY\|PLX_PASSIVE" env.* 2>&1)"
 fi
 
+# The farm's slots wait on commands: on the crowded node all 6 start at once (map_options::wake_team_at_once),
+# not one per rank first. Each task waits until all 6 have started (up to 30 s), which only works if they run together.
+for id in 1 2 3 4 5 6; do
+  echo "touch $WORK/started.\$PLX_TASK_ID; for i in \$(seq 300); do [ \$(ls $WORK/started.* | wc -l) -ge 6 ] && exit 0; sleep 0.1; done; exit 1"
+done > tasks.txt
+rm -f started.*
+"$MPIEXEC" --oversubscribe --bind-to none -n 3 "$PLX_RUN" tasks.txt --threads 2 --workdir w-together >/dev/null \
+  2>together.err && ok "crowded farm: its 6 slots run together" || bad "crowded farm: slots did not run together: $(tail -3 together.err)"
+for id in 1 2 3 4 5 6; do echo "env > $WORK/env.\$PLX_TASK_ID"; done > tasks.txt
+
 run chosen 3 2 OMP_WAIT_POLICY=active
 starts=$(count "OPENMP DISPLAY ENVIRONMENT BEGIN" chosen.err)
 [ "$starts" = 3 ] && ! grep -q "GOMP_SPINCOUNT = '0'" chosen.err && ok "the user's OMP_WAIT_POLICY is kept" ||

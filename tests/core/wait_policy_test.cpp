@@ -105,3 +105,19 @@ TEST(PassiveWaitRestart, the_command_line_comes_from_the_kernel) {
 }
 
 }  // namespace
+
+TEST(LazyTeamWake, pays_where_the_ranks_alone_keep_every_core_busy) {
+  EXPECT_TRUE(plx::detail::lazy_team_wake_pays(3, 2, 2));   // 3 ranks sharing 2 cores
+  EXPECT_TRUE(plx::detail::lazy_team_wake_pays(2, 2, 2));   // 2 ranks, 2 cores
+  EXPECT_TRUE(plx::detail::lazy_team_wake_pays(2, 1, 16));  // each rank bound to one core
+  EXPECT_FALSE(plx::detail::lazy_team_wake_pays(2, 4, 4));  // the masters alone would leave 2 cores idle
+  EXPECT_FALSE(plx::detail::lazy_team_wake_pays(1, 2, 2));
+}
+
+TEST(LazyTeamWake, passive_policy_is_read_as_libgomp_reads_it) {
+  EXPECT_TRUE(plx::detail::is_passive_wait_policy("passive"));
+  EXPECT_TRUE(plx::detail::is_passive_wait_policy("PASSIVE"));
+  EXPECT_FALSE(plx::detail::is_passive_wait_policy("active"));
+  EXPECT_FALSE(plx::detail::is_passive_wait_policy(""));
+  EXPECT_FALSE(plx::detail::is_passive_wait_policy(nullptr));
+}

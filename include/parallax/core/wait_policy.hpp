@@ -78,6 +78,23 @@ inline constexpr const char* passive_restart_marker = "PLX_PASSIVE_WAIT_RESTART"
 /// starts. `option_threads` is the --threads value.
 bool apply_crowded_wait_policy(std::optional<int> option_threads);
 
+/// Whether a map call starts on each rank's master thread alone and wakes the other threads only for work
+/// left after a short grace (dist/detail/engine.hpp). Waking a team whose idle threads sleep costs a system
+/// call and, on a crowded node, a wait for a core: about 90 us per parallel region at 3 ranks x 2 threads on
+/// 2 cores, most of a small call. plx::runtime turns it on when idle threads sleep (the crowded restart, or
+/// the user's OMP_WAIT_POLICY=passive) and the node's ranks can keep its cores busy with one thread each
+/// (lazy_team_wake_pays), so that the master's phase leaves no core idle. Tests set it. Thread-safe.
+[[nodiscard]] bool lazy_team_wake() noexcept;
+void set_lazy_team_wake(bool lazy) noexcept;
+
+/// Whether `ranks_on_node` ranks with `bound_cpus` cores each (this rank's mask; the others taken alike) keep a
+/// node of `node_cpus` cores busy with one thread each: each rank bound to one core, or at least as many
+/// ranks as cores.
+[[nodiscard]] bool lazy_team_wake_pays(int ranks_on_node, int bound_cpus, int node_cpus) noexcept;
+
+/// Whether an OMP_WAIT_POLICY value asks for passive waiting (libgomp reads it case-insensitively).
+[[nodiscard]] bool is_passive_wait_policy(const char* value) noexcept;
+
 }  // namespace detail
 
 }  // namespace plx

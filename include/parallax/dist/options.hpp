@@ -51,6 +51,12 @@ struct map_options {
   /// Failures are counted where they happen (a shared counter), so at most `max_failures` plus the tasks
   /// already running fail. A result type can count as a failure without throwing: see map.hpp.
   std::size_t max_failures = 0;
+  /// Start every thread with the call even where idle threads sleep. On a crowded node whose ranks each
+  /// keep a core busy, a call otherwise starts on each rank's master thread alone and wakes the rest only
+  /// for work left after 100 us (no wake-up for a small call: 90 us each at 3 ranks x 2 threads on 2
+  /// cores). Set it when tasks wait rather than compute, so that more of them than cores should run at once
+  /// (the task farm's commands).
+  bool wake_team_at_once = false;
   /// Progress on root's stderr: a bar with done/total, rate and ETA on a terminal, plain lines at most
   /// every `progress_interval` otherwise (SLURM output files).
   bool progress = false;

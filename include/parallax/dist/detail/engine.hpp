@@ -15,6 +15,7 @@
 //   static constexpr bool thread_safe;                    // false: the engine calls it one at a time
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <concepts>
@@ -29,6 +30,7 @@
 
 #include <omp.h>
 
+#include <parallax/core/wait_policy.hpp>
 #include <parallax/dist/detail/call_context.hpp>
 #include <parallax/dist/payload.hpp>
 
@@ -128,6 +130,27 @@ void decode_piece(const std::vector<char>& piece, OnValue&& on_value, OnFailure&
   }
 }
 
+/// How long a map call's master thread works alone before it wakes sleeping team threads
+/// (lazy_team_wake): 100 us, about what waking them costs on a crowded node, and the length of an auto
+/// chunk. A setting for tests (which pin either phase); thread-safe.
+[[nodiscard]] std::chrono::nanoseconds lazy_wake_grace() noexcept;
+std::chrono::nanoseconds set_lazy_wake_grace(std::chrono::nanoseconds grace) noexcept;  ///< returns the old one
+
+/// While it lives, parallel regions that the calling thread opens outside the team (in tasks the master runs
+/// alone) get the threads they would get nested inside the team: one less active level allowed, so with
+/// libgomp's default of one active level they run single-threaded there too, and results that depend on
+/// a task's inner thread count do not depend on which phase ran the task.
+class team_nesting {
+ public:
+  team_nesting() : levels_(omp_get_max_active_levels()) { omp_set_max_active_levels(std::max(0, levels_ - 1)); }
+  ~team_nesting() { omp_set_max_active_levels(levels_); }
+  team_nesting(const team_nesting&) = delete;
+  team_nesting& operator=(const team_nesting&) = delete;
+
+ private:
+  int levels_;
+};
+
 /// Runs the call. `prepare(chunk, scratch)` returns a callable `item(i) -> Result` for that chunk (it may
 /// fetch the chunk's inputs into the thread's `Prepare::scratch_type`). Never throws: returns this rank's
 /// failure of the call (see call_failure_record), "" if none, for ctx.finish(), which every rank must call.
@@ -195,58 +218,125 @@ std::string run_engine(call_context& ctx, Prepare& prepare, Delivery& delivery, 
     ctx.abandon();
   }
 
-#pragma omp parallel num_threads(ctx.threads())
-  {
-    const int thread = omp_get_thread_num();
-    try {
-      worker_state worker = ctx.make_worker(thread);
-      chunk_results<Result> pending;
-      std::vector<char> record;
-      typename Prepare::scratch_type scratch{};
-
-      while (const auto work = ctx.next_chunk(worker)) {
-        auto item = prepare(*work, scratch);
-        const auto started = std::chrono::steady_clock::now();
-        if (stream_to_root) pending.reset(work->begin);
-        std::size_t ran = 0;
-        for (std::size_t i = work->begin; i < work->end; ++i) {
-          if (!ctx.keep_going()) break;
-          ++ran;
-          std::optional<Result> value;
-          std::optional<task_failure> failed;
-          try {
-            value.emplace(item(i));
-          } catch (const std::exception& e) {
-            failed = task_failure{i, ctx.rank(), e.what()};
-          } catch (...) {
-            failed = task_failure{i, ctx.rank(), "unknown exception (not derived from std::exception)"};
-          }
-          if (failed) {
-            ctx.record_failure(*failed);
-            // A record lists its failures under either policy, so root can tell which values it holds.
-            if (stream_to_root) {
-              pending.failures.push_back(std::move(*failed));
-            } else if (collect) {
-              deliver_failure(thread, std::move(*failed));
-            }
-            continue;
-          }
-          if constexpr (reports_failure<Result>) {
-            if (value->counts_as_failure()) ctx.record_failure(task_failure{i, ctx.rank(), "its result reports a failure"});
-          }
+  // One worker's loop: draws its chunks and runs them, until it has none left (true) or, when `until` is
+  // given, that time has passed (false: it may have more).
+  struct thread_locals {
+    chunk_results<Result> pending;
+    std::vector<char> record;
+    typename Prepare::scratch_type scratch{};
+  };
+  const auto drain = [&](int thread, worker_state& worker, thread_locals& locals,
+                         std::optional<std::chrono::steady_clock::time_point> until) {
+    while (!until || std::chrono::steady_clock::now() < *until) {
+      const auto work = ctx.next_chunk(worker);
+      if (!work) return true;
+      auto item = prepare(*work, locals.scratch);
+      const auto started = std::chrono::steady_clock::now();
+      if (stream_to_root) locals.pending.reset(work->begin);
+      std::size_t ran = 0;
+      for (std::size_t i = work->begin; i < work->end; ++i) {
+        if (!ctx.keep_going()) break;
+        ++ran;
+        std::optional<Result> value;
+        std::optional<task_failure> failed;
+        try {
+          value.emplace(item(i));
+        } catch (const std::exception& e) {
+          failed = task_failure{i, ctx.rank(), e.what()};
+        } catch (...) {
+          failed = task_failure{i, ctx.rank(), "unknown exception (not derived from std::exception)"};
+        }
+        if (failed) {
+          ctx.record_failure(*failed);
+          // A record lists its failures under either policy, so root can tell which values it holds.
           if (stream_to_root) {
-            pending.values.push_back(std::move(*value));
-          } else {
-            deliver_value(thread, i, std::move(*value));
+            locals.pending.failures.push_back(std::move(*failed));
+          } else if (collect) {
+            deliver_failure(thread, std::move(*failed));
           }
+          continue;
         }
-        ctx.chunk_done(worker, ran, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-        if (stream_to_root && ran > 0) {
-          pending.ran = ran;
-          record.clear();
-          encode_chunk(record, pending);
-          ctx.stage_result(record);
+        if constexpr (reports_failure<Result>) {
+          if (value->counts_as_failure()) ctx.record_failure(task_failure{i, ctx.rank(), "its result reports a failure"});
         }
+        if (stream_to_root) {
+          locals.pending.values.push_back(std::move(*value));
+        } else {
+          deliver_value(thread, i, std::move(*value));
+        }
+      }
+      ctx.chunk_done(worker, ran, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      if (stream_to_root && ran > 0) {
+        locals.pending.ran = ran;
+        locals.record.clear();
+        encode_chunk(locals.record, locals.pending);
+        ctx.stage_result(locals.record);
+      }
+    }
+    return false;
+  };
+
+  const int threads = ctx.threads();
+  std::vector<worker_state> workers;
+  std::vector<char> drained(static_cast<std::size_t>(threads), 0);  // the worker has no chunk left
+  thread_locals master;
+  bool done = false;
+  try {
+    workers.reserve(static_cast<std::size_t>(threads));
+    for (int t = 0; t < threads; ++t) workers.push_back(ctx.make_worker(t));
+    if (threads == 1) {
+      // No team to wake: the master is the only worker.
+      drain(0, workers[0], master, std::nullopt);
+      done = true;
+    } else if (lazy_team_wake() && !ctx.options().wake_team_at_once) {
+      // The other threads sleep, and waking them costs more than a small call (wait_policy.hpp): the master
+      // runs the workers' chunks in turn, each for the thread it stands in for, and opens the team only
+      // for what is left after lazy_wake_grace(). Delivering as thread 0 is right: only the master runs now.
+      // Parallel regions that tasks open get the threads they would get nested inside the team.
+      const team_nesting nesting;
+      const auto until = std::chrono::steady_clock::now() + lazy_wake_grace();
+      done = true;
+      for (int t = 0; t < threads; ++t) {
+        if (!drain(0, workers[static_cast<std::size_t>(t)], master, until)) {
+          done = false;
+          break;
+        }
+        drained[static_cast<std::size_t>(t)] = 1;
+        // One shared counter: when the master's draw finds it empty, every worker would.
+        if (ctx.options().schedule.kind == schedule_kind::dynamic) break;
+      }
+    }
+  } catch (...) {
+    call_failure.record(std::current_exception(), "a worker thread failed" + on_this_rank);
+    ctx.abandon();
+    done = true;
+  }
+
+  if (!done) {
+#pragma omp parallel num_threads(threads)
+    {
+      const int thread = omp_get_thread_num();
+      try {
+        const auto t = static_cast<std::size_t>(thread);
+        if (thread < threads && !drained[t]) {
+          if (thread == 0) {
+            drain(thread, workers[0], master, std::nullopt);
+          } else {
+            thread_locals locals;
+            drain(thread, workers[t], locals, std::nullopt);
+          }
+          drained[t] = 1;  // each thread writes its own slot
+        }
+      } catch (...) {
+        call_failure.record(std::current_exception(), "a worker thread failed" + on_this_rank);
+        ctx.abandon();
+      }
+    }
+    // A team smaller than asked for (OMP_THREAD_LIMIT, say) leaves workers nobody ran: their items (a
+    // static block) would be missing. The master runs them (after a failure they find the call stopped).
+    try {
+      for (int t = 1; t < threads; ++t) {
+        if (!drained[static_cast<std::size_t>(t)]) drain(0, workers[static_cast<std::size_t>(t)], master, std::nullopt);
       }
     } catch (...) {
       call_failure.record(std::current_exception(), "a worker thread failed" + on_this_rank);
