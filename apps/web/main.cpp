@@ -86,9 +86,10 @@ int main(int argc, char** argv) {
     plx::io::atomic_output output(world, o.out, o.force);
     plx::io::h5_file file = plx::io::h5_file::create(world, output.temporary_path());
 
-    // Every rank holds the whole potential: the adhesion model triangulates all of it at each time.
+    // Every rank sees the whole potential (the adhesion model triangulates all of it at each time), in one
+    // copy per node.
     auto lap = clock_type::now();
-    const std::vector<double> potential = plx::cosmo::read_whole_potential(input);
+    const plx::node_shared<double> potential = plx::cosmo::read_whole_potential(input);
     const double read_s = seconds_since(lap);
     log("read /potential of " + o.input + " (" + std::to_string(input.n) + "^" + std::to_string(input.dim) + ")");
 
@@ -99,7 +100,7 @@ int main(int argc, char** argv) {
       auto slab = std::make_unique<plx::fft::field>(g);
       // estimate: the same FFT algorithms on every layout, so bitwise the same eigenvalues.
       const plx::fft::r2c_plans plans(world, *slab, plx::fft::plan_mode::estimate);
-      plx::cosmo::copy_slab(potential, *slab);
+      plx::cosmo::copy_slab(potential.values(), *slab);
       web = plx::cosmo::deformation_classes(world, plans, *slab, input.box, o.threshold);
     }
     const double deformation_s = seconds_since(lap);
@@ -115,7 +116,7 @@ int main(int argc, char** argv) {
     map.progress = o.progress;
     map.label = "adhesion";
     const plx::web::adhesion_options adhesion{.min_node_mass = o.min_node_mass, .min_filament_mass = o.min_filament_mass};
-    plx::web::write_adhesion_times(world, input.dim, input.n, input.box, potential, times, adhesion, file, map);
+    plx::web::write_adhesion_times(world, input.dim, input.n, input.box, potential.values(), times, adhesion, file, map);
     const double adhesion_s = seconds_since(lap);
     log("adhesion model: " + std::to_string(times.size()) + " times in " + std::to_string(adhesion_s) + " s");
 

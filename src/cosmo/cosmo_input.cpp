@@ -8,6 +8,7 @@
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/fft/modes.hpp>
+#include <parallax/io/node_shared_h5.hpp>
 #include <parallax/io/slab_io.hpp>
 
 namespace plx::cosmo {
@@ -60,9 +61,8 @@ cosmo_input open_cosmo_input(const communicator& comm, const std::string& path) 
   return input;
 }
 
-std::vector<double> read_whole_potential(cosmo_input& input) {
-  // Every rank selects all planes (read_distributed allows overlapping ranges).
-  return io::read_distributed(input.file, "/potential", 0, static_cast<hsize_t>(input.n));
+node_shared<double> read_whole_potential(cosmo_input& input) {
+  return io::read_node_shared(input.file, "/potential");
 }
 
 void copy_slab(std::span<const double> whole, fft::field& field) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <parallax/core/communicator.hpp>
+#include <parallax/dist/node_shared.hpp>
 #include <parallax/fft/field.hpp>
 #include <parallax/io/hdf5_file.hpp>
 
@@ -30,9 +31,12 @@ struct cosmo_input {
 /// file: it has no attribute 'dim'", "input 'x.h5' has no /potential"): bad input, exit code 2 in the apps.
 [[nodiscard]] cosmo_input open_cosmo_input(const communicator& comm, const std::string& path);
 
-/// Collective. The whole /potential (N^dim values, C order, box units) on every rank: each rank reads the
-/// full dataset, in one collective read. Throws plx::io_error on every rank if the read fails on any.
-[[nodiscard]] std::vector<double> read_whole_potential(cosmo_input& input);
+/// Collective. The whole /potential (N^dim values, C order, box units) for every rank, in one copy per node
+/// that the node's ranks share (plx::node_shared): each rank reads a share of its node's planes, in
+/// collective reads of at most 256 MiB per rank, so no transfer nears MPI's 2^31 limits and a node of R
+/// ranks holds one grid, not R. Throws plx::io_error on every rank if a read fails on any, and
+/// plx::config_error if the grid does not fit in a node's memory.
+[[nodiscard]] node_shared<double> read_whole_potential(cosmo_input& input);
 
 /// Copies the planes `field` owns (see slab.hpp) out of a whole grid (`whole`: N^dim values, C order) into
 /// its real-space rows; the padding is left alone. Throws plx::error if `whole` has the wrong size.
