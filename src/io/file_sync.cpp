@@ -27,15 +27,20 @@ void sync_directory_of(const std::string& path) noexcept {
 }
 
 void start_writeback(const std::string& path, std::uint64_t offset, std::uint64_t length) noexcept {
-#ifdef __linux__
   if (length == 0) return;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // any descriptor of the file will do
   if (fd < 0) return;
+  start_writeback(fd, offset, length);
+  ::close(fd);
+}
+
+void start_writeback(int fd, std::uint64_t offset, std::uint64_t length) noexcept {
+#ifdef __linux__
+  if (length == 0) return;
   static_cast<void>(
       ::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(length), SYNC_FILE_RANGE_WRITE));
-  ::close(fd);
 #else
-  static_cast<void>(path);
+  static_cast<void>(fd);
   static_cast<void>(offset);
   static_cast<void>(length);
 #endif

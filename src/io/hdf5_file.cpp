@@ -53,7 +53,8 @@ herr_t collect_error(unsigned /*n*/, const H5E_error2_t* entry, void* client) {
 /// Calls that write to the file (data, or metadata that HDF5 may flush on the way).
 bool is_writing_call(std::string_view call) {
   constexpr std::string_view writing[] = {"H5Dwrite", "H5Awrite", "H5Fflush", "H5Fclose", "H5Fcreate",
-                                          "H5Dcreate2", "H5Gcreate2", "H5Acreate2", "H5Adelete"};
+                                          "H5Dcreate2", "H5Gcreate2", "H5Acreate2", "H5Adelete",
+                                          "pwrite"};
   return std::find(std::begin(writing), std::end(writing), call) != std::end(writing);
 }
 

@@ -1,6 +1,8 @@
 #include <parallax/io/slab_io.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <numeric>
@@ -9,6 +11,7 @@
 #include <mpi.h>
 
 #include <parallax/core/error.hpp>
+#include <parallax/io/detail/direct_write.hpp>
 #include <parallax/io/detail/file_sync.hpp>
 
 namespace plx::io {
@@ -164,6 +167,11 @@ void start_writeback(const h5_file& file, hid_t dataset, const slab_block& block
   detail::start_writeback(file.path(), address + block.offset0 * plane_bytes, block.count0 * plane_bytes);
 }
 
+/// Whether write_block writes the slabs itself where it can (see there); tests switch it off to compare.
+bool direct_slab_writes = true;
+/// The bytes of one pwrite on the direct path (fewer when write_piece_bytes is smaller, in tests).
+constexpr hsize_t direct_write_bytes = hsize_t{1} << 20;
+
 void check_writable(const h5_file& file, const std::string& prefix) {
   if (!file.is_open()) throw io_error(prefix + "the file is closed");
   if (!file.is_writable()) throw io_error(prefix + "the file is open for reading only");
@@ -173,6 +181,7 @@ void check_writable(const h5_file& file, const std::string& prefix) {
 
 namespace detail {
 hsize_t set_write_piece_bytes(hsize_t bytes) noexcept { return std::exchange(write_piece_bytes, std::max<hsize_t>(bytes, 1)); }
+bool set_direct_slab_writes(bool on) noexcept { return std::exchange(direct_slab_writes, on); }
 }  // namespace detail
 
 std::size_t local_buffer_size(const slab_block& block) {
@@ -199,12 +208,107 @@ struct element_types<std::uint8_t> {
   static hid_t file() noexcept { return detail::file_uint8(); }
 };
 
+/// Where the dataset's elements lie in the file when they are one range of it in the memory type's own bytes,
+/// else HADDR_UNDEF. H5Dget_offset is defined only for contiguous storage inside the file, allocated (parallel
+/// HDF5 allocates at creation): not for chunked or compact datasets, nor external storage.
+haddr_t direct_address(const h5_file& file, const std::string& path, hid_t dataset, hsize_t bytes, hid_t memory_type) {
+  const haddr_t address = H5Dget_offset(dataset);
+  if (address == HADDR_UNDEF) {
+    H5Eclear2(H5E_DEFAULT);
+    return HADDR_UNDEF;
+  }
+  if (H5Dget_storage_size(dataset) != bytes) return HADDR_UNDEF;
+  h5_id type = own(H5Dget_type(dataset), h5_kind::datatype, "H5Dget_type", file, path);
+  // Another byte order (an existing dataset written elsewhere) would need HDF5's conversion.
+  if (!detail::check_h5_tri(H5Tequal(type.get(), memory_type), "H5Tequal", file, path)) return HADDR_UNDEF;
+  return address;
+}
+
+/// The direct path of write_block (see below): writes this rank's planes into the dataset's bytes with
+/// write_rows_at and returns true, on every rank, or returns false on every rank when any cannot.
+template <class T>
+bool write_directly(h5_file& file, const std::string& path, hid_t dataset, const slab_block& block,
+                    std::span<const T> local) {
+  const auto& dims = block.global_dims;
+  const hsize_t plane_elements = product(std::span(dims).subspan(1));
+  const haddr_t address = detail::agreed(file, [&] {
+    return direct_address(file, path, dataset, dims[0] * plane_elements * sizeof(T), element_types<T>::memory());
+  });
+  // The same answer everywhere (the address is metadata, which every rank holds alike), but whether to take
+  // part in H5Dwrite's collective calls must be one decision: checked, not assumed.
+  const int mine = direct_slab_writes && address != HADDR_UNDEF ? 1 : 0;
+  int everywhere = 0;
+  plx::detail::check_mpi(MPI_Allreduce(&mine, &everywhere, 1, MPI_INT, MPI_MIN, file.comm().native()),
+                         "MPI_Allreduce");
+  if (everywhere == 0) return false;
+  detail::agreed(file, [&] {
+    int error = 0;
+    if (block.count0 > 0) {
+      detail::strided_rows rows{.data = reinterpret_cast<const std::byte*>(local.data())};
+      if (dims.size() == 1) {
+        rows.rows = 1;
+        rows.row_bytes = rows.stride_bytes = block.count0 * sizeof(T);
+      } else {
+        rows.rows = block.count0 * (plane_elements / dims.back());
+        rows.row_bytes = dims.back() * sizeof(T);
+        rows.stride_bytes = effective_stride(block) * sizeof(T);
+      }
+      error = detail::write_rows_at(file.path(), address + block.offset0 * plane_elements * sizeof(T), rows,
+                                    std::min(write_piece_bytes, direct_write_bytes), write_piece_bytes);
+    }
+    errno = error;
+    detail::check_h5(detail::injected_write_result(error == 0 ? 0 : -1), "pwrite", file, path);
+  });
+  return true;
+}
+
 // How the slabs reach the disk, and why (issue 12). Measured with `plx-bench io`: plx-cosmo's write stage at
 // 3D N = 256 (640 MiB: density, potential, displacement) on 2 ranks against dd conv=fdatasync of the same bytes
-// in the same directory, on the shared 2-core VM at load average 10-12 (other builds running), whose disk
-// and page cache swing by 2-3x from minute to minute. Variants that can be switched inside one process were
-// timed in turns in one run (medians of 5; dd 0.92 s there); the others in runs of their own, where only
-// large differences count. "write" is the time to hand the data to the kernel, "commit" the final fsync.
+// in the same directory, on the shared 2-core VM (ext4 on a virtio disk), whose disk and page cache swing by
+// 2-3x from minute to minute. Variants that can be switched inside one process were timed in turns in one run
+// (medians of 5); the others in runs of their own, where only large differences count. "write" is the time to
+// hand the data to the kernel, "commit" the final fsync.
+//
+// The direct path (write_directly, taken whenever it can be): each rank's planes are one contiguous byte range
+// of a contiguous dataset, at H5Dget_offset(dataset) + offset0 * plane bytes, so every rank writes its range
+// itself with pwrite() through its own descriptor (io/detail/direct_write.hpp), past HDF5's raw-data path.
+// - Safe because HDF5 never writes those bytes: the dataset's storage is allocated at creation (parallel HDF5
+//   forces H5D_ALLOC_TIME_EARLY), never filled (H5D_FILL_TIME_NEVER), and no H5Dwrite or H5Dread touches it in
+//   this call, so neither the MPI-IO driver (which has no sieve buffer) nor a raw-data cache holds any of it;
+//   metadata lives at other addresses. The file's bytes are the ones H5Dwrite writes (checked against it in
+//   tests/io/hdf5_test.cpp, padded rows, odd N and empty ranks, 1-4 ranks).
+// - Not taken (H5Dwrite below, on every rank alike) where H5Dget_offset is undefined (chunked or compact,
+//   external storage), the storage is not exactly the elements, or an existing dataset's type is not the
+//   memory type byte for byte (conversion needed).
+// - Failures stay collective: the write is one agreed step, so ENOSPC on one rank throws the same io_error on
+//   every rank (as a failed H5Dwrite, the file is then never H5Fclose'd; the fault site "hdf5.write" injects
+//   here as it does into H5Dwrite, once per call).
+// - Many nodes: plain pwrite()s of disjoint byte ranges of one shared file are what POSIX-compliant parallel
+//   file systems (Lustre, GPFS) are built for, and NFS writes back only the bytes a client dirtied (no
+//   read-modify-write of whole pages across clients); each rank's descriptor is closed (NFS: flushed, a failed
+//   write-back reported) before the agreed step, and root's fsync at commit stays the one sync, as with
+//   MPI-IO, which on such systems also ends in pwrite() per rank.
+// - Buffered pwrite()s of 1 MiB (padded rows packed into a 1 MiB buffer, contiguous ones written in place)
+//   and early writeback (start_writeback, see below) after every 64 MiB. Timed in turns in one run against
+//   the H5Dwrite path below (load average 2.0-3.5, other agents' builds running; medians of 5 runs of 5):
+//   plx/dd 1.13 against 0.93 at N = 256, 1.04 against 0.81 at N = 128; again, the final code against the
+//   build before it (load average 2.5-5.3): 0.92 against 0.64 at N = 256, 0.92 against 0.40 at N = 128. The size of the write() calls
+//   decides, in runs of 3 against each other (ratio to dd at N = 256, then N = 128): without early writeback
+//   8 MiB 0.47-0.61 / 0.31-0.33, 2 MiB 0.75-0.89 / 0.50-0.78, 1 MiB 0.82-0.96 / 0.57-0.91, 256 KiB
+//   0.76-1.03 / 0.76-0.96; 64 MiB writes, each followed by its writeback, 0.20-0.25 (N = 256); 1 MiB with
+//   writeback every 64 MiB 0.95-1.05 / 0.72-0.85, the H5Dwrite path 0.59-1.10 / 0.80-0.97 in that run.
+//   Probably because a buffered write holds the file's inode lock for its whole length, so that with large
+//   writes one rank waits while the other copies.
+// - O_DIRECT (page-aligned staging buffer, whole pages direct, an unaligned head and tail buffered, as
+//   map_to_h5 does): slower on this disk. At N = 256 0.47-0.76 with 8 MiB writes, 0.34-0.44 with 64 MiB and
+//   0.52-0.67 with 1 MiB, against 0.55-1.05 for the H5Dwrite path in the same runs; at N = 128 0.30-0.68.
+//   dd itself with oflag=direct (8 MiB blocks, then fdatasync) took 0.72-1.07 s against 0.52-0.66 s
+//   buffered, and 2 or 4 parallel O_DIRECT streams into one file 0.98-1.28 s: the page cache and the
+//   kernel's writeback beat synchronous direct writes here. Not taken. Nor H5Pset_alignment, which only
+//   O_DIRECT would need (buffered writes take any offset; see the alignment item below).
+//
+// The H5Dwrite path, for the datasets the direct path cannot take, as tuned before it (load average 10-12,
+// dd 0.92 s):
 // - Collective transfer (H5FD_MPIO_COLLECTIVE), Open MPI's default OMPIO. Each rank's planes are one
 //   contiguous range of the file, and OMPIO writes them straight from the strided FFTW rows (pwritev of
 //   1024 rows) or the packed buffer (pwrite), with no copy and no exchange between ranks. Kept.
@@ -254,6 +358,7 @@ void write_block(h5_file& file, const std::string& dataset_path, const slab_bloc
 
   // Agreed steps (hdf5_file.hpp): the collective H5Dwrite can fail on the ranks that write to disk only.
   h5_id dataset = detail::create_dataset(file, dataset_path, block.global_dims, element_types<T>::file());
+  if (write_directly(file, dataset_path, dataset.get(), block, local)) return;
   h5_id transfer = detail::agreed(file, [&] { return detail::collective_transfer(file, dataset_path); });
   // In pieces of whole planes (see above for why): every rank makes the same number of collective writes,
   // selecting nothing once it has run out of planes.

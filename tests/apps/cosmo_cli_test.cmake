@@ -35,12 +35,12 @@ expect_no_file(wisdom.h5 "unwritable --wisdom")
 
 # A write that fails on rank 1 only (an injected full disk, so this runs without root): every rank stops,
 # root prints one line naming the file and the cause, exit 1, and no temporary file is left.
-run_case("a full disk on rank 1 only" 1 "error: H5Dwrite failed.*injected.h5.tmp.*No space left on device"
+run_case("a full disk on rank 1 only" 1 "error: (H5Dwrite|pwrite) failed.*injected.h5.tmp.*No space left on device"
          ${CMAKE_COMMAND} -E env PLX_FAULT=hdf5.write@1 ${mpi} -n 2 ${PLX_COSMO} --quiet --out injected.h5)
 expect_one_clean_line("a full disk on rank 1 only")
 expect_no_file(injected.h5 "a full disk on rank 1 only")
 # The same in the third write, the displacement's first part (written a few planes at a time).
-run_case("a full disk on rank 1 in the displacement" 1 "error: H5Dwrite failed.*displacement.*injected.h5.tmp.*No space left on device"
+run_case("a full disk on rank 1 in the displacement" 1 "error: (H5Dwrite|pwrite) failed.*displacement.*injected.h5.tmp.*No space left on device"
          ${CMAKE_COMMAND} -E env PLX_FAULT=hdf5.write@1,after=2 ${mpi} -n 2 ${PLX_COSMO} --quiet --out injected.h5)
 expect_one_clean_line("a full disk on rank 1 in the displacement")
 expect_no_file(injected.h5 "a full disk on rank 1 in the displacement")

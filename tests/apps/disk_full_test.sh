@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A full disk is an error, never a hang: the apps write onto a 2 MiB tmpfs and must exit non-zero within
 # seconds, on every rank, naming the file and "No space left on device", and leave no temporary file.
-#   cosmo: plx-cosmo at 2 ranks (H5Dwrite fails on the rank that writes) and 3 ranks (Open MPI loses the
+#   cosmo: plx-cosmo at 2 ranks (the slab write fails on the rank that writes) and 3 ranks (Open MPI loses the
 #          ENOSPC of some writes; the close must notice).
 #   run:   plx-run whose tasks fill the disk, so that summary.h5 cannot be written, and then so that the
 #          journal append fails; the journal stays readable and --resume, after the file system is grown,

@@ -53,7 +53,7 @@ expect_one_clean_line("a directory as the output")
 run_case("the input as the output" 2 "--out 'cosmo2.h5' is the input file" ${mpi} -n 2 ${PLX_WEB} --quiet cosmo2.h5 --out cosmo2.h5 --force)
 
 # A write, or the potential's read, failing on rank 1 only: every rank stops, one line, exit 1, no output.
-run_case("a full disk on rank 1 only" 1 "error: H5Dwrite failed.*injected.h5.tmp.*No space left on device"
+run_case("a full disk on rank 1 only" 1 "error: (H5Dwrite|pwrite) failed.*injected.h5.tmp.*No space left on device"
          ${CMAKE_COMMAND} -E env PLX_FAULT=hdf5.write@1 ${mpi} -n 2 ${PLX_WEB} --quiet cosmo2.h5 --out injected.h5)
 expect_one_clean_line("a full disk on rank 1 only")
 expect_no_file(injected.h5 "a full disk on rank 1 only")

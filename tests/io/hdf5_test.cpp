@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <span>
@@ -780,6 +781,173 @@ TEST_F(Hdf5Io, a_slab_written_in_parts_reads_back_whole) {
   EXPECT_TRUE(all_ranks(overlap.empty() == (world().size() == 1))) << "every rank refuses an overlap, or none";
   if (world().size() > 1) {
     EXPECT_NE(overlap.find("overlap"), std::string::npos) << overlap;
+  }
+}
+
+// --- the direct path -----------------------------------------------------------------------------------
+// write_distributed writes a rank's planes into the dataset's bytes itself where it can (slab_io.cpp). The
+// file must hold exactly what H5Dwrite writes: padded rows with an odd N (rows of 7 doubles 8 apart), a vector
+// field, a 1D array, 8-bit labels, a slab written in parts, with the last rank holding no planes, and writes
+// of 1000 bytes (most cut a row in two).
+
+/// Root's copy of each dataset of `file_path` named in `names`, flattened (empty elsewhere).
+std::vector<std::vector<double>> read_on_root(const std::string& file_path, const std::vector<std::string>& names) {
+  auto file = plx::io::h5_file::open_read(world(), file_path);
+  std::vector<std::vector<double>> values;
+  for (const std::string& name : names) {
+    values.push_back(world().is_root() ? plx::io::read_all(file, name) : std::vector<double>());
+  }
+  file.close();
+  return values;
+}
+
+/// Writes the same datasets as the direct path and as H5Dwrite; restores the switch however the test ends.
+struct direct_writes {
+  explicit direct_writes(bool on) : saved(plx::io::detail::set_direct_slab_writes(on)) {}
+  ~direct_writes() { plx::io::detail::set_direct_slab_writes(saved); }
+  direct_writes(const direct_writes&) = delete;
+  direct_writes& operator=(const direct_writes&) = delete;
+  bool saved;
+};
+
+TEST_F(Hdf5Io, the_direct_path_writes_the_bytes_h5dwrite_writes) {
+  struct piece_size {
+    hsize_t saved = plx::io::detail::set_write_piece_bytes(1000);
+    ~piece_size() { plx::io::detail::set_write_piece_bytes(saved); }
+  } small_writes;
+  const std::vector<hsize_t> dims = {9, 5, 7};
+  const hsize_t stride = 2 * (dims[2] / 2 + 1);  // 8
+  const plane_range mine = split_planes(dims[0], world().rank(), world().size());
+  const plx::io::slab_block padded{.global_dims = dims, .offset0 = mine.offset, .count0 = mine.count,
+                                   .row_stride = stride};
+  const hsize_t rows = mine.count * dims[1];
+  std::vector<double> density(plx::io::local_buffer_size(padded), -999.0);
+  std::vector<std::uint8_t> labels(plx::io::local_buffer_size(padded), 255);
+  for (hsize_t row = 0; row < rows; ++row) {
+    for (hsize_t k = 0; k < dims[2]; ++k) {
+      const hsize_t flat = (mine.offset * dims[1] + row) * dims[2] + k;
+      density[row * stride + k] = value_at(flat);
+      labels[row * stride + k] = static_cast<std::uint8_t>(flat % 4);
+    }
+  }
+  const std::vector<hsize_t> vector_dims = {dims[0], dims[1], dims[2], 3};
+  const hsize_t per_plane = dims[1] * dims[2] * 3;
+  std::vector<double> displacement(mine.count * per_plane);
+  for (std::size_t n = 0; n < displacement.size(); ++n) displacement[n] = -value_at(mine.offset * per_plane + n);
+  const std::vector<hsize_t> line_dims = {dims[0]};
+  std::vector<double> line(mine.count);
+  for (std::size_t n = 0; n < line.size(); ++n) line[n] = value_at(mine.offset + n);
+  std::uint64_t most = mine.count;
+  MPI_Allreduce(MPI_IN_PLACE, &most, 1, MPI_UINT64_T, MPI_MAX, world().native());
+
+  const auto write_all = [&](const std::string& file_path) {
+    auto file = plx::io::h5_file::create(world(), file_path);
+    plx::io::write_distributed(file, "/density", padded, density);
+    plx::io::write_distributed(file, "/labels", padded, labels);
+    plx::io::write_distributed(file, "/displacement", {.global_dims = vector_dims, .offset0 = mine.offset,
+                                                       .count0 = mine.count},
+                               displacement);
+    plx::io::write_distributed(file, "/line", {.global_dims = line_dims, .offset0 = mine.offset, .count0 = mine.count},
+                               line);
+    for (hsize_t first = 0; first < most; first += 2) {  // two planes at a time, as plx-cosmo does
+      const hsize_t count = first < mine.count ? std::min<hsize_t>(2, mine.count - first) : 0;
+      plx::io::write_distributed_part(
+          file, "/parts",
+          {.global_dims = vector_dims, .offset0 = mine.offset + std::min(first, mine.count), .count0 = count},
+          std::span<const double>(displacement).subspan(std::min(first, mine.count) * per_plane, count * per_plane));
+    }
+    file.close();
+  };
+  {
+    const direct_writes on(true);
+    write_all(path("direct.h5"));
+  }
+  {
+    const direct_writes off(false);
+    write_all(path("h5dwrite.h5"));
+  }
+  const std::vector<std::string> names = {"/density", "/labels", "/displacement", "/line", "/parts"};
+  const auto direct = read_on_root(path("direct.h5"), names);
+  const auto reference = read_on_root(path("h5dwrite.h5"), names);
+
+  if (!world().is_root()) return;
+  for (std::size_t d = 0; d < names.size(); ++d) {
+    ASSERT_EQ(direct[d].size(), reference[d].size()) << names[d];
+    EXPECT_EQ(std::memcmp(direct[d].data(), reference[d].data(), direct[d].size() * sizeof(double)), 0) << names[d];
+  }
+  ASSERT_EQ(direct[0].size(), dims[0] * dims[1] * dims[2]);
+  for (std::size_t n = 0; n < direct[0].size(); ++n) ASSERT_EQ(direct[0][n], value_at(n)) << "density " << n;
+  for (std::size_t n = 0; n < direct[2].size(); ++n) ASSERT_EQ(direct[2][n], -value_at(n)) << "displacement " << n;
+  EXPECT_EQ(direct[4], direct[2]) << "written in parts";
+}
+
+/// Collective. Creates, with HDF5's own calls, datasets of shape `dims` that write_distributed must write through
+/// H5Dwrite: "/chunked" (no single address) and "/big_endian" (HDF5 converts the bytes).
+void create_foreign_datasets(plx::io::h5_file& file, const std::vector<hsize_t>& dims) {
+  using plx::io::h5_id;
+  using plx::io::h5_kind;
+  const h5_id space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), h5_kind::dataspace);
+  const h5_id chunked(H5Pcreate(H5P_DATASET_CREATE), h5_kind::property_list);
+  const std::vector<hsize_t> chunk(dims.size(), 2);
+  H5Pset_chunk(chunked.get(), static_cast<int>(chunk.size()), chunk.data());
+  const h5_id big_endian(H5Tcopy(plx::io::detail::file_double()), h5_kind::datatype);
+  H5Tset_order(big_endian.get(), H5T_ORDER_BE);
+  const h5_id first(H5Dcreate2(file.native(), "/chunked", plx::io::detail::file_double(), space.get(), H5P_DEFAULT,
+                               chunked.get(), H5P_DEFAULT),
+                    h5_kind::dataset);
+  const h5_id second(H5Dcreate2(file.native(), "/big_endian", big_endian.get(), space.get(), H5P_DEFAULT,
+                                H5P_DEFAULT, H5P_DEFAULT),
+                     h5_kind::dataset);
+  EXPECT_TRUE(first.valid() && second.valid());
+}
+
+TEST_F(Hdf5Io, datasets_the_direct_path_cannot_take_go_through_h5dwrite) {
+  // Existing datasets of the right shape that are chunked, or big-endian (same class and size, so accepted):
+  // write_distributed rewrites them through H5Dwrite. A fault injected on the last rank names the path that
+  // failed: H5Dwrite for the chunked dataset, pwrite for a new one (each in a file of its own: a failed file
+  // is let go, see h5_file::close).
+  const std::vector<hsize_t> dims = {6, 4};
+  const plane_range mine = split_planes(dims[0], world().rank(), world().size());
+  std::vector<double> local(mine.count * dims[1]);
+  for (std::size_t n = 0; n < local.size(); ++n) local[n] = value_at(mine.offset * dims[1] + n);
+  const plx::io::slab_block block{.global_dims = dims, .offset0 = mine.offset, .count0 = mine.count};
+  {
+    auto file = plx::io::h5_file::create(world(), path("foreign.h5"));
+    create_foreign_datasets(file, dims);
+    plx::io::write_distributed(file, "/chunked", block, local);
+    plx::io::write_distributed(file, "/big_endian", block, local);
+    file.close();
+  }
+  const auto values = read_on_root(path("foreign.h5"), {"/chunked", "/big_endian"});
+
+  const int failing = world().size() - 1;
+  std::vector<std::string> messages;
+  for (const char* name : {"/chunked", "/fresh"}) {
+    auto file = plx::io::h5_file::create(world(), path(std::string("failing_") + (name + 1) + ".h5"));
+    create_foreign_datasets(file, dims);
+    if (world().rank() == failing) plx::detail::arm_fault("hdf5.write");
+    try {
+      plx::io::write_distributed(file, name, block, local);
+    } catch (const plx::io_error& error) {
+      messages.emplace_back(error.what());
+    }
+    plx::detail::disarm_faults();
+    file.close();
+  }
+
+  messages.resize(2);  // (empty where a write did not throw: checked below, after the last collective call)
+  const bool same[2] = {same_everywhere(messages[0]), same_everywhere(messages[1])};
+  EXPECT_TRUE(same[0] && same[1]) << messages[0] << " / " << messages[1];
+  EXPECT_NE(messages[0].find("H5Dwrite failed for '/chunked'"), std::string::npos) << messages[0];
+  EXPECT_NE(messages[1].find("pwrite failed for '/fresh'"), std::string::npos) << messages[1];
+  for (const std::string& message : messages) {
+    EXPECT_NE(message.find("No space left on device"), std::string::npos) << message;
+    EXPECT_NE(message.find("rank " + std::to_string(failing) + " of"), std::string::npos) << message;
+  }
+  if (!world().is_root()) return;
+  for (const auto& written : values) {
+    ASSERT_EQ(written.size(), dims[0] * dims[1]);
+    for (std::size_t n = 0; n < written.size(); ++n) ASSERT_EQ(written[n], value_at(n)) << n;
   }
 }
 

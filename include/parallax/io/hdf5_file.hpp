@@ -26,7 +26,8 @@
 // What remains: a disk that fills exactly while HDF5 writes metadata inside one of its own collective
 // operations (H5Fclose, H5Fflush, or a metadata cache flush that any metadata call may trigger), on some
 // ranks only, can still hang inside HDF5 1.10, which leaves its internal barriers early on the failing
-// ranks. It has not been seen in the tests: on a full disk the raw data writes (H5Dwrite) fail first.
+// ranks. It has not been seen in the tests: on a full disk the raw data writes (write_distributed's
+// own pwrite, or H5Dwrite) fail first.
 //
 //   auto file = plx::io::h5_file::create(rt.world(), "run.h5");
 //   plx::io::set_attribute(file, "/", "box_size_mpc_h", 500.0);
@@ -354,9 +355,9 @@ auto agreed(h5_file& file, Step&& step) {
 }
 
 /// Passes `code` through, or -1 with errno ENOSPC when the fault site "hdf5.write" is armed on this process
-/// (plx::detail::arm_fault, or PLX_FAULT=hdf5.write@rank): the HDF5 writes parallax makes (H5Dwrite,
-/// H5Awrite) then report failure after HDF5 carried them out, as a full disk reported to one rank only
-/// would. For tests of the failure paths only.
+/// (plx::detail::arm_fault, or PLX_FAULT=hdf5.write@rank): the writes parallax makes into HDF5 files (H5Dwrite,
+/// H5Awrite, write_distributed's own pwrite) then report failure after they were carried out, as a full disk
+/// reported to one rank only would. For tests of the failure paths only.
 herr_t injected_write_result(herr_t code) noexcept;
 /// The same for reads: -1 with errno EIO when the fault site "hdf5.read" is armed on this process (the H5Dread
 /// of read_distributed then fails after HDF5 carried it out, as an unreadable disk seen by one rank would).

@@ -1,5 +1,6 @@
-// Distributed arrays in one HDF5 file: every rank writes and reads its own slab of planes with collective
-// MPI-IO, straight into the shared file (nothing is gathered to root).
+// Distributed arrays in one HDF5 file: every rank writes and reads its own slab of planes straight into the
+// shared file (nothing is gathered to root): writes with pwrite() into the dataset's bytes where its storage
+// allows (contiguous, as write_distributed creates it), else, and reads, with collective MPI-IO.
 //
 // Index convention (the FFTW-MPI slab layout): a dataset of global shape (d0, d1, ..., dk) is stored in
 // C order (last index fastest). Dim 0 is split over ranks: a rank holds the `count0` consecutive planes
@@ -16,7 +17,8 @@
 //                               .row_stride = 2 * (N / 2 + 1)},
 //                              std::span(field, alloc_local_in_doubles));
 //
-// The padding is skipped by a strided HDF5 memory selection; nothing is copied.
+// The padding is left out on the way: rows are packed 1 MiB at a time for the write (or skipped by a strided
+// HDF5 memory selection); no copy of the slab is made.
 #pragma once
 
 #include <hdf5.h>
@@ -98,9 +100,13 @@ void write_from_root(h5_file& file, const std::string& dataset_path, std::span<c
 [[nodiscard]] std::vector<double> read_all(const h5_file& file, const std::string& dataset_path);
 
 namespace detail {
-/// Sets the most bytes one rank hands to one H5Dwrite in write_distributed (64 MiB; at least 1) and returns
+/// Sets the most bytes one rank hands to one H5Dwrite in write_distributed (64 MiB; at least 1), on the direct
+/// path the bytes after which it starts the writeback and the most of one pwrite (1 MiB, or fewer), and returns
 /// the previous value. For tests, which exercise several pieces with small arrays.
 hsize_t set_write_piece_bytes(hsize_t bytes) noexcept;
+/// Turns write_distributed's direct path (slab_io.cpp) on (the default) or off, returning the previous
+/// setting. For tests, which compare the two paths' files.
+bool set_direct_slab_writes(bool on) noexcept;
 }  // namespace detail
 
 /// The shape of a dataset, slowest dim first. Independent. Throws plx::io_error if it is missing.

@@ -21,5 +21,7 @@ void sync_directory_of(const std::string& path) noexcept;
 /// them). A writer that calls it after each large piece lets the disk work while it prepares the next one,
 /// so that the final fsync has little left to wait for.
 void start_writeback(const std::string& path, std::uint64_t offset, std::uint64_t length) noexcept;
+/// The same through an open descriptor of the file.
+void start_writeback(int fd, std::uint64_t offset, std::uint64_t length) noexcept;
 
 }  // namespace plx::io::detail
