@@ -339,11 +339,13 @@ bool write_directly(h5_file& file, const std::string& path, hid_t dataset, const
 //   of 64 MiB 0.71). Small pieces make sync_file_range wait on a busy disk; 64 MiB taken.
 //
 // write_distributed (`whole`: the ranks' planes tile dim 0) and write_distributed_part.
+// write_from_root too, with every plane on root (`function` names the caller in messages).
 template <class T>
 void write_block(h5_file& file, const std::string& dataset_path, const slab_block& block, std::span<const T> local,
-                 bool whole) {
+                 bool whole, const char* function = nullptr) {
   detail::h5_quiet quiet;
-  const std::string prefix = context(whole ? "write_distributed" : "write_distributed_part", file, dataset_path);
+  const std::string prefix =
+      context(function != nullptr ? function : whole ? "write_distributed" : "write_distributed_part", file, dataset_path);
   check_writable(file, prefix);
   const std::string failure = local_problem(block, local.size());
   hsize_t most_planes = 0;
@@ -482,6 +484,13 @@ void write_from_root(h5_file& file, const std::string& dataset_path, std::span<c
   plx::detail::check_mpi(MPI_Bcast(shape.data(), rank_count, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
   const std::vector<hsize_t> global(shape.begin(), shape.end());
 
+  if (!global.empty() && product(global) > 0) {
+    // Root holds every plane: the slabs' path, so a dataset of many GiB (plx-web's filaments) goes out in
+    // 1 MiB pwrites, or H5Dwrites of at most 64 MiB, never as one MPI-IO transfer past 2^31 bytes.
+    const slab_block block{.global_dims = global, .offset0 = 0, .count0 = comm.is_root() ? global[0] : 0, .row_stride = 0};
+    write_block(file, dataset_path, block, comm.is_root() ? root_data : std::span<const double>(), true, "write_from_root");
+    return;
+  }
   h5_id dataset = detail::create_double_dataset(file, dataset_path, global);
   // An empty dataset has no storage to write to (HDF5 fails on it); the shape alone is the content. Every
   // rank sees root's shape, so every rank skips.
