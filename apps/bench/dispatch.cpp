@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include <mpi.h>
 
 #include <parallax/app/json_line.hpp>
+#include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/dist/map.hpp>
 
@@ -128,22 +130,32 @@ int run_calls(runtime& rt, const calls_options& options) {
     const std::size_t items = 4 * static_cast<std::size_t>(layout.ranks);
     double per_call = 0;
     double floor = 0;
+    // A failure among the layout's ranks is theirs alone until the others leave the sleeping barrier; then
+    // every rank throws it.
+    std::exception_ptr failure;
     if (in_layout) {
-      map_options mo;
-      mo.threads = layout.threads;
-      per_call = us_per_call(part, options.calls, [&] {
-        (void)map(part, items, [](std::size_t i) { return static_cast<int>(i); }, mo);
-      });
-      floor = us_per_call(part, options.calls, [&] {
-        std::uint64_t mine[3] = {items, 1, 0};
-        std::vector<std::uint64_t> all(3 * static_cast<std::size_t>(part.size()));
-        detail::check_mpi(MPI_Allgather(mine, 3, MPI_UINT64_T, all.data(), 3, MPI_UINT64_T, part.native()),
-                          "MPI_Allgather");
-        std::uint64_t local[6] = {}, total[6] = {};
-        detail::check_mpi(MPI_Allreduce(local, total, 6, MPI_UINT64_T, MPI_SUM, part.native()), "MPI_Allreduce");
-      });
+      try {
+        map_options mo;
+        mo.threads = layout.threads;
+        per_call = us_per_call(part, options.calls, [&] {
+          (void)map(part, items, [](std::size_t i) { return static_cast<int>(i); }, mo);
+        });
+        floor = us_per_call(part, options.calls, [&] {
+          std::uint64_t mine[3] = {items, 1, 0};
+          std::vector<std::uint64_t> all(3 * static_cast<std::size_t>(part.size()));
+          detail::check_mpi(MPI_Allgather(mine, 3, MPI_UINT64_T, all.data(), 3, MPI_UINT64_T, part.native()),
+                            "MPI_Allgather");
+          std::uint64_t local[6] = {}, total[6] = {};
+          detail::check_mpi(MPI_Allreduce(local, total, 6, MPI_UINT64_T, MPI_SUM, part.native()), "MPI_Allreduce");
+        });
+      } catch (...) {
+        failure = std::current_exception();
+      }
     }
     sleeping_barrier(rt.world());
+    detail::on_all_ranks(rt.world(), [&] {
+      if (failure) std::rethrow_exception(failure);
+    });
     if (!rt.is_root()) continue;
     if (options.json) {
       print_json_line({{"benchmark", "calls"},

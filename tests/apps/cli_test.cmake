@@ -63,6 +63,10 @@ run_case("bench calls layouts" 0 "\"ranks\": 1, \"threads\": 1, \"items\": 4, .*
          ${mpi} -n 2 ${PLX_BENCH} calls --calls 20 --json --threads 2 --quiet --layouts 1x1,2x2,1x1)
 run_case("bench calls layout beyond the run" 2 "--layouts: 3x1 needs 3 ranks x 1 threads, but this run has 2 x 1"
          ${mpi} -n 2 ${PLX_BENCH} calls --calls 20 --threads 1 --quiet --layouts 3x1)
+# A failure inside a 2-rank layout of a 3-rank run: the third rank, asleep outside the layout, ends too.
+run_case("bench calls failure in a layout" 1 "passing results to root failed on rank 1"
+         ${CMAKE_COMMAND} -E env PLX_FAULT=MPI_Isend@1 ${mpi} -n 3 ${PLX_BENCH} calls --calls 20 --threads 1 --quiet
+         --layouts 2x1)
 run_case("bench calls bad layout" 2 "--layouts: '2y1' is not RANKSxTHREADS"
          ${mpi} -n 2 ${PLX_BENCH} calls --calls 20 --threads 1 --quiet --layouts 2x1,2y1)
 run_case("bench fft JSON" 0 "\"benchmark\": \"fft\", \"variant\": \"pipeline\", \"dim\": 2, \"n\": 16, "
