@@ -112,33 +112,37 @@ atomic_output::~atomic_output() {
 void atomic_output::commit() {
   if (committed_) throw io_error("output '" + final_path_ + "' was already committed");
   if (temporary_path_.empty()) throw io_error("commit() on an atomic_output that was moved from");
-  // Every rank has finished writing (and closed the file) before root renames it.
-  comm_.barrier();
-  std::string failure;
+  // Data first, then the name: after a crash the final name never points at a partly written file. Every
+  // rank syncs, and root renames only once all have (the agreement is also the barrier that orders every
+  // rank's writes before the rename): ranks write their own slabs (slab_io.cpp), and on a parallel file
+  // system each node's client holds its ranks' dirty pages, which root's fsync would not reach. On one node
+  // the first fsync does the work and the others find little left.
+  std::string synced = detail::sync_path(temporary_path_);
+  if (!synced.empty()) {
+    // Some of the data may not have reached the disk (a full disk, a quota): the file is not a result.
+    synced = "cannot flush '" + temporary_path_ + "' to disk: " + synced + " (for '" + final_path_ + "', on rank " +
+             std::to_string(comm_.rank()) + ")";
+  }
+  std::string failure = plx::detail::agree_on_failure(comm_, synced);
+  const bool synced_everywhere = failure.empty();
   bool keep = false;
-  if (comm_.is_root()) {
-    // Data first, then the name: after a crash the final name never points at a partly written file.
-    if (std::string reason = detail::sync_path(temporary_path_); !reason.empty()) {
-      // Some of the data may not have reached the disk (a full disk, a quota): the file is not a result.
-      failure = "cannot flush '" + temporary_path_ + "' to disk: " + reason + " (for '" + final_path_ + "')";
+  if (synced_everywhere && comm_.is_root()) {
+    std::error_code error;
+    fs::rename(temporary_path_, final_path_, error);
+    if (error) {
+      failure = "cannot rename '" + temporary_path_ + "' to '" + final_path_ + "': " + error.message() +
+                "; the data is kept in '" + temporary_path_ + "' (on rank 0)";
+      keep = true;
     } else {
-      std::error_code error;
-      fs::rename(temporary_path_, final_path_, error);
-      if (error) {
-        failure = "cannot rename '" + temporary_path_ + "' to '" + final_path_ + "': " + error.message() +
-                  "; the data is kept in '" + temporary_path_ + "'";
-        keep = true;
-      } else {
-        // Best effort: some file systems cannot sync a directory, and the rename already happened.
-        detail::sync_directory_of(final_path_);
-      }
+      // Best effort: some file systems cannot sync a directory, and the rename already happened.
+      detail::sync_directory_of(final_path_);
     }
   }
   std::string verdict = failure;
-  plx::detail::broadcast_from_root(comm_, verdict);
+  if (synced_everywhere) plx::detail::broadcast_from_root(comm_, verdict);  // the rename's outcome, root's alone
   if (!verdict.empty()) {
     keep_temporary_ = keep;  // root decides; only root removes the file
-    throw io_error(verdict + " (on rank 0)");
+    throw io_error(verdict);
   }
   committed_ = true;
 }

@@ -43,8 +43,9 @@ class atomic_output {
   [[nodiscard]] const std::string& final_path() const noexcept { return final_path_; }
   [[nodiscard]] bool is_committed() const noexcept { return committed_; }
 
-  /// Collective. Call after every rank has finished writing and closed the file. Waits for all ranks,
-  /// then root flushes the temporary file to disk (fsync) and renames it to the final path. Throws
+  /// Collective. Call after every rank has finished writing and closed the file. Every rank flushes the
+  /// temporary file to disk (fsync: on a parallel file system each node holds its own ranks' writes), and
+  /// once all have, root renames it to the final path. Throws
   /// plx::io_error on every rank if that fails. If the flush failed (a full disk: the data may be
   /// incomplete), the destructor removes the temporary file as after any failure; if only the rename
   /// failed, the complete file is kept under its temporary name, which the message gives. Committing twice
