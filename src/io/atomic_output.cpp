@@ -12,6 +12,7 @@
 #include <utility>
 
 #include <parallax/core/collectives.hpp>
+#include <parallax/core/detail/fault_injection.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/io/detail/file_sync.hpp>
 #include <parallax/io/hdf5_file.hpp>
@@ -118,6 +119,7 @@ void atomic_output::commit() {
   // system each node's client holds its ranks' dirty pages, which root's fsync would not reach. On one node
   // the first fsync does the work and the others find little left.
   std::string synced = detail::sync_path(temporary_path_);
+  if (synced.empty() && plx::detail::fault_point("output.sync")) synced = std::strerror(ENOSPC);  // tests: one full disk
   if (!synced.empty()) {
     // Some of the data may not have reached the disk (a full disk, a quota): the file is not a result.
     synced = "cannot flush '" + temporary_path_ + "' to disk: " + synced + " (for '" + final_path_ + "', on rank " +
@@ -142,7 +144,7 @@ void atomic_output::commit() {
   if (synced_everywhere) plx::detail::broadcast_from_root(comm_, verdict);  // the rename's outcome, root's alone
   if (!verdict.empty()) {
     keep_temporary_ = keep;  // root decides; only root removes the file
-    throw io_error(verdict);
+    throw plx::detail::collective(io_error(verdict));  // the same on every rank
   }
   committed_ = true;
 }

@@ -44,6 +44,12 @@ run_case("a full disk on rank 1 in the displacement" 1 "error: (H5Dwrite|pwrite)
          ${CMAKE_COMMAND} -E env PLX_FAULT=hdf5.write@1,after=2 ${mpi} -n 2 ${PLX_COSMO} --quiet --out injected.h5)
 expect_one_clean_line("a full disk on rank 1 in the displacement")
 expect_no_file(injected.h5 "a full disk on rank 1 in the displacement")
+# The final sync fails on rank 1 only (each rank syncs its own writes before root renames): every rank stops,
+# and neither the output nor its temporary file is left.
+run_case("the final sync fails on rank 1 only" 1 "error: cannot flush '.*injected.h5.tmp.*' to disk: No space left on device.*on rank 1"
+         ${CMAKE_COMMAND} -E env PLX_FAULT=output.sync@1 ${mpi} -n 2 ${PLX_COSMO} --quiet --out injected.h5)
+expect_one_clean_line("the final sync fails on rank 1 only")
+expect_no_file(injected.h5 "the final sync fails on rank 1 only")
 # An MPI failure on rank 1 only in the frames' particle exchange, while rank 0 goes on: every rank stops
 # together (the exchange agrees on failures before its messages), with a message naming the call, and
 # leaves no output, not even the temporary file.
