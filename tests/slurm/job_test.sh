@@ -68,7 +68,9 @@ check_layout() {
   grep -q "^== job .* on $nodes node(s): node" "$log" || fail "$log: no node list line for $nodes nodes"
   grep -q "^== plx-[a-z]* (parallax [0-9.]*, git" "$log" || fail "$log: no parallax version line"
   local rows
-  rows=$(awk '$1 == "rank" && $2 == "host" { table = 1; next } table && $1 ~ /^[0-9]+$/ { print } table && $1 !~ /^[0-9]+$/ { table = 0 }' "$log")
+  # Rows: a rank number first and node-rank "k/n" fourth. Lines in between are not the table's end: mpirun
+  # forwards the ranks' stderr (the banner, layout warnings) separately and may put it among the rows.
+  rows=$(awk '$1 == "rank" && $2 == "host" { table = 1; next } table && $1 ~ /^[0-9]+$/ && $4 ~ /^[0-9]+\/[0-9]+$/ { print }' "$log")
   [ "$(wc -l <<<"$rows")" -eq "$ranks" ] || fail "$log: layout has $(wc -l <<<"$rows") rank rows, asked $ranks"
   # rank host slurm-node node-rank threads cores "(k of n)"
   awk -v t="$threads" '$5 != t || $7 != "(" t { bad = 1 } END { exit bad }' <<<"$rows" ||
