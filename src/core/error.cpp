@@ -30,7 +30,7 @@ stopped_error::stopped_error(const std::string& message, std::size_t finished, s
     : error(message), finished_(finished), total_(total) {}
 
 void detail::check_mpi(int code, const char* call) {
-  if (code == MPI_SUCCESS && fault_point(call)) code = MPI_ERR_OTHER;  // an injected failure (tests)
+  if (code == MPI_SUCCESS && mpi_fault_point(call)) code = MPI_ERR_OTHER;  // an injected failure (tests)
   if (code != MPI_SUCCESS) {
     throw mpi_error(call, code);
   }

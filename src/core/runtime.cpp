@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <hdf5.h>
 
+#include <parallax/core/detail/fault_injection.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/core/thread_count.hpp>
 #include <parallax/core/wait_policy.hpp>
@@ -61,6 +62,7 @@ runtime::runtime(int& argc, char**& argv, const runtime_options& options) {
   // Everything after MPI_Init may throw; finalise here because the destructor will not run.
   try {
     world_ = communicator::duplicate_of(MPI_COMM_WORLD);
+    detail::arm_faults_from_environment();  // tests: PLX_FAULT, PLX_FAULT_COUNT (a bad one is a config_error)
     node_ = world_.split_node();
 
     rank_placement probe = local_placement(world_.rank(), node_.rank(), node_.size(), 1);
@@ -134,6 +136,9 @@ runtime::~runtime() {
     // that can hang (see io::h5_file::close). The failure was reported on every rank already.
     std::fflush(nullptr);
     MPI_Abort(MPI_COMM_WORLD, detail::exit_code_after_abandoned_file);
+  }
+  if (const std::string failed = detail::write_fault_counts(); !failed.empty()) {
+    std::fprintf(stderr, "parallax: warning: cannot write the fault counts: %s\n", failed.c_str());
   }
   node_ = communicator();
   world_ = communicator();

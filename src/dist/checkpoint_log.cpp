@@ -26,7 +26,7 @@ std::string header_line(std::uint64_t items, const std::string& type_name) {
 void write_all(int fd, const char* data, std::size_t size, const std::string& path) {
   while (size > 0) {
     ssize_t n = 0;
-    if (fault_point("checkpoint.write")) {  // an injected full disk (tests)
+    if (fault_point(fault_sites::checkpoint_write)) {  // an injected full disk (tests)
       errno = ENOSPC;
       n = -1;
     } else {

@@ -68,7 +68,7 @@ using io::detail::sync_directory_of;
 void pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset, const std::string& path) {
   while (size > 0) {
     ssize_t n = 0;
-    if (fault_point("h5map.write")) {
+    if (fault_point(plx::detail::fault_sites::h5map_write)) {
       errno = ENOSPC;
       n = -1;
     } else {
@@ -88,7 +88,7 @@ void pwritev_all(int fd, std::vector<iovec>& iov, std::uint64_t offset, const st
   while (first < iov.size()) {
     const int count = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
     ssize_t n = 0;
-    if (fault_point("h5map.write")) {
+    if (fault_point(plx::detail::fault_sites::h5map_write)) {
       errno = ENOSPC;
       n = -1;
     } else {

@@ -119,7 +119,7 @@ void atomic_output::commit() {
   // system each node's client holds its ranks' dirty pages, which root's fsync would not reach. On one node
   // the first fsync does the work and the others find little left.
   std::string synced = detail::sync_path(temporary_path_);
-  if (synced.empty() && plx::detail::fault_point("output.sync")) synced = std::strerror(ENOSPC);  // tests: one full disk
+  if (synced.empty() && plx::detail::fault_point(plx::detail::fault_sites::output_sync)) synced = std::strerror(ENOSPC);  // tests: one full disk
   if (!synced.empty()) {
     // Some of the data may not have reached the disk (a full disk, a quota): the file is not a result.
     synced = "cannot flush '" + temporary_path_ + "' to disk: " + synced + " (for '" + final_path_ + "', on rank " +

@@ -108,9 +108,11 @@ std::string storage_cause(const std::string& file_path, int saved_errno) {
 }
 
 namespace {
-/// `code`, or -1 with `error_number` in errno when the fault site `site` is armed here.
-herr_t injected_result(herr_t code, const char* site, int error_number) noexcept {
-  if (code < 0 || !plx::detail::fault_point(site)) return code;
+/// `code`, or -1 with the injected errno in errno when the fault site `site` is armed here.
+herr_t injected_result(herr_t code, const plx::detail::fault_site& site) noexcept {
+  if (code < 0) return code;
+  const int error_number = plx::detail::injected_errno(site);
+  if (error_number == 0) return code;
   errno = error_number;
   injected_now = true;
   injected_since_agreed = true;
@@ -118,9 +120,9 @@ herr_t injected_result(herr_t code, const char* site, int error_number) noexcept
 }
 }  // namespace
 
-herr_t injected_write_result(herr_t code) noexcept { return injected_result(code, "hdf5.write", ENOSPC); }
+herr_t injected_write_result(herr_t code) noexcept { return injected_result(code, plx::detail::fault_sites::hdf5_write); }
 
-herr_t injected_read_result(herr_t code) noexcept { return injected_result(code, "hdf5.read", EIO); }
+herr_t injected_read_result(herr_t code) noexcept { return injected_result(code, plx::detail::fault_sites::hdf5_read); }
 
 void mark_failed(h5_file& file) noexcept { file.failed_ = true; }
 

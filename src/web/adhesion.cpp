@@ -247,7 +247,7 @@ adhesion_structures adhesion(int dim, std::ptrdiff_t n, double box, std::span<co
                              const adhesion_options& options) {
   detail::check_adhesion_arguments(dim, n, box, potential, growth);
   // Test hook (PLX_FAULT=web.adhesion@rank): a time that fails on one rank, as memory running out would.
-  if (plx::detail::fault_point("web.adhesion")) throw error(fmt::format("adhesion: injected failure at growth {}", growth));
+  if (plx::detail::fault_point(plx::detail::fault_sites::web_adhesion)) throw error(fmt::format("adhesion: injected failure at growth {}", growth));
   // Weights in cells^2 (coordinates are integer cells, exact for the predicates), shifted so that the smallest
   // is 0: a common shift leaves the triangulation and the power vertices unchanged and bounds the ghosts'
   // influence by the largest weight (missing_margin).
