@@ -8,6 +8,9 @@
 #   ./bootstrap.sh deps                   only install missing packages (those of the tests too)
 #   ./bootstrap.sh build [preset]         only build (presets: release, debug, asan)
 #   ./bootstrap.sh bench                  build and run the benchmarks with their peers (README table)
+#   ./bootstrap.sh faults [sweep options] build and run the whole fault sweep (tests/faults/sweep.py: every fault
+#                                         site of every app, kill -9, SIGINT, SIGTERM); the report goes to
+#                                         build/faults/ (table.txt, runs.jsonl). ctest runs a bounded part of it.
 #
 # Works as root or as a user with sudo. As root it also sets Open MPI's run-as-root variables, so the
 # commands above need no MPI knowledge.
@@ -96,6 +99,16 @@ case "$command" in
     ;;
   deps)
     install_missing "${packages[@]}" "${test_packages[@]}"
+    ;;
+  faults)
+    install_missing "${packages[@]}" "${test_packages[@]}"
+    build release
+    mpi_environment
+    mkdir -p build/faults
+    say "fault sweep: every site of every app on 2 and 3 ranks, then kill -9, SIGINT and SIGTERM (tens of minutes)"
+    /usr/bin/python3 tests/faults/sweep.py --build build/release --crashes 20 --signals --full-disk \
+      --mpiexec "mpiexec $(mpi_flags)" --jsonl build/faults/runs.jsonl --work build/faults/runs "$@" |
+      tee build/faults/table.txt
     ;;
   build)
     install_missing "${packages[@]}"

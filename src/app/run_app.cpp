@@ -28,6 +28,21 @@ int report(const char* what, int code) {
   return code;
 }
 
+// The runtime failed to start after MPI did (an MPI call failed, perhaps on this rank only, and the others
+// wait in a collective of the start-up): the job ends here, with the rank-local ending.
+void end_job_after_startup_failure() {
+  int initialized = 0;
+  int finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (!initialized || finalized) return;
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  std::fflush(nullptr);
+  if (size > 1) MPI_Abort(MPI_COMM_WORLD, exit_failure);
+  MPI_Finalize();
+}
+
 }  // namespace
 
 int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtime&)>& body) {
@@ -64,7 +79,10 @@ int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtim
   try {
     rt.emplace(argc, argv, options);
   } catch (const std::exception& e) {
-    return report(e.what(), dynamic_cast<const config_error*>(&e) != nullptr ? exit_usage : exit_failure);
+    if (dynamic_cast<const config_error*>(&e) != nullptr) return report(e.what(), exit_usage);
+    report(e.what(), exit_failure);
+    end_job_after_startup_failure();
+    return exit_failure;
   }
   if (parse_exit) {
     if (rt->is_root()) {

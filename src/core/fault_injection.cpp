@@ -32,7 +32,7 @@ constexpr auto registry = std::to_array<fault_site>({
     fault_sites::fs_unlink, fault_sites::fs_truncate, fault_sites::fs_close, fault_sites::alloc_buffer,
     fault_sites::web_adhesion,
     mpi_site("MPI_Allgather"), mpi_site("MPI_Allgatherv"), mpi_site("MPI_Allreduce"), mpi_site("MPI_Alltoall"),
-    mpi_site("MPI_Barrier"), mpi_site("MPI_Bcast"), mpi_site("MPI_Comm_create_keyval"), mpi_site("MPI_Comm_dup"),
+    mpi_site("MPI_Barrier"), mpi_site("MPI_Bcast"), mpi_site("MPI_Ibarrier"), mpi_site("MPI_Comm_create_keyval"), mpi_site("MPI_Comm_dup"),
     mpi_site("MPI_Comm_get_attr"), mpi_site("MPI_Comm_set_attr"), mpi_site("MPI_Comm_set_errhandler"),
     mpi_site("MPI_Comm_split"), mpi_site("MPI_Comm_split_type"), mpi_site("MPI_Fetch_and_op"),
     mpi_site("MPI_Gather"), mpi_site("MPI_Get"), mpi_site("MPI_Get_count"), mpi_site("MPI_Get_processor_name"),

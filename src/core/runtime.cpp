@@ -116,10 +116,17 @@ runtime::runtime(int& argc, char**& argv, const runtime_options& options) {
         std::fflush(stdout);
       }
     }
-  } catch (...) {
+  } catch (const config_error&) {
+    // Bad settings are seen alike on every rank: all of them finalise together.
     node_ = communicator();
     world_ = communicator();
     if (owns_mpi_) MPI_Finalize();
+    throw;
+  } catch (...) {
+    // An MPI failure at start-up may have hit this rank alone while the others wait in the next collective:
+    // MPI_Finalize would wait with them. MPI stays up, and the app ends the job (run_app: MPI_Abort).
+    node_ = communicator();
+    world_ = communicator();
     throw;
   }
 }

@@ -1,7 +1,8 @@
 // A map_to_h5 run for the kill -9 test (h5map_kill_test.sh): three columns (shaped rows, ragged rows, a
 // scalar), small buffers and a short checkpoint interval so that a kill lands in the middle of writes.
 //
-//   mpiexec -n 2 h5map_driver OUT.h5 [--resume]     prints "computed K of N" on root
+//   mpiexec -n 2 h5map_driver OUT.h5 [--resume] [--force] [--n N]    prints "computed K of N" on root
+// It is also the fault sweep's map_to_h5 program (tests/faults/sweep.py).
 #include <parallax/app/run_app.hpp>
 #include <parallax/dist/map_to_h5.hpp>
 
@@ -20,9 +21,11 @@ int main(int argc, char** argv) {
   CLI::App cli{"map_to_h5 under kill -9 (a test driver)", "h5map_driver"};
   std::string out;
   bool resume = false;
+  bool force = false;
   std::size_t n = 6000;
   cli.add_option("out", out)->required();
   cli.add_flag("--resume", resume);
+  cli.add_flag("--force", force);
   cli.add_option("--n", n);
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
     std::atomic<std::uint64_t> computed{0};
@@ -36,6 +39,7 @@ int main(int argc, char** argv) {
     };
     plx::h5_output_options output;
     output.resume = resume;
+    output.overwrite = force;
     output.buffer_bytes = 64 << 10;
     output.checkpoint_interval = std::chrono::milliseconds(20);
     plx::map_options options;
