@@ -22,6 +22,7 @@ namespace plx::bench {
 
 void sleeping_barrier(const communicator& comm) {
   MPI_Request request = MPI_REQUEST_NULL;
+  detail::check_mpi_before("MPI_Ibarrier");
   detail::check_mpi(MPI_Ibarrier(comm.native(), &request), "MPI_Ibarrier");
   for (int done = 0;;) {
     detail::check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");

@@ -29,6 +29,10 @@ timeout_error::timeout_error(const std::string& message, std::size_t finished, s
 stopped_error::stopped_error(const std::string& message, std::size_t finished, std::size_t total)
     : error(message), finished_(finished), total_(total) {}
 
+void detail::check_mpi_before(const char* call) {
+  if (mpi_fault_before(call)) throw mpi_error(call, MPI_ERR_OTHER);  // an injected failure (tests)
+}
+
 void detail::check_mpi(int code, const char* call) {
   if (code == MPI_SUCCESS && mpi_fault_point(call)) code = MPI_ERR_OTHER;  // an injected failure (tests)
   if (code != MPI_SUCCESS) {

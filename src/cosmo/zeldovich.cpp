@@ -343,11 +343,13 @@ void zeldovich_frames::state::add_boundary_spills(int used, double* out) {
     const std::size_t chunk = detail::clamp_chunk(max_chunk);
     detail::request_set requests;
     for (std::size_t done = 0; previous != MPI_PROC_NULL && done < count; done += chunk) {
+      detail::check_mpi_before("MPI_Irecv");
       detail::check_mpi(MPI_Irecv(incoming.data() + done, static_cast<int>(std::min(chunk, count - done)), MPI_DOUBLE,
                                   previous, tag_spill, comm.native(), requests.add()),
                         "MPI_Irecv");
     }
     for (std::size_t done = 0; next != MPI_PROC_NULL && done < count; done += chunk) {
+      detail::check_mpi_before("MPI_Isend");
       detail::check_mpi(MPI_Isend(last_spill + done, static_cast<int>(std::min(chunk, count - done)), MPI_DOUBLE, next,
                                   tag_spill, comm.native(), requests.add()),
                         "MPI_Isend");

@@ -30,6 +30,7 @@ void byte_window::read(void* destination, std::size_t offset, std::size_t bytes)
   auto* out = static_cast<char*>(destination);
   for (std::size_t done = 0; done < bytes;) {
     const int count = static_cast<int>(std::min<std::size_t>(bytes - done, INT_MAX));
+    check_mpi_before("MPI_Get");
     check_mpi(MPI_Get(out + done, count, MPI_BYTE, 0, static_cast<MPI_Aint>(offset + done), count, MPI_BYTE,
                       window_),
               "MPI_Get");

@@ -43,6 +43,7 @@ void result_channel::post(std::vector<char>&& piece) {
       send.bytes.assign(piece.begin() + static_cast<std::ptrdiff_t>(offset),
                         piece.begin() + static_cast<std::ptrdiff_t>(offset + count));
     }
+    check_mpi_before("MPI_Isend");
     sends_.push_back(std::move(send));
     in_flight& queued = sends_.back();
     check_mpi(MPI_Isend(queued.bytes.data(), static_cast<int>(queued.bytes.size()), MPI_BYTE, 0,
@@ -112,6 +113,7 @@ std::vector<std::vector<char>> result_channel::poll() {
     int found = 0;
     MPI_Message message = MPI_MESSAGE_NULL;
     MPI_Status status;
+    check_mpi_before("MPI_Improbe");
     check_mpi(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_.native(), &found, &message, &status),
               "MPI_Improbe");
     if (!found) {
@@ -131,6 +133,7 @@ std::vector<std::vector<char>> result_channel::wait() {
   while (ready.empty() && open_senders_ > 0) {
     MPI_Message message = MPI_MESSAGE_NULL;
     MPI_Status status;
+    check_mpi_before("MPI_Mprobe");
     check_mpi(MPI_Mprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_.native(), &message, &status), "MPI_Mprobe");
     receive(message, status, ready);
   }

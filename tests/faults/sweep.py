@@ -97,7 +97,7 @@ def apps_for(build):
                      resume_args=("--resume",), resume_state=(r"^m\.h5\.(partial|journal)",),
                      long_args=["{out}", "--n", "6000"]),
         "run": App("run", ["tasks.txt", "--workdir", "wd", "--json"], exe("plx-run"), output="", force=False,
-                   resume_args=("--resume",), permanent=(r"^wd/", r"^runs/"), inputs=("tasks.txt",), compare="farm",
+                   resume_args=("--resume",), permanent=(r"^wd(/|$)", r"^runs(/|$)"), inputs=("tasks.txt",), compare="farm",
                    long_args=["tasks_long.txt", "--workdir", "wd", "--json"]),
     }
 
@@ -154,6 +154,7 @@ class Runner:
         env.pop("PLX_FAULT", None)
         env.pop("PLX_FAULT_COUNT", None)
         env.update(env_extra or {})
+        env["PLX_SWEEP_DIR"] = os.path.abspath(cwd)  # the farm's tasks record their runs there
         start = time.monotonic()
         with open(os.path.join(cwd, ".stdout"), "w+") as out, open(os.path.join(cwd, ".stderr"), "w+") as err:
             proc = subprocess.Popen(self.command(app, ranks, args), cwd=cwd, env=env, stdout=out, stderr=err,
@@ -457,10 +458,10 @@ def make_setup(apps, runner, setup, opts):
     os.makedirs(setup, exist_ok=True)
     with open(os.path.join(setup, "tasks.txt"), "w") as f:
         for i in range(12):
-            f.write(f"echo task {i}; echo run >> ../runs/{i}\n")
+            f.write(f"echo task {i}; echo run >> \"$PLX_SWEEP_DIR/runs/{i}\"\n")
     with open(os.path.join(setup, "tasks_long.txt"), "w") as f:
         for i in range(200):
-            f.write(f"sleep 0.05; echo task {i}; echo run >> ../runs/{i}\n")
+            f.write(f"sleep 0.05; echo task {i}; echo run >> \"$PLX_SWEEP_DIR/runs/{i}\"\n")
     if "web" in apps:
         cosmo = apps["cosmo"]
         args = ["--dim", "2", "--n", "32", "--times", "0", "--out", "in.h5"]

@@ -280,6 +280,7 @@ void alltoallv_chunked(const communicator& comm, std::span<const T> send, std::s
     if (r == me) continue;
     for (std::size_t done = 0; done < out.counts[r]; done += chunk) {
       const int count = static_cast<int>(std::min(chunk, out.counts[r] - done));
+      check_mpi_before("MPI_Irecv");
       check_mpi(MPI_Irecv(out.values.data() + out.offsets[r] + done, count, type.native(), static_cast<int>(r), tag,
                           comm.native(), requests.add()),
                 "MPI_Irecv");
@@ -289,6 +290,7 @@ void alltoallv_chunked(const communicator& comm, std::span<const T> send, std::s
     if (r == me) continue;
     for (std::size_t done = 0; done < send_counts[r]; done += chunk) {
       const int count = static_cast<int>(std::min(chunk, send_counts[r] - done));
+      check_mpi_before("MPI_Isend");
       check_mpi(MPI_Isend(send.data() + send_offsets[r] + done, count, type.native(), static_cast<int>(r), tag,
                           comm.native(), requests.add()),
                 "MPI_Isend");

@@ -97,6 +97,9 @@ namespace detail {
 /// Throws plx::mpi_error unless `code` is MPI_SUCCESS. Every MPI return code goes through here (and so
 /// does the test hook that injects MPI failures, see <parallax/core/detail/fault_injection.hpp>).
 void check_mpi(int code, const char* call);
+/// Before an MPI call that leaves an operation in flight (MPI_Mprobe, MPI_Improbe, MPI_Irecv, MPI_Isend,
+/// MPI_Get, MPI_Ibarrier): throws plx::mpi_error where the test hook fails `call` here, before it starts.
+void check_mpi_before(const char* call);
 
 /// `e`, marked as thrown on every rank alike (see error::is_collective).
 template <class Error>

@@ -30,8 +30,13 @@ T& cached_on(const communicator& comm, Make&& make) {
   check_mpi(MPI_Comm_get_attr(comm.native(), keyval, &attribute, &found), "MPI_Comm_get_attr");
   if (found) return *static_cast<T*>(attribute);
   std::unique_ptr<T> made = make();
-  check_mpi(MPI_Comm_set_attr(comm.native(), keyval, made.get()), "MPI_Comm_set_attr");
-  return *made.release();
+  const int code = MPI_Comm_set_attr(comm.native(), keyval, made.get());
+  // `make` may have been collective (a window): were caching to fail on this rank alone, destroying the object
+  // here would enter a collective free that the other ranks never join. It is kept (leaked) instead, and the
+  // error ends the job.
+  T& kept = *made.release();
+  check_mpi(code, "MPI_Comm_set_attr");
+  return kept;
 }
 
 }  // namespace plx::detail

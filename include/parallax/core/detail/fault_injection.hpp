@@ -8,9 +8,9 @@
 //   plx::detail::arm_fault("checkpoint.write");  // the next checkpoint append fails with ENOSPC
 //
 // Kinds of sites:
-// - mpi: the MPI call returned MPI_ERR_OTHER. Injected after the real call returned: inject it at a call
-//   that completes its operation (MPI_Win_flush, MPI_Send, MPI_Wait, a collective), not at one that leaves
-//   it in flight (MPI_Get into a buffer that the failure path then frees).
+// - mpi: the MPI call returned MPI_ERR_OTHER. Injected after the real call returned, except for calls that
+//   leave an operation in flight (a matched message, a request, an RMA read): those fail before they start
+//   (check_mpi_before), so that an injected failure leaves nothing behind that a real one would not.
 // - io: a file-system or HDF5 call failed with the site's errno (ENOSPC, EIO, ...), or the one armed.
 // - alloc: the allocation of a large buffer threw std::bad_alloc.
 // - compute: a step of the science failed (plx::error), as running out of memory inside a library would.
@@ -97,5 +97,8 @@ std::string write_fault_counts() noexcept;
 void allocation_point(const fault_site& site);
 /// The check_mpi hook: true when the MPI call `call` (an MPI function's name) must report a failure.
 [[nodiscard]] bool mpi_fault_point(const char* call) noexcept;
+/// The check_mpi_before hook, for calls that leave an operation in flight (MPI_Mprobe, MPI_Improbe,
+/// MPI_Irecv, MPI_Isend, MPI_Get, MPI_Ibarrier): they fail before they start, as a real failure would.
+[[nodiscard]] bool mpi_fault_before(const char* call) noexcept;
 
 }  // namespace plx::detail
