@@ -22,6 +22,7 @@
 #include <mpi.h>
 
 #include "../support/mpi_test.hpp"
+#include "../support/sanitizers.hpp"
 
 namespace sample_space {
 struct sample {
@@ -391,14 +392,18 @@ TEST(MapToH5, root_holds_a_bounded_buffer_not_the_results) {
   plx::map_to_h5(rt().world(), n, [](std::size_t i) { return static_cast<double>(i); }, path, {{"/v"}}, {}, small);
   const double growth = peak_rss_mb() - before;
   if (rt().is_root()) {
-    // Two 1 MiB buffers, the map layer's messages, HDF5: a few MB; holding the rows would be 24 MB more.
-    EXPECT_LT(growth, 16.0) << "root's peak RSS grew by " << growth << " MB for 24 MB of results";
     std::vector<hsize_t> dims;
     const auto values = read_all<double>(path, "/v", H5T_NATIVE_DOUBLE, &dims);
-    ASSERT_EQ(values.size(), n);
-    EXPECT_EQ(values[n - 1], static_cast<double>(n - 1));
+    EXPECT_EQ(values.size(), n);
+    if (values.size() == n) EXPECT_EQ(values[n - 1], static_cast<double>(n - 1));
   }
   remove_all(path);
+  // Under ASan the freed message buffers stay in its quarantine: about 180 MB more at 2 ranks.
+  if (plx::testing_support::under_address_sanitizer) GTEST_SKIP() << plx::testing_support::memory_bound_skipped;
+  if (rt().is_root()) {
+    // Two 1 MiB buffers, the map layer's messages, HDF5: a few MB; holding the rows would be 24 MB more.
+    EXPECT_LT(growth, 16.0) << "root's peak RSS grew by " << growth << " MB for 24 MB of results";
+  }
 }
 
 TEST(MapToH5, zero_rows_make_empty_datasets) {

@@ -207,6 +207,10 @@ void h5_pack_fixed(const T& v, char* out) {
 /// Writes a runtime-sized result's values to `out` (count * value bytes), row-major for matrices.
 template <class T>
 void h5_pack_values(const T& v, char* out) {
+  // An empty result has nothing to copy, and both pointers may be null (an empty Eigen object's data(), and
+  // `out` for an empty ragged row in a store that holds no bytes yet): memcpy with a null pointer is
+  // undefined behaviour even for zero bytes.
+  if (h5_value_count(v) == 0) return;
   if constexpr (h5_dynamic_eigen<T>) {
     using S = typename T::Scalar;
     if (v.rows() == 1 || v.cols() == 1) {
@@ -216,7 +220,7 @@ void h5_pack_values(const T& v, char* out) {
                                                                                      v.rows(), v.cols()) = v;
     }
   } else {
-    if (!v.empty()) std::memcpy(out, v.data(), sizeof(typename T::value_type) * v.size());
+    std::memcpy(out, v.data(), sizeof(typename T::value_type) * v.size());
   }
 }
 
