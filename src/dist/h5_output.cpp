@@ -46,13 +46,27 @@ detail::h5_provenance provenance_of(const communicator& comm, const map_options&
   return provenance;
 }
 
-/// Root's preflight of the output path; "" when fine.
-void check_output_path(const detail::h5_output_paths& paths, const h5_output_options& options) {
+/// Root's preflight of where the output goes (before the lock, which is made there).
+void check_output_directory(const std::string& path) {
   namespace fs = std::filesystem;
-  const std::string& path = paths.final_path;
   if (path.empty()) throw config_error("map_to_h5: the output path is empty");
   std::error_code error;
   if (fs::is_directory(path, error)) throw config_error(fmt::format("output '{}' is a directory", path));
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  if (!fs::is_directory(dir, error)) {
+    throw config_error(fmt::format("cannot write '{}': the directory '{}' does not exist", path, dir.string()));
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    throw config_error(fmt::format("cannot write '{}': the directory '{}' is not writable", path, dir.string()));
+  }
+}
+
+/// Root's preflight of the output and its work files, under their lock.
+void check_output_path(const detail::h5_output_paths& paths, const h5_output_options& options) {
+  namespace fs = std::filesystem;
+  const std::string& path = paths.final_path;
+  std::error_code error;
   // Killed between the rename of the finished file and the removal of its journal: the run is complete.
   if (fs::exists(path, error) && !fs::exists(paths.partial(), error) && !fs::exists(paths.old_partial(), error) &&
       fs::exists(paths.journal(), error)) {
@@ -63,14 +77,6 @@ void check_output_path(const detail::h5_output_paths& paths, const h5_output_opt
   const bool continuing = options.resume && paths.has_work_files();
   if (fs::exists(path, error) && !options.overwrite && !continuing) {
     throw config_error(fmt::format("output '{}' exists: use --force to replace it", path));
-  }
-  fs::path dir = fs::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  if (!fs::is_directory(dir, error)) {
-    throw config_error(fmt::format("cannot write '{}': the directory '{}' does not exist", path, dir.string()));
-  }
-  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-    throw config_error(fmt::format("cannot write '{}': the directory '{}' is not writable", path, dir.string()));
   }
   if (paths.has_work_files() && !options.resume) {
     if (options.overwrite) {
@@ -89,7 +95,8 @@ h5_output::h5_output(const communicator& comm, std::string path, h5_output_optio
     : comm_(comm.dup()), paths_{std::move(path)}, options_(std::move(options)) {
   detail::on_all_ranks(comm_, [&] {
     if (!comm_.is_root()) return;
-    // The lock first: the checks below may remove work files, which must not be another run's.
+    check_output_directory(paths_.final_path);
+    // The lock before the checks that may remove work files, which must not be another run's.
     lock_ = std::make_unique<detail::work_files_lock>(paths_);
     check_output_path(paths_, options_);
   });
