@@ -12,8 +12,8 @@
 //                      the datasets' addresses, then after every sync the index ranges of the rows that
 //                      sync made durable (the rows are synced to P.partial first), each with a checksum of
 //                      its rows' bytes, and a mark before the file's metadata is touched again at the end.
-//   P.lock             held (flock) by the run that owns the files above, and names it (host, pid); exists
-//                      only while a run holds it.
+//   P.lock             held (flock) by the run that owns the files above, and names it (host, pid); removed
+//                      when the run ends (one left by kill -9 holds no lock: the next run takes it).
 //   P.partial.ragged.C.values / .rows   ragged column C: values appended in arrival order, and per row
 //                      (byte offset, byte length) at row * 16. At the end they are copied into the HDF5 file
 //                      in row order (CSR), so the result does not depend on the order rows arrived in.
