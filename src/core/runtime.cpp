@@ -63,6 +63,10 @@ runtime::runtime(int& argc, char**& argv, const runtime_options& options) {
   try {
     world_ = communicator::duplicate_of(MPI_COMM_WORLD);
     detail::arm_faults_from_environment();  // tests: PLX_FAULT, PLX_FAULT_COUNT (a bad one is a config_error)
+    // HDF5 prints its whole error stack (HDF5-DIAG, some 20 lines) for every failed call unless told not
+    // to: parallax reports each failure itself, in one line (io::detail::describe_h5_failure), so the stack is
+    // off for good. (HDF5 calls are made on this thread only.)
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     node_ = world_.split_node();
 
     rank_placement probe = local_placement(world_.rank(), node_.rank(), node_.size(), 1);

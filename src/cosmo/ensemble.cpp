@@ -171,7 +171,21 @@ ensemble_report run_ensemble(const communicator& comm, const ensemble_params& pa
   // Every rank builds the same maker (checks, spectrum, plans); one rank's failure is everyone's.
   const auto maker = detail::on_all_ranks(comm, [&] {
     auto made = std::make_unique<realization_maker>(params.field);
+    if (made->bins() < 2) {
+      // mean_off_diagonal and the correlation matrix need two bins; found here, before any output exists.
+      throw config_error(fmt::format("--n {} gives {} P(k) bin(s), but an ensemble's covariance needs at least 2: "
+                                     "use --n 4 or more",
+                                     params.field.n, made->bins()));
+    }
     check_ensemble_size(m, made->bins());
+    // A row: P(k), the evolved P(k) at each time (doubles), the seed. Their total must be a file size.
+    const std::size_t row_bytes = (made->bins() * (1 + made->times()) + 1) * sizeof(double);
+    constexpr std::uint64_t max_file_bytes = std::uint64_t{1} << 62;
+    if (m > max_file_bytes / row_bytes) {
+      throw config_error(fmt::format("--realizations {}: their rows of {} bytes each would need more than 2^62 bytes "
+                                     "(4 EiB), more than any file system holds",
+                                     m, row_bytes));
+    }
     return made;
   });
   const std::size_t bins = maker->bins();

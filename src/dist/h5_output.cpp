@@ -12,6 +12,7 @@
 
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/crc32.hpp>
+#include <parallax/io/atomic_output.hpp>
 #include <parallax/version.hpp>
 
 namespace plx {
@@ -45,20 +46,12 @@ detail::h5_provenance provenance_of(const communicator& comm, const map_options&
   return provenance;
 }
 
-/// Root's preflight of the output path; "" when fine.
-void check_output_path(const detail::h5_output_paths& paths, const h5_output_options& options) {
+/// Root's preflight of where the output goes (before the lock, which is made there).
+void check_output_directory(const std::string& path) {
   namespace fs = std::filesystem;
-  const std::string& path = paths.final_path;
   if (path.empty()) throw config_error("map_to_h5: the output path is empty");
   std::error_code error;
   if (fs::is_directory(path, error)) throw config_error(fmt::format("output '{}' is a directory", path));
-  // Killed between the rename of the finished file and the removal of its journal: the run is complete.
-  if (fs::exists(path, error) && !fs::exists(paths.partial(), error) && fs::exists(paths.journal(), error)) {
-    paths.remove_work_files();
-  }
-  if (fs::exists(path, error) && !options.overwrite) {
-    throw config_error(fmt::format("output '{}' exists: use --force to replace it", path));
-  }
   fs::path dir = fs::path(path).parent_path();
   if (dir.empty()) dir = ".";
   if (!fs::is_directory(dir, error)) {
@@ -67,10 +60,28 @@ void check_output_path(const detail::h5_output_paths& paths, const h5_output_opt
   if (::access(dir.c_str(), W_OK | X_OK) != 0) {
     throw config_error(fmt::format("cannot write '{}': the directory '{}' is not writable", path, dir.string()));
   }
-  if (paths.has_work_files()) {
+}
+
+/// Root's preflight of the output and its work files, under their lock.
+void check_output_path(const detail::h5_output_paths& paths, const h5_output_options& options) {
+  namespace fs = std::filesystem;
+  const std::string& path = paths.final_path;
+  std::error_code error;
+  // Killed between the rename of the finished file and the removal of its journal: the run is complete.
+  if (fs::exists(path, error) && !fs::exists(paths.partial(), error) && !fs::exists(paths.old_partial(), error) &&
+      fs::exists(paths.journal(), error)) {
+    paths.remove_work_files();
+  }
+  // A killed --force rerun left its rows beside the old file: --resume continues them (with or without
+  // --force), and the old file stays until the new one replaces it at the commit.
+  const bool continuing = options.resume && paths.has_work_files();
+  if (fs::exists(path, error) && !options.overwrite && !continuing) {
+    throw config_error(fmt::format("output '{}' exists: use --force to replace it", path));
+  }
+  if (paths.has_work_files() && !options.resume) {
     if (options.overwrite) {
       paths.remove_work_files();
-    } else if (!options.resume) {
+    } else {
       throw config_error(fmt::format("'{}' holds the rows of an unfinished run of '{}': use --resume to continue "
                                      "it or --force to start over",
                                      paths.journal(), path));
@@ -83,11 +94,54 @@ void check_output_path(const detail::h5_output_paths& paths, const h5_output_opt
 h5_output::h5_output(const communicator& comm, std::string path, h5_output_options options)
     : comm_(comm.dup()), paths_{std::move(path)}, options_(std::move(options)) {
   detail::on_all_ranks(comm_, [&] {
-    if (comm_.is_root()) check_output_path(paths_, options_);
+    if (!comm_.is_root()) return;
+    check_output_directory(paths_.final_path);
+    // The lock before the checks that may remove work files, which must not be another run's.
+    lock_ = std::make_unique<detail::work_files_lock>(paths_);
+    check_output_path(paths_, options_);
   });
 }
 
-h5_output::~h5_output() { abandon_rows(); }
+h5_output::~h5_output() {
+  abandon_rows();
+  store_.reset();
+  lock_.reset();
+}
+
+namespace detail {
+
+void check_column_paths(const std::vector<h5_store_column>& columns) {
+  // Compared without repeated or trailing slashes ("/a//b/" is "/a/b" to HDF5).
+  const auto normal = [](const std::string& path) {
+    std::string out;
+    for (const char ch : path) {
+      if (ch == '/' && !out.empty() && out.back() == '/') continue;
+      out.push_back(ch);
+    }
+    while (out.size() > 1 && out.back() == '/') out.pop_back();
+    return out;
+  };
+  for (std::size_t a = 0; a < columns.size(); ++a) {
+    const std::string pa = normal(columns[a].path);
+    for (std::size_t b = 0; b < columns.size(); ++b) {
+      if (a == b) continue;
+      const std::string pb = normal(columns[b].path);
+      if (a < b && pa == pb) {
+        throw config_error(fmt::format("map_to_h5: columns '{}' and '{}' have the same path (each column needs its "
+                                       "own dataset)",
+                                       columns[a].path, columns[b].path));
+      }
+      if (pb.size() > pa.size() && pb.starts_with(pa) && (pa == "/" || pb[pa.size()] == '/')) {
+        throw config_error(fmt::format(
+            "map_to_h5: column '{}' lies inside column '{}' ({}): give it a path outside", columns[b].path,
+            columns[a].path,
+            columns[a].ragged ? "a ragged column is the group of its /values and /offsets" : "a column is a dataset"));
+      }
+    }
+  }
+}
+
+}  // namespace detail
 
 std::string h5_output::descriptor(std::uint64_t n, const std::vector<detail::h5_store_column>& columns) const {
   std::string text = fmt::format("plx-h5map n={} columns=", n);
@@ -143,10 +197,15 @@ void h5_output::end_rows() {
 
 void h5_output::abandon_rows() noexcept {
   if (!store_ || rows_done_) return;
+  // A writer failure that ended the map (a full disk) was thrown, and is reported, as the map's error:
+  // printed here too it would be a second line.
+  const bool reported = store_->failure_thrown();
   try {
     store_->finish_rows();
   } catch (const std::exception& e) {
-    std::cerr << "parallax: writing the last rows of " << paths_.final_path << " failed: " << e.what() << '\n';
+    if (!reported) {
+      std::cerr << "parallax: writing the last rows of " << paths_.final_path << " failed: " << e.what() << '\n';
+    }
   }
   store_.reset();  // the rows it has are on disk and recorded; the rest is for a resume
 }
@@ -163,6 +222,14 @@ void h5_output::commit() {
   detail::on_all_ranks(comm_, [&] {
     if (committed_) throw config_error("h5_output::commit: committed twice");
     if (!rows_done_) throw config_error("h5_output::commit: call map_to_h5 first");
+  });
+  // Every rank wrote into the partial file (HDF5 metadata, the caller's datasets through open()): every rank
+  // syncs it before root renames it, as atomic_output does.
+  if (const std::string failure = io::detail::sync_on_every_rank(comm_, paths_.partial(), paths_.final_path);
+      !failure.empty()) {
+    throw detail::collective(io_error(failure));
+  }
+  detail::on_all_ranks(comm_, [&] {
     if (comm_.is_root()) store_->commit();
   });
   committed_ = true;

@@ -1,6 +1,8 @@
 #include <parallax/dist/detail/h5_row_store.hpp>
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -23,9 +26,11 @@ namespace plx::detail {
 namespace {
 
 constexpr std::uint64_t record_layout_kind = 0;   // body: per column, the dataset's address (u64)
-constexpr std::uint64_t record_rows_kind = 1;     // body: index ranges (begin, end) made durable
+// Kind 1 held unchecked ranges (begin, end) in journals of earlier versions: never trusted now, so such a
+// run's rows are computed again (see checked_range).
 constexpr std::uint64_t record_finalizing_kind = 2;
-constexpr std::uint64_t record_kinds = 3;
+constexpr std::uint64_t record_checked_rows_kind = 3;  // body: (begin, end, sum) per range made durable
+constexpr std::uint64_t record_kinds = 4;
 constexpr std::uint64_t no_address = ~std::uint64_t{0};
 constexpr std::size_t extent_bytes = 2 * sizeof(std::uint64_t);  // a ragged row: (byte offset, byte length)
 
@@ -110,6 +115,96 @@ void pwritev_all(int fd, std::vector<iovec>& iov, std::uint64_t offset, const st
     }
   }
 }
+
+/// pread of everything; false at a short file or an error (a resume's check of what the journal says).
+bool pread_full(int fd, char* data, std::size_t size, std::uint64_t offset) {
+  while (size > 0) {
+    const ssize_t n = ::pread(fd, data, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return true;
+}
+
+// A 64-bit hash of one row's bytes in one column (xxHash64's rounds and mixing; not its exact values). The
+// row index and column are in the seed: rows that landed at each other's places do not sum to the same.
+// Four lanes keep it at several GB/s, so the writer thread's checksums cost little beside its writes.
+constexpr std::uint64_t prime1 = 0x9E3779B185EBCA87ULL;
+constexpr std::uint64_t prime2 = 0xC2B2AE3D27D4EB4FULL;
+constexpr std::uint64_t prime3 = 0x165667B19E3779F9ULL;
+constexpr std::uint64_t prime4 = 0x85EBCA77C2B2AE63ULL;
+constexpr std::uint64_t prime5 = 0x27D4EB2F165667C5ULL;
+
+constexpr std::uint64_t rotl(std::uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+constexpr std::uint64_t hash_round(std::uint64_t acc, std::uint64_t word) {
+  return rotl(acc + word * prime2, 31) * prime1;
+}
+std::uint64_t load_word(const char* p) {
+  std::uint64_t w = 0;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+std::uint64_t row_hash(std::uint64_t row, std::size_t column, const char* data, std::size_t size) {
+  std::uint64_t seed = row * prime5 + static_cast<std::uint64_t>(column) * prime3 + size;
+  std::uint64_t h = 0;
+  std::size_t at = 0;
+  if (size >= 32) {
+    std::uint64_t v[4] = {seed + prime1 + prime2, seed + prime2, seed, seed - prime1};
+    for (; at + 32 <= size; at += 32) {
+      for (int lane = 0; lane < 4; ++lane) v[lane] = hash_round(v[lane], load_word(data + at + 8 * lane));
+    }
+    h = rotl(v[0], 1) + rotl(v[1], 7) + rotl(v[2], 12) + rotl(v[3], 18);
+    for (const std::uint64_t lane : v) h = (h ^ hash_round(0, lane)) * prime1 + prime4;
+  } else {
+    h = seed + prime5;
+  }
+  for (; at + 8 <= size; at += 8) h = rotl(h ^ hash_round(0, load_word(data + at)), 27) * prime1 + prime4;
+  for (; at < size; ++at) h = rotl(h ^ (static_cast<unsigned char>(data[at]) * prime5), 11) * prime1;
+  h ^= h >> 33;
+  h *= prime2;
+  h ^= h >> 29;
+  h *= prime3;
+  h ^= h >> 32;
+  return h;
+}
+
+/// Sorted by begin, touching ranges merged (their sums add).
+std::vector<checked_range> merged(std::vector<checked_range> ranges) {
+  std::sort(ranges.begin(), ranges.end(), [](const checked_range& a, const checked_range& b) { return a.begin < b.begin; });
+  std::vector<checked_range> out;
+  for (const checked_range& r : ranges) {
+    if (!out.empty() && out.back().end == r.begin) {
+      out.back().end = r.end;
+      out.back().sum += r.sum;
+    } else {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> flat_of(const std::vector<checked_range>& ranges) {
+  std::vector<std::uint64_t> flat;
+  flat.reserve(3 * ranges.size());
+  for (const checked_range& r : ranges) flat.insert(flat.end(), {r.begin, r.end, r.sum});
+  return flat;
+}
+
+/// A file descriptor that closes itself (-1: none).
+struct fd_closer {
+  int fd = -1;
+  fd_closer() = default;
+  explicit fd_closer(int f) : fd(f) {}
+  fd_closer(const fd_closer&) = delete;
+  fd_closer& operator=(const fd_closer&) = delete;
+  ~fd_closer() {
+    if (fd >= 0) ::close(fd);
+  }
+};
 
 void pread_all(int fd, char* data, std::size_t size, std::uint64_t offset, const std::string& path) {
   while (size > 0) {
@@ -216,13 +311,61 @@ void h5_output_paths::remove_partial_files() const {
 void h5_output_paths::remove_work_files() const {
   remove_partial_files();
   std::error_code error;
-  std::filesystem::remove(journal(), error);
-  if (error) throw io_error(fmt::format("cannot remove '{}': {}", journal(), error.message()));
+  for (const std::string& path : {old_partial(), journal() + ".new", journal()}) {
+    std::filesystem::remove(path, error);
+    if (error) throw io_error(fmt::format("cannot remove '{}': {}", path, error.message()));
+  }
 }
 
 bool h5_output_paths::has_work_files() const {
   std::error_code error;
   return std::filesystem::exists(journal(), error) || std::filesystem::exists(partial(), error);
+}
+
+// --- the lock --------------------------------------------------------------------------------------
+
+work_files_lock::work_files_lock(const h5_output_paths& paths) : path_(paths.lock()) {
+  // Taken on the file that is at the path once we hold it: a run that releases (and removes) the lock file
+  // between our open and our flock leaves us holding a name-less file, so then we try again.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    fd_closer file(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (file.fd < 0) throw_io("create the lock", path_, errno);
+    if (::flock(file.fd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) {
+        char text[256] = {};
+        const ssize_t n = ::pread(file.fd, text, sizeof text - 1, 0);
+        std::string holder = n > 0 ? std::string(text, static_cast<std::size_t>(n)) : std::string();
+        while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+        throw config_error(fmt::format(
+            "the work files of '{}' are in use by another run ({}; it holds the lock '{}'): wait for it to end, "
+            "or stop it, before running again (with --resume to continue its rows)",
+            paths.final_path, holder.empty() ? "holder unknown" : holder, path_));
+      }
+      // ENOLCK, EOPNOTSUPP (some NFS, Lustre mounts): no locks here; go without, as the farm's journal does.
+    }
+    struct stat held {};
+    struct stat named {};
+    if (::fstat(file.fd, &held) != 0 || ::stat(path_.c_str(), &named) != 0 || held.st_ino != named.st_ino ||
+        held.st_dev != named.st_dev) {
+      continue;
+    }
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "unknown host");
+    const std::string text = fmt::format("host {} pid {}\n", host, static_cast<long>(::getpid()));
+    // Only what a refused run is told: a failure to write it takes nothing from the lock.
+    if (::ftruncate(file.fd, 0) == 0) {
+      [[maybe_unused]] const ssize_t written = ::pwrite(file.fd, text.data(), text.size(), 0);
+    }
+    fd_ = std::exchange(file.fd, -1);
+    return;
+  }
+  throw io_error(fmt::format("map_to_h5: cannot take the lock '{}': it keeps being replaced", path_));
+}
+
+work_files_lock::~work_files_lock() {
+  if (fd_ < 0) return;
+  ::unlink(path_.c_str());  // while we hold it: see the constructor
+  ::close(fd_);
 }
 
 void raw_bytes::aligned_delete::operator()(char* p) const noexcept {
@@ -312,34 +455,52 @@ void h5_row_store::open_or_create() {
                                    paths_.final_path, e.what()));
   }
   bool have_layout = false;
-  std::vector<index_range> durable;
+  std::vector<checked_range> recorded;
   for (const auto& record : journal_->existing()) {
     if (record.index == record_layout_kind) {
       const auto addresses = as_vector_of<std::uint64_t>(record.bytes);
       if (addresses.size() != columns_.size()) continue;
       offsets_ = addresses;
       have_layout = true;
-    } else if (record.index == record_rows_kind) {
+    } else if (record.index == record_checked_rows_kind) {
       const auto flat = as_vector_of<std::uint64_t>(record.bytes);
-      for (std::size_t i = 0; i + 1 < flat.size(); i += 2) durable.push_back({flat[i], std::min(flat[i + 1], n_)});
+      for (std::size_t i = 0; i + 2 < flat.size(); i += 3) {
+        if (flat[i] < flat[i + 1] && flat[i + 1] <= n_) recorded.push_back({flat[i], flat[i + 1], flat[i + 2]});
+      }
     } else if (record.index == record_finalizing_kind) {
       finalizing_seen_ = true;
     }
   }
+  std::error_code error;
   if (!have_layout) {
     paths_.remove_partial_files();
-    create_partial();
-    record_layout();
+    std::filesystem::remove(paths_.old_partial(), error);
+    try {
+      create_partial();
+      record_layout();
+    } catch (...) {
+      // No row exists yet: nothing to resume, so no work file is left to block the next run.
+      journal_.reset();
+      try {
+        paths_.remove_work_files();
+      } catch (const std::exception&) {
+      }
+      throw;
+    }
     return;
   }
-  durable_at_open_ = index_ranges(std::move(durable));
-  for (std::size_t c = 0; c < columns_.size(); ++c) {
-    if (columns_[c].ragged && (!std::filesystem::exists(paths_.ragged_values(c)) ||
-                               !std::filesystem::exists(paths_.ragged_rows(c)))) {
-      durable_at_open_ = {};  // the ragged values are gone: every row is missing
-    }
+  recorded_ = std::move(recorded);
+  const bool have_old = std::filesystem::exists(paths_.old_partial(), error);
+  if (have_old || finalizing_seen_ || !partial_checks_out()) {
+    rebuild_partial(have_old);
+    return;
   }
-  if (finalizing_seen_ || !partial_checks_out()) rebuild_partial();
+  // The partial file checks out: its rows count once they read back as recorded.
+  std::vector<checked_range> verified = verify_rows(paths_.partial(), offsets_, recorded_, -1);
+  if (verified != recorded_) rewrite_journal(verified);
+  std::vector<index_range> durable;
+  for (const checked_range& r : verified) durable.push_back({r.begin, r.end});
+  durable_at_open_ = index_ranges(std::move(durable));
 }
 
 void h5_row_store::create_partial() {
@@ -390,65 +551,133 @@ bool h5_row_store::partial_checks_out() const {
   }
 }
 
-void h5_row_store::rebuild_partial() {
+void h5_row_store::rebuild_partial(bool have_old) {
   namespace fs = std::filesystem;
-  const std::string old_path = paths_.partial() + ".old";
+  const std::string old_path = paths_.old_partial();
   const std::vector<std::uint64_t> old_offsets = offsets_;
   std::error_code error;
-  const bool have_old = fs::exists(paths_.partial(), error);
   if (have_old) {
+    // An earlier rebuild died before its new journal was in place: P.partial.old is still the file the
+    // journal describes, and P.partial that rebuild's unfinished new file. Never rename over the old one.
+    fs::remove(paths_.partial(), error);
+    if (error) throw io_error(fmt::format("cannot remove '{}': {}", paths_.partial(), error.message()));
+  } else if (fs::exists(paths_.partial(), error)) {
     fs::rename(paths_.partial(), old_path, error);
     if (error) throw io_error(fmt::format("cannot rename '{}': {}", paths_.partial(), error.message()));
+    sync_directory_of(old_path);
   }
-  bool has_fixed = false;
-  for (const auto& column : columns_) has_fixed = has_fixed || !column.ragged;
-  if (!have_old && has_fixed) durable_at_open_ = {};
   create_partial();
 
-  // Copy the durable rows of every fixed column from the old file's recorded addresses.
-  if (!durable_at_open_.empty() && has_fixed) {
-    const int in = open_or_throw(old_path, O_RDONLY, "open");
-    const int out = open_or_throw(paths_.partial(), O_WRONLY, "open");
-    try {
-      std::vector<char> buffer(std::size_t{8} << 20);
-      for (std::size_t c = 0; c < columns_.size(); ++c) {
-        const std::size_t row = columns_[c].row_bytes;
-        if (columns_[c].ragged || row == 0) continue;
-        for (const auto& range : durable_at_open_.ranges()) {
-          for (std::uint64_t i = range.begin; i < range.end;) {
-            const std::uint64_t rows = std::max<std::uint64_t>(1, std::min<std::uint64_t>(range.end - i, buffer.size() / row));
-            if (buffer.size() < rows * row) buffer.resize(rows * row);
-            pread_all(in, buffer.data(), rows * row, old_offsets[c] + i * row, old_path);
-            pwrite_all(out, buffer.data(), rows * row, offsets_[c] + i * row, paths_.partial());
-            i += rows;
+  // Copy the rows that verify from the old file's recorded addresses (those that do not are computed again).
+  std::vector<checked_range> verified;
+  {
+    fd_closer out(open_or_throw(paths_.partial(), O_WRONLY, "open"));
+    verified = verify_rows(old_path, old_offsets, recorded_, out.fd);
+    sync_or_throw(out.fd, paths_.partial());
+  }
+  rewrite_journal(verified);
+  std::vector<index_range> durable;
+  for (const checked_range& r : verified) durable.push_back({r.begin, r.end});
+  durable_at_open_ = index_ranges(std::move(durable));
+  finalizing_seen_ = false;
+  fs::remove(old_path, error);
+}
+
+std::vector<checked_range> h5_row_store::verify_rows(const std::string& source,
+                                                     const std::vector<std::uint64_t>& source_offsets,
+                                                     const std::vector<checked_range>& recorded, int copy_to) const {
+  std::vector<checked_range> verified;
+  if (recorded.empty()) return verified;
+  // Missing files (-1) fail the ranges that need them.
+  fd_closer in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
+  std::vector<std::unique_ptr<fd_closer>> values(columns_.size());
+  std::vector<std::unique_ptr<fd_closer>> rows(columns_.size());
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    if (!columns_[c].ragged) continue;
+    values[c] = std::make_unique<fd_closer>(::open(paths_.ragged_values(c).c_str(), O_RDONLY | O_CLOEXEC));
+    rows[c] = std::make_unique<fd_closer>(::open(paths_.ragged_rows(c).c_str(), O_RDONLY | O_CLOEXEC));
+  }
+  constexpr std::size_t block_bytes = std::size_t{8} << 20;
+  std::vector<char> buffer;
+  std::vector<std::uint64_t> extents;
+  for (const checked_range& range : recorded) {
+    std::uint64_t sum = 0;
+    bool readable = true;
+    for (std::size_t c = 0; c < columns_.size() && readable; ++c) {
+      const h5_store_column& column = columns_[c];
+      if (column.ragged) {
+        const int rows_fd = rows[c]->fd;
+        const int values_fd = values[c]->fd;
+        if (rows_fd < 0 || values_fd < 0) {
+          readable = false;
+          break;
+        }
+        constexpr std::uint64_t block_rows = 1 << 16;
+        for (std::uint64_t first = range.begin; first < range.end && readable; first += block_rows) {
+          const std::uint64_t count = std::min(block_rows, range.end - first);
+          extents.resize(2 * count);
+          if (!pread_full(rows_fd, reinterpret_cast<char*>(extents.data()), count * extent_bytes, first * extent_bytes)) {
+            readable = false;
+            break;
+          }
+          for (std::uint64_t k = 0; k < count; ++k) {
+            const std::uint64_t bytes = extents[2 * k + 1];
+            if (bytes > (std::uint64_t{1} << 40)) {  // a damaged extent: do not allocate it
+              readable = false;
+              break;
+            }
+            buffer.resize(bytes);
+            if (bytes > 0 && !pread_full(values_fd, buffer.data(), bytes, extents[2 * k])) {
+              readable = false;
+              break;
+            }
+            sum += row_hash(first + k, c, buffer.data(), bytes);
           }
         }
+        continue;
       }
-      sync_or_throw(out, paths_.partial());
-    } catch (...) {
-      ::close(in);
-      ::close(out);
-      throw;
+      const std::size_t row = column.row_bytes;
+      if (row == 0) {
+        for (std::uint64_t i = range.begin; i < range.end; ++i) sum += row_hash(i, c, nullptr, 0);
+        continue;
+      }
+      if (in.fd < 0) {
+        readable = false;
+        break;
+      }
+      for (std::uint64_t i = range.begin; i < range.end;) {
+        const std::uint64_t count = std::max<std::uint64_t>(1, std::min<std::uint64_t>(range.end - i, block_bytes / row));
+        buffer.resize(count * row);
+        if (!pread_full(in.fd, buffer.data(), count * row, source_offsets[c] + i * row)) {
+          readable = false;
+          break;
+        }
+        for (std::uint64_t k = 0; k < count; ++k) sum += row_hash(i + k, c, buffer.data() + k * row, row);
+        if (copy_to >= 0) pwrite_all(copy_to, buffer.data(), count * row, offsets_[c] + i * row, paths_.partial());
+        i += count;
+      }
     }
-    ::close(in);
-    ::close(out);
+    if (readable && sum == range.sum) verified.push_back(range);
   }
+  return verified;
+}
 
-  // A new journal that describes the new file, swapped in atomically.
+void h5_row_store::rewrite_journal(const std::vector<checked_range>& verified) {
+  namespace fs = std::filesystem;
+  // A new journal that describes the file as it is now, swapped in atomically.
   const std::string new_journal = paths_.journal() + ".new";
+  std::error_code error;
   fs::remove(new_journal, error);
   {
     checkpoint_log fresh(new_journal, n_, descriptor_, record_kinds);
     fresh.append(record_layout_kind, as_bytes_of(offsets_));
-    fresh.append(record_rows_kind, as_bytes_of(durable_at_open_.flat()));
+    if (!verified.empty()) fresh.append(record_checked_rows_kind, as_bytes_of(flat_of(verified)));
   }
   journal_.reset();
   fs::rename(new_journal, paths_.journal(), error);
   if (error) throw io_error(fmt::format("cannot rename '{}': {}", new_journal, error.message()));
   sync_directory_of(paths_.journal());
   journal_ = std::make_unique<checkpoint_log>(paths_.journal(), n_, descriptor_, record_kinds);
-  finalizing_seen_ = false;
-  if (have_old) fs::remove(old_path, error);
 }
 
 void h5_row_store::open_row_files() {
@@ -484,6 +713,7 @@ void h5_row_store::begin_row(std::uint64_t index) {
   if (!writer_failure_ && filling_.bytes >= settings_.buffer_bytes) hand_over(row_lock_);
   if (writer_failure_) {
     const std::exception_ptr failure = writer_failure_;
+    failure_thrown_ = true;
     row_lock_.unlock();
     std::rethrow_exception(failure);
   }
@@ -596,6 +826,24 @@ void h5_row_store::write_batch(batch& b) {
   }
   std::sort(runs.begin(), runs.end(), [](const run& x, const run& y) { return x.first < y.first; });
 
+  // The checksum of each run, over every column (see checked_range), before the writes.
+  std::vector<std::uint64_t> sums(runs.size(), 0);
+  for (std::size_t j = 0; j < runs.size(); ++j) {
+    const run& r = runs[j];
+    for (std::size_t c = 0; c < columns_.size(); ++c) {
+      const std::size_t row = columns_[c].row_bytes;
+      for (std::size_t k = 0; k < r.count; ++k) {
+        if (columns_[c].ragged) {
+          const std::uint64_t at = b.extents[c][2 * (r.slot + k)];
+          const std::uint64_t bytes = b.extents[c][2 * (r.slot + k) + 1];
+          sums[j] += row_hash(r.first + k, c, bytes > 0 ? b.values[c].data() + at : nullptr, bytes);
+        } else {
+          sums[j] += row_hash(r.first + k, c, row > 0 ? b.fixed[c].data() + (r.slot + k) * row : nullptr, row);
+        }
+      }
+    }
+  }
+
   for (std::size_t c = 0; c < columns_.size(); ++c) {
     const auto& column = columns_[c];
     if (column.ragged) {
@@ -634,7 +882,7 @@ void h5_row_store::write_batch(batch& b) {
     }
     if (!iov.empty()) write_run(iov, offsets_[c] + start * row, direct);
   }
-  for (const run& r : runs) unsynced_.add(r.first, r.first + r.count);
+  for (std::size_t j = 0; j < runs.size(); ++j) unsynced_.push_back({runs[j].first, runs[j].first + runs[j].count, sums[j]});
   if (std::chrono::steady_clock::now() - last_sync_ >= settings_.checkpoint_interval) sync_and_record();
 }
 
@@ -662,8 +910,8 @@ void h5_row_store::sync_and_record() {
     sync_or_throw(rows_fd_[c], paths_.ragged_rows(c));
   }
   // The rows are on disk: now they count.
-  journal_->append(record_rows_kind, as_bytes_of(unsynced_.flat()));
-  unsynced_ = {};
+  journal_->append(record_checked_rows_kind, as_bytes_of(flat_of(merged(std::move(unsynced_)))));
+  unsynced_.clear();
   last_sync_ = std::chrono::steady_clock::now();
 }
 
@@ -680,7 +928,10 @@ void h5_row_store::stop_writer() noexcept {
 
 void h5_row_store::finish_rows() {
   stop_writer();
-  if (writer_failure_) std::rethrow_exception(writer_failure_);
+  if (writer_failure_) {
+    failure_thrown_ = true;
+    std::rethrow_exception(writer_failure_);
+  }
 }
 
 // --- the end -------------------------------------------------------------------------------------

@@ -82,6 +82,17 @@ std::string prepare_on_root(const std::string& final_path, bool overwrite, std::
 
 }  // namespace
 
+std::string detail::sync_on_every_rank(const communicator& comm, const std::string& path, const std::string& final_path) {
+  std::string synced = sync_path(path);
+  if (synced.empty() && plx::detail::fault_point(plx::detail::fault_sites::output_sync)) synced = std::strerror(ENOSPC);  // tests: one full disk
+  if (!synced.empty()) {
+    // Some of the data may not have reached the disk (a full disk, a quota): the file is not a result.
+    synced = "cannot flush '" + path + "' to disk: " + synced + " (for '" + final_path + "', on rank " +
+             std::to_string(comm.rank()) + ")";
+  }
+  return plx::detail::agree_on_failure(comm, synced);
+}
+
 atomic_output::atomic_output(const communicator& comm, std::string final_path, bool overwrite)
     : comm_(comm.dup()), final_path_(std::move(final_path)) {
   std::string failure;
@@ -118,14 +129,7 @@ void atomic_output::commit() {
   // rank's writes before the rename): ranks write their own slabs (slab_io.cpp), and on a parallel file
   // system each node's client holds its ranks' dirty pages, which root's fsync would not reach. On one node
   // the first fsync does the work and the others find little left.
-  std::string synced = detail::sync_path(temporary_path_);
-  if (synced.empty() && plx::detail::fault_point(plx::detail::fault_sites::output_sync)) synced = std::strerror(ENOSPC);  // tests: one full disk
-  if (!synced.empty()) {
-    // Some of the data may not have reached the disk (a full disk, a quota): the file is not a result.
-    synced = "cannot flush '" + temporary_path_ + "' to disk: " + synced + " (for '" + final_path_ + "', on rank " +
-             std::to_string(comm_.rank()) + ")";
-  }
-  std::string failure = plx::detail::agree_on_failure(comm_, synced);
+  std::string failure = detail::sync_on_every_rank(comm_, temporary_path_, final_path_);
   const bool synced_everywhere = failure.empty();
   bool keep = false;
   if (synced_everywhere && comm_.is_root()) {

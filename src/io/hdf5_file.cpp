@@ -122,6 +122,19 @@ herr_t injected_result(herr_t code, const plx::detail::fault_site& site) noexcep
 
 herr_t injected_write_result(herr_t code) noexcept { return injected_result(code, plx::detail::fault_sites::hdf5_write); }
 
+namespace {
+/// After a call that succeeded: the errno an armed `site` makes it report (0: none), noted as injected. The
+/// call itself was carried out, so HDF5's state is sound (the file is created, flushed or closed).
+int injected_after_success(const plx::detail::fault_site& site) noexcept {
+  const int error_number = plx::detail::injected_errno(site);
+  if (error_number != 0) {
+    errno = error_number;
+    injected_now = true;
+  }
+  return error_number;
+}
+}  // namespace
+
 herr_t injected_read_result(herr_t code) noexcept { return injected_result(code, plx::detail::fault_sites::hdf5_read); }
 
 void mark_failed(h5_file& file) noexcept { file.failed_ = true; }
@@ -347,13 +360,28 @@ h5_id file_access_list(const communicator& comm, const std::string& path, hsize_
   return fapl;
 }
 
-/// Collective. Turns a per-rank open result into a verdict shared by all ranks.
-h5_id agree_on_open(const communicator& comm, hid_t id, const char* call, const std::string& path) {
+/// Collective. Turns a per-rank open result into a verdict shared by all ranks. `injected`: the fault site
+/// of this call (hdf5.create), armed on this rank, fails an open that succeeded.
+h5_id agree_on_open(const communicator& comm, hid_t id, const char* call, const std::string& path,
+                    const plx::detail::fault_site* injected = nullptr) {
   std::string failure;
-  if (id < 0) failure = detail::describe_h5_failure(call, path, "", comm.rank(), comm.size());
+  if (id < 0 || (injected != nullptr && detail::injected_after_success(*injected) != 0)) {
+    failure = detail::describe_h5_failure(call, path, "", comm.rank(), comm.size());
+  }
   h5_id file(id, h5_kind::file);
   const std::string message = plx::detail::agree_on_failure(comm, failure);
   if (!message.empty()) {
+    // Only on this failure path: whether every rank holds the file (an injected failure), so that it can be
+    // closed together instead of left open.
+    int held = file ? 1 : 0;
+    int held_everywhere = 0;
+    plx::detail::check_mpi(MPI_Allreduce(&held, &held_everywhere, 1, MPI_INT, MPI_MIN, comm.native()),
+                           "MPI_Allreduce");
+    if (held_everywhere != 0) {
+      detail::h5_quiet quiet;
+      if (file.close() < 0) H5Eclear2(H5E_DEFAULT);
+      throw plx::detail::collective(io_error(message));
+    }
     if (file) {
       // Closing is collective and the failed ranks cannot join, so this rank's handle is left open.
       std::fprintf(stderr, "parallax: warning: %s of '%s' failed on another rank; leaving it open on rank %d\n",
@@ -412,7 +440,7 @@ h5_file h5_file::create(const communicator& comm, const std::string& path, const
   communicator own = comm.dup();
   h5_id fapl = file_access_list(own, path, options.align_threshold, options.alignment);
   const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
-  h5_id file = agree_on_open(own, id, "H5Fcreate", path);
+  h5_id file = agree_on_open(own, id, "H5Fcreate", path, &plx::detail::fault_sites::hdf5_create);
   return h5_file(std::move(own), path, std::move(file), true);
 }
 
@@ -467,6 +495,12 @@ void h5_file::close() {
   std::string failure;
   if (id_.close() < 0) {
     failure = detail::describe_h5_failure("H5Fclose", path_, "", comm_.rank(), comm_.size());
+    // HDF5 keeps a file whose close failed (a full disk, EFBIG) among its open files and closes it again
+    // at MPI_Finalize, where that crashed (H5F__close_cb, exit 139): as after a failed write, the runtime
+    // ends the job without finalizing, once every rank has reported the failure.
+    plx::detail::forbid_finalize();
+  } else if (writable_ && detail::injected_after_success(plx::detail::fault_sites::hdf5_close) != 0) {
+    failure = detail::describe_h5_failure("H5Fclose", path_, "", comm_.rank(), comm_.size());  // closed, in fact
   } else if (writable_ && comm_.is_root()) {
     failure = lost_writes(path_);
   }
@@ -487,12 +521,16 @@ void h5_file::close_noexcept() noexcept {
     std::fprintf(stderr, "parallax: warning: %s\n",
                  detail::describe_h5_failure("H5Fclose", path_, "", comm_.rank(), comm_.size()).c_str());
     H5Eclear2(H5E_DEFAULT);
+    plx::detail::forbid_finalize();  // see close()
   }
 }
 
 void h5_file::flush() {
   detail::h5_quiet quiet;
-  detail::agreed(*this, [&] { detail::check_h5(H5Fflush(native(), H5F_SCOPE_GLOBAL), "H5Fflush", *this, ""); });
+  detail::agreed(*this, [&] {
+    detail::check_h5(detail::injected_result(H5Fflush(native(), H5F_SCOPE_GLOBAL), plx::detail::fault_sites::hdf5_flush),
+                     "H5Fflush", *this, "");
+  });
 }
 
 bool h5_file::exists(const std::string& object_path) const {

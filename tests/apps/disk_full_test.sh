@@ -8,7 +8,8 @@
 #          completes the run.
 # Mounting needs root: otherwise the test reports itself skipped (exit 77); the injected one-rank failures
 # of tests/io/hdf5_test.cpp cover the same code paths without it.
-# Usage: disk_full_test.sh cosmo|run PLX_COSMO_OR_PLX_RUN MPIEXEC WORK_DIR
+#   ensemble: plx-ensemble's row store on a full disk, and its resume on a nearly full one (see the case).
+# Usage: disk_full_test.sh cosmo|run|ensemble PLX_COSMO_OR_PLX_RUN_OR_PLX_ENSEMBLE MPIEXEC WORK_DIR
 set -u
 CASE=$1
 APP=$2
@@ -105,6 +106,59 @@ case "$CASE" in
       fi
       no_temporaries "plx-run --resume ($2)" "$full/$1"
     done
+    ;;
+  ensemble)
+    # plx-ensemble (map_to_h5's row store) on a full disk, issue 18: the writer's failure mid-map is one line;
+    # a resume that rebuilds its file on a disk with a few KB free fails without losing the rows, and the
+    # resume after it, with space, commits a file equal to an uninterrupted run's (it committed zeros before).
+    args=(--realizations 1000 --dim 2 --n 16 --threads 1 --quiet --out e.h5)
+    mkdir -p ref && (cd ref && timeout -k 5 "$HANG_S" "${mpi[@]}" -n 2 "$APP" "${args[@]}" >/dev/null 2>&1) ||
+      bad "the reference run failed"
+    # one_line NAME OUT: exactly one line from parallax, no "writing the last rows", no HDF5 stack
+    one_line() {
+      local lines
+      lines=$(grep -Ec '^(error|parallax)' <<<"$2")
+      [ "$lines" = 1 ] && ! grep -Eq 'HDF5-DIAG|writing the last rows' <<<"$2" && ok "$1: one line" ||
+        bad "$1: $lines lines: $2"
+    }
+    mount -o remount,size=64k "$full" || bad "cannot shrink the tmpfs"
+    cd "$full" || exit 1
+    out=$(timeout -k 5 "$HANG_S" "${mpi[@]}" -n 2 "$APP" "${args[@]}" 2>&1)
+    got=$?
+    [ "$got" = 1 ] && grep -q "No space left on device" <<<"$out" && ok "plx-ensemble, rows on a full disk: exit 1" ||
+      bad "plx-ensemble, rows on a full disk: exit $got: $out"
+    one_line "plx-ensemble, rows on a full disk" "$out"
+    rm -f "$full"/*
+    mount -o remount,size=2m "$full" || bad "cannot grow the tmpfs"
+    # Every row durable, then the summary's write fails: the resume must rebuild the file (its metadata changed).
+    PLX_FAULT=hdf5.write@0,after=40 timeout -k 5 "$HANG_S" "${mpi[@]}" -n 2 "$APP" "${args[@]}" >/dev/null 2>&1
+    [ -e e.h5.journal ] && ok "the rows are kept for a resume" || bad "no journal after the failed summary"
+    free=$(df -B1 --output=avail "$full" | tail -1)
+    head -c $((free - 6000)) /dev/zero >filler 2>/dev/null
+    out=$(timeout -k 5 "$HANG_S" "${mpi[@]}" -n 2 "$APP" "${args[@]}" --resume 2>&1)
+    got=$?
+    case $got in
+      0) bad "a resume on a disk with $(df -B1 --output=avail "$full" | tail -1) bytes free: exit 0: $out" ;;
+      124 | 137) bad "a resume on a nearly full disk hung: $out" ;;
+      1) ok "a resume on a nearly full disk: exit 1" ;;
+      *) bad "a resume on a nearly full disk: exit $got: $out" ;;
+    esac
+    rm -f filler
+    out=$(timeout -k 5 "$HANG_S" "${mpi[@]}" -n 2 "$APP" "${args[@]}" --resume 2>&1)
+    got=$?
+    [ "$got" = 0 ] && grep -q "(0 computed now)" <<<"$out" && ok "the resume with space: exit 0, no row computed again" ||
+      bad "the resume with space: exit $got: $out"
+    if /usr/bin/python3 - "$WORK/ref/e.h5" "$full/e.h5" <<'PY'; then ok "identical to the uninterrupted run"; else bad "the resumed file differs"; fi
+import sys, h5py
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+names = []
+a.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+for name in names:
+    assert a[name][()].tobytes() == b[name][()].tobytes(), name
+PY
+    left=$(ls "$full" | grep -v '^e\.h5$')
+    [ -z "$left" ] && ok "no work file left" || bad "left behind: $left"
+    cd "$WORK" || exit 1
     ;;
   *)
     echo "unknown case '$CASE'"

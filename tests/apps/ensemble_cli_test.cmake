@@ -32,6 +32,19 @@ run_case("an unknown spectrum" 2 "cdm" ${mpi} -n 2 ${PLX_ENSEMBLE} --realization
 run_case("an unwritable output" 2 "no-such-dir.*does not exist"
          ${mpi} -n 2 ${PLX_ENSEMBLE} --realizations 10 --n 8 --out no-such-dir/e.h5 --quiet)
 expect_one_clean_line("an unwritable output")
+# Fewer than 2 P(k) bins, and more rows than a file can hold: exit 2 naming the option (issue 18: --n 2 committed
+# a file, then vector::_M_range_check; --realizations 1e19 printed HDF5's 20-line error stack).
+foreach(n 2 3)
+  run_case("--n ${n}: one bin" 2 "--n ${n} gives 1 P\\(k\\) bin\\(s\\).*use --n 4 or more"
+           ${mpi} -n 2 ${PLX_ENSEMBLE} --realizations 10 --dim 2 --n ${n} --out bad.h5 --quiet)
+  expect_one_clean_line("--n ${n}: one bin")
+endforeach()
+run_case("--realizations 1e19" 2 "--realizations 10000000000000000000: their rows"
+         ${mpi} -n 2 ${PLX_ENSEMBLE} --realizations 1e19 --dim 2 --n 16 --out bad.h5 --quiet)
+expect_one_clean_line("--realizations 1e19")
+if(last_output_all MATCHES "HDF5-DIAG")
+  message(SEND_ERROR "--realizations 1e19: HDF5's error stack printed:\n${last_output_all}")
+endif()
 expect_no_output(bad.h5 "bad input")
 
 # A run, its JSON line, and an existing output.
@@ -91,6 +104,38 @@ print("identical:", len(names), "datasets")
 ]=])
 run_case("the resumed file equals the uninterrupted one" 0 "identical: 18 datasets"
          ${SYSTEM_PYTHON} -c "${compare}" r.h5 whole/r.h5)
+
+# HDF5's create, close and flush failing (injected on one rank, at each pass where the run makes one), and a
+# write failing late (after the rows, while the summary is written): one line, exit 1, no temporary file; then
+# --resume finishes with every dataset equal to the uninterrupted run's.
+foreach(fault hdf5.create@0 hdf5.close@0 hdf5.close@1 hdf5.close@0,after=1 hdf5.close@0,after=2 hdf5.write@0,after=20)
+  string(MAKE_C_IDENTIFIER "${fault}" dir)
+  file(MAKE_DIRECTORY "${WORK_DIR}/${dir}")
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env PLX_FAULT=${fault} ${mpi} -n 2 ${PLX_ENSEMBLE} ${args}
+                  WORKING_DIRECTORY "${WORK_DIR}/${dir}" RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err
+                  TIMEOUT 120)
+  set(last_output_all "${out}${err}")
+  if(NOT code EQUAL 1 OR NOT last_output_all MATCHES "injected by a test")
+    message(SEND_ERROR "${fault}: exit ${code}, expected 1 and the injected failure:\n${last_output_all}")
+  endif()
+  # One line from parallax (the injected EIO reads "Input/output error": lines are counted, not words).
+  string(REGEX MATCHALL "(^|\n)(error|parallax)[^\n]*" lines "${last_output_all}")
+  list(LENGTH lines count)
+  if(NOT count EQUAL 1 OR last_output_all MATCHES "MPI_ABORT|MPI_Abort|HDF5-DIAG")
+    message(SEND_ERROR "${fault}: expected one error line and no MPI_Abort:\n${last_output_all}")
+  endif()
+  file(GLOB leftovers "${WORK_DIR}/${dir}/*.tmp*")
+  if(leftovers OR EXISTS "${WORK_DIR}/${dir}/r.h5")
+    message(SEND_ERROR "${fault}: left ${leftovers} or a committed r.h5")
+  endif()
+  execute_process(COMMAND ${mpi} -n 2 ${PLX_ENSEMBLE} ${args} --resume WORKING_DIRECTORY "${WORK_DIR}/${dir}"
+                  RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
+  if(NOT code EQUAL 0)
+    message(SEND_ERROR "${fault}: the resume failed (${code}):\n${out}${err}")
+  endif()
+  run_case("${fault}: the resumed file equals the uninterrupted one" 0 "identical: 18 datasets"
+           ${SYSTEM_PYTHON} -c "${compare}" ${dir}/r.h5 whole/r.h5)
+endforeach()
 
 # A table spectrum edited between a failed run and its resume is another spectrum: refused.
 file(WRITE "${WORK_DIR}/pk.dat" "# k P\n0.01 100.0\n10.0 0.1\n")

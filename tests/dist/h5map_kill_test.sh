@@ -49,3 +49,22 @@ for leftover in out.h5.partial out.h5.journal; do
 done
 h5diff "$work/reference/out.h5" "$work/killed/out.h5"
 echo "identical to the uninterrupted run"
+
+# A second run while the first holds the work files (the "use --resume" advice followed too early) is
+# refused at once with exit 2, naming the holder; it used to write into the same partial and journal.
+mkdir "$work/locked"
+(cd "$work/locked" && exec "${mpiexec[@]}" -n 2 "$driver" out.h5 --n 100000 >/dev/null 2>&1) &
+first=$!
+for _ in $(seq 300); do [ -e "$work/locked/out.h5.journal" ] && break; sleep 0.1; done
+set +e
+second=$(cd "$work/locked" && "${mpiexec[@]}" -n 2 "$driver" out.h5 --n 100000 --resume 2>&1)
+code=$?
+set -e
+ranks=$(pgrep -P "$first" || true)
+kill -9 $ranks "$first" 2>/dev/null || true
+wait "$first" 2>/dev/null || true
+if [ "$code" != 2 ] || ! grep -q "in use by another run (host .* pid [0-9]*" <<<"$second"; then
+  echo "FAIL: a second run on the same work files: exit $code: $second"
+  exit 1
+fi
+echo "a second run is refused: $(grep -m1 '^error' <<<"$second")"

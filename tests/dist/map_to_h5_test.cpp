@@ -15,6 +15,8 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -374,6 +376,225 @@ TEST(MapToH5, a_run_that_died_while_adding_its_own_datasets_is_rebuilt_and_redon
     const auto values = read_all<double>(path, "/v", H5T_NATIVE_DOUBLE);
     for (std::size_t i = 0; i < 100; ++i) ASSERT_EQ(values[i], value_of(i)) << i;
   }
+  remove_all(path);
+}
+
+// --- issue 18: a resume never trusts rows it cannot read back -----------------------------------------
+
+/// A run of 300 rows of "/g/v" that fails at row 150, leaving durable rows and the work files.
+void fail_half_way(const std::string& path) {
+  const auto failing = [](std::size_t i) {
+    if (i == 150) throw std::runtime_error("boom");
+    return value_of(i);
+  };
+  plx::map_options options;
+  options.schedule = plx::schedule::dynamic(2);
+  EXPECT_THROW(plx::map_to_h5(rt().world(), 300, failing, path, {{"/g/v"}}, options), plx::task_error);
+}
+
+/// Root: the address of `dataset`'s rows in the HDF5 file at `file`.
+std::uint64_t dataset_address(const std::string& file, const std::string& dataset) {
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t d = H5Dopen2(f, dataset.c_str(), H5P_DEFAULT);
+  const haddr_t address = H5Dget_offset(d);
+  H5Dclose(d);
+  H5Fclose(f);
+  return static_cast<std::uint64_t>(address);
+}
+
+/// Resumes the 300-row map; every row must come out right. Returns (rows resumed, rows computed).
+std::pair<std::uint64_t, std::uint64_t> resume_and_check(const std::string& path) {
+  std::atomic<std::uint64_t> calls{0};
+  plx::h5_output out(rt().world(), path, resuming());
+  plx::map_to_h5(out, 300, [&](std::size_t i) { calls.fetch_add(1); return value_of(i); }, {{"/g/v"}});
+  out.commit();
+  const std::uint64_t computed = sum_over_ranks(calls.load());
+  EXPECT_EQ(computed + out.rows_resumed(), 300u);
+  if (rt().is_root()) {
+    const auto values = read_all<double>(path, "/g/v", H5T_NATIVE_DOUBLE);
+    for (std::size_t i = 0; i < 300; ++i) EXPECT_EQ(values[i], value_of(i)) << "row " << i;
+  }
+  return {out.rows_resumed(), computed};
+}
+
+TEST(MapToH5, durable_rows_whose_bytes_were_lost_are_computed_again_not_committed_as_zeros) {
+  const std::string path = shared_path("zeroed");
+  fail_half_way(path);
+  if (rt().is_root()) {  // the metadata intact, the first 50 rows zeroed (as a partial that was never filled)
+    const std::uint64_t at = dataset_address(path + ".partial", "/g/v");
+    std::fstream f(path + ".partial", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(at));
+    const std::vector<char> zeros(50 * sizeof(double), 0);
+    f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+  }
+  MPI_Barrier(rt().world().native());
+  const auto [resumed, computed] = resume_and_check(path);
+  EXPECT_LE(resumed, 250u) << "the zeroed rows were trusted";
+  EXPECT_GE(computed, 50u);
+  remove_all(path);
+}
+
+TEST(MapToH5, a_partial_cut_short_resumes_with_the_rows_that_read_back) {
+  const std::string path = shared_path("cut");
+  fail_half_way(path);
+  if (rt().is_root()) {  // cut inside the rows: the HDF5 file no longer opens (its end is gone)
+    const std::uint64_t at = dataset_address(path + ".partial", "/g/v");
+    std::filesystem::resize_file(path + ".partial", at + 40 * sizeof(double));
+  }
+  MPI_Barrier(rt().world().native());
+  // Before: "cannot read '...partial.old'", and the resume after it committed zeros with exit 0.
+  const auto [resumed, computed] = resume_and_check(path);
+  EXPECT_LE(resumed, 40u);
+  remove_all(path);
+}
+
+TEST(MapToH5, a_rebuild_that_died_keeps_the_old_partial_as_its_source) {
+  const std::string path = shared_path("old");
+  fail_half_way(path);
+  if (rt().is_root()) {  // as a rebuild killed after its rename and before its new journal: a half-made partial
+    std::filesystem::rename(path + ".partial", path + ".partial.old");
+    std::ofstream(path + ".partial") << "half-made";
+  }
+  MPI_Barrier(rt().world().native());
+  const auto [resumed, computed] = resume_and_check(path);
+  EXPECT_GT(resumed, 0u) << "the rows of the old partial were lost";
+  if (rt().is_root()) {
+    EXPECT_FALSE(std::filesystem::exists(path + ".partial.old"));
+    EXPECT_FALSE(plx::detail::h5_output_paths{path}.has_work_files());
+  }
+  remove_all(path);
+}
+
+TEST(MapToH5, ragged_rows_that_were_lost_are_computed_again) {
+  const std::string path = shared_path("ragged-lost");
+  const auto task = [](std::size_t i) { return std::vector<std::int32_t>(i % 4, std::int32_t(i)); };
+  const auto failing = [&](std::size_t i) {
+    if (i == 100) throw std::runtime_error("boom");
+    return task(i);
+  };
+  EXPECT_THROW(plx::map_to_h5(rt().world(), 200, failing, path, {{"/r"}}), plx::task_error);
+  if (rt().is_root()) std::filesystem::resize_file(path + ".partial.ragged.0.values", 0);
+  MPI_Barrier(rt().world().native());
+  plx::map_to_h5(rt().world(), 200, task, path, {{"/r"}}, {}, resuming());
+  if (rt().is_root()) {
+    const auto offsets = read_all<std::uint64_t>(path, "/r/offsets", H5T_NATIVE_UINT64);
+    const auto values = read_all<std::int32_t>(path, "/r/values", H5T_NATIVE_INT32);
+    for (std::size_t i = 0; i < 200; ++i) {
+      ASSERT_EQ(offsets[i + 1] - offsets[i], i % 4) << i;
+      for (std::uint64_t k = offsets[i]; k < offsets[i + 1]; ++k) ASSERT_EQ(values[k], std::int32_t(i)) << i;
+    }
+  }
+  remove_all(path);
+}
+
+// --- issue 18: column paths, locks, --force reruns, the commit's sync, one line ---------------------------
+
+TEST(MapToH5, columns_that_clash_are_refused_before_any_row_and_leave_no_work_files) {
+  const std::string path = shared_path("clash");
+  std::atomic<std::uint64_t> calls{0};
+  const auto two = [&](std::size_t i) {
+    calls.fetch_add(1);
+    return std::tuple{std::vector<double>(i % 3, 1.0), double(i)};
+  };
+  for (const auto& columns : {std::vector<plx::h5_column>{{"/r"}, {"/r/values"}},
+                              std::vector<plx::h5_column>{{"/a"}, {"/a"}}, std::vector<plx::h5_column>{{"/a"}, {"/a/"}},
+                              std::vector<plx::h5_column>{{"/a/b"}, {"/a"}}}) {
+    std::string message;
+    try {
+      plx::map_to_h5(rt().world(), 50, two, path, columns);
+    } catch (const plx::config_error& e) {
+      message = e.what();
+    }
+    EXPECT_NE(message.find("'" + columns[0].path + "'"), std::string::npos) << message;
+    EXPECT_NE(message.find("'" + columns[1].path + "'"), std::string::npos) << message;
+  }
+  EXPECT_EQ(sum_over_ranks(calls.load()), 0u);
+  if (rt().is_root()) {
+    EXPECT_FALSE(plx::detail::h5_output_paths{path}.has_work_files());
+    EXPECT_FALSE(std::filesystem::exists(path + ".lock"));
+  }
+  // The corrected run needs neither --resume nor --force.
+  plx::map_to_h5(rt().world(), 50, two, path, {{"/r"}, {"/s"}});
+  remove_all(path);
+}
+
+TEST(MapToH5, a_second_run_on_the_same_work_files_is_refused_naming_the_holder) {
+  const std::string path = shared_path("locked");
+  {
+    plx::h5_output first(rt().world(), path);
+    std::string message;
+    try {
+      plx::h5_output second(rt().world(), path, resuming());
+    } catch (const plx::config_error& e) {
+      message = e.what();
+    }
+    const std::string holder = rt().is_root() ? "pid " + std::to_string(getpid()) : "pid ";  // root's pid
+    EXPECT_NE(message.find(holder), std::string::npos) << message;
+    EXPECT_NE(message.find("in use by another run"), std::string::npos) << message;
+  }
+  if (rt().is_root()) {
+    EXPECT_FALSE(std::filesystem::exists(path + ".lock"));
+  }
+  plx::map_to_h5(rt().world(), 10, value_of, path, {{"/v"}});  // free again
+  remove_all(path);
+}
+
+TEST(MapToH5, a_killed_force_rerun_resumes_its_rows_and_keeps_the_old_file_until_the_commit) {
+  const std::string path = shared_path("rerun");
+  plx::map_to_h5(rt().world(), 300, [](std::size_t i) { return -value_of(i); }, path, {{"/g/v"}});
+  const auto failing = [](std::size_t i) {
+    if (i == 150) throw std::runtime_error("boom");
+    return value_of(i);
+  };
+  plx::map_options options;
+  options.schedule = plx::schedule::dynamic(2);
+  EXPECT_THROW(plx::map_to_h5(rt().world(), 300, failing, path, {{"/g/v"}}, options, overwriting()), plx::task_error);
+  if (rt().is_root()) {
+    EXPECT_EQ(read_all<double>(path, "/g/v", H5T_NATIVE_DOUBLE)[7], -value_of(7));
+  }
+  {  // --resume --force continues the rows (before: computed them all again), here without a commit
+    auto both = resuming();
+    both.overwrite = true;
+    plx::h5_output out(rt().world(), path, both);
+    plx::map_to_h5(out, 300, value_of, {{"/g/v"}});
+    EXPECT_GT(out.rows_resumed(), 0u);
+  }
+  if (rt().is_root()) {
+    EXPECT_EQ(read_all<double>(path, "/g/v", H5T_NATIVE_DOUBLE)[7], -value_of(7));
+  }
+  // --resume alone (before: refused, "exists: use --force").
+  const auto [resumed, computed] = resume_and_check(path);
+  EXPECT_EQ(resumed, 300u);
+  EXPECT_EQ(computed, 0u);
+  remove_all(path);
+}
+
+TEST(MapToH5, every_rank_syncs_the_file_before_root_renames_it) {
+  const std::string path = shared_path("sync");
+  // The last rank's sync fails (at one rank: root's own).
+  if (rt().world().rank() == rt().world().size() - 1) plx::detail::arm_fault("output.sync");
+  EXPECT_THROW(plx::map_to_h5(rt().world(), 100, value_of, path, {{"/v"}}), plx::io_error);
+  plx::detail::disarm_faults();
+  if (rt().is_root()) {
+    EXPECT_FALSE(std::filesystem::exists(path));
+  }
+  MPI_Barrier(rt().world().native());
+  plx::map_to_h5(rt().world(), 100, value_of, path, {{"/v"}}, {}, resuming());
+  remove_all(path);
+}
+
+TEST(MapToH5, a_full_disk_in_the_writer_is_reported_once) {
+  const std::string path = shared_path("full-once");
+  plx::h5_output_options small;
+  small.buffer_bytes = 512;
+  if (rt().is_root()) plx::detail::arm_fault("h5map.write", 1, 2);
+  ::testing::internal::CaptureStderr();
+  EXPECT_THROW(plx::map_to_h5(rt().world(), 2000, value_of, path, {{"/v"}}, {}, small), plx::io_error);
+  const std::string printed = ::testing::internal::GetCapturedStderr();
+  plx::detail::disarm_faults();
+  EXPECT_EQ(printed.find("writing the last rows"), std::string::npos) << printed;
+  small.resume = true;
+  plx::map_to_h5(rt().world(), 2000, value_of, path, {{"/v"}}, {}, small);
   remove_all(path);
 }
 

@@ -741,6 +741,45 @@ TEST_F(Hdf5Io, a_failed_write_unwinds_through_the_file_and_leaves_no_temporary) 
   EXPECT_EQ(marker, 5.0);
 }
 
+TEST_F(Hdf5Io, create_close_and_flush_failing_on_one_rank_fail_every_rank_and_leave_no_temporary) {
+  // The fault sites hdf5.create, hdf5.close and hdf5.flush (issue 18), each on the last rank, in what the
+  // apps do; each ends every rank with the same error, and the next output in the same place works.
+  const std::string dir = path("file-calls");
+  if (world().is_root()) fs::create_directory(dir);
+  world().barrier();
+  const int failing = world().size() - 1;
+  for (const char* site : {"hdf5.create", "hdf5.close", "hdf5.flush"}) {
+    std::string message;
+    try {
+      plx::io::atomic_output output(world(), dir + "/run.h5", false);
+      if (world().rank() == failing && std::string(site) == "hdf5.create") plx::detail::arm_fault(site);
+      auto file = plx::io::h5_file::create(world(), output.temporary_path());
+      write_one(file, write_kind::attribute);
+      if (world().rank() == failing && std::string(site) != "hdf5.create") plx::detail::arm_fault(site);
+      if (std::string(site) == "hdf5.flush") file.flush();
+      file.close();
+      output.commit();
+    } catch (const plx::io_error& error) {
+      message = error.what();
+    }
+    plx::detail::disarm_faults();
+    world().barrier();
+    const std::vector<std::string> left = temporaries_in(dir);
+    const bool final_exists = exists_on_root(dir + "/run.h5");
+    EXPECT_TRUE(all_ranks(!message.empty())) << site;
+    EXPECT_TRUE(same_everywhere(message)) << site << ": " << message;
+    EXPECT_NE(message.find("injected by a test"), std::string::npos) << site << ": " << message;
+    EXPECT_TRUE(left.empty()) << site << ": " << left.front();
+    EXPECT_FALSE(final_exists) << site;
+  }
+  {
+    plx::io::atomic_output output(world(), dir + "/run.h5", false);
+    write_marker(output.temporary_path(), 6.0);
+    output.commit();
+  }
+  EXPECT_EQ(read_marker(dir + "/run.h5"), 6.0);
+}
+
 TEST_F(Hdf5Io, a_slab_written_in_parts_reads_back_whole) {
   // Every rank writes its planes two at a time (plx-cosmo packs its displacement so); ranks with fewer planes
   // take part in the later calls with none. Then one call where the ranks' planes overlap: refused on every rank.

@@ -86,9 +86,12 @@ struct h5_output_options {
 /// An HDF5 file being filled by map_to_h5, then completed by the caller, then committed. Collective
 /// object: construct, call, commit on every rank of `comm`. One map_to_h5 per output.
 ///
-/// Preflight (the constructor), plx::config_error on every rank: `path` exists and not `overwrite` (use
-/// --force); an unfinished run's journal is there and neither `resume` nor `overwrite`; the directory is
-/// missing or not writable.
+/// Preflight (the constructor), plx::config_error on every rank: another run holds the work files (their
+/// lock names its host and pid); `path` exists and neither `overwrite` (use --force) nor `resume` of an
+/// unfinished run (a killed --force rerun: the old file stays until the new one is committed); an
+/// unfinished run's journal is there and not `resume` (with `overwrite` alone it is discarded); the
+/// directory is missing or not writable. Root holds the work files' lock (`path`.lock, flock) from here
+/// until the object is destroyed.
 ///
 /// Destroyed without commit (an error, a stop): root writes and records the rows it has, and keeps the
 /// work files for a resume. Nothing finished is deleted.
@@ -134,6 +137,7 @@ class h5_output {
   communicator comm_;
   detail::h5_output_paths paths_;
   h5_output_options options_;
+  std::unique_ptr<detail::work_files_lock> lock_;  // root's; released after store_ is gone
   std::unique_ptr<detail::h5_row_store> store_;
   std::uint64_t rows_resumed_ = 0;
   bool begun_ = false;
@@ -175,6 +179,11 @@ constexpr void require_h5_row() {
                 "vector/matrix, a struct with PLX_H5_FIELDS, or a std::vector of those (see <parallax/dist/h5_row.hpp>)");
 }
 
+/// Throws plx::config_error naming both paths when two columns have the same path, or one lies inside
+/// another (a ragged column "/r" is the group of "/r/values" and "/r/offsets"; a fixed one is a dataset,
+/// which has no children). Checked on every rank before any row is computed.
+void check_column_paths(const std::vector<h5_store_column>& columns);
+
 /// The store's view of column C: checks the column's row_shape against the type.
 template <class T>
 h5_store_column h5_store_column_of(const h5_column& spec) {
@@ -213,6 +222,7 @@ std::vector<h5_store_column> h5_store_columns(const std::vector<h5_column>& spec
   }
   std::vector<h5_store_column> columns;  // (h5_store_column is move-only: no initializer list)
   (columns.push_back(h5_store_column_of<h5_element_t<Result, C>>(specs[C])), ...);
+  check_column_paths(columns);
   return columns;
 }
 

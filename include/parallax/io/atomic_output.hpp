@@ -60,4 +60,15 @@ class atomic_output {
   bool keep_temporary_ = false;
 };
 
+namespace detail {
+
+/// Collective. Every rank fsyncs the file at `path` and the ranks agree: "" when all succeeded, else the
+/// lowest failing rank's message (naming `final_path`), the same on every rank. Each rank's own writes
+/// (its slabs, HDF5 metadata) sit in its node's page cache on a parallel file system, which root's fsync
+/// would not reach: an output is renamed only after this. Fault site output.sync fails one rank's sync.
+[[nodiscard]] std::string sync_on_every_rank(const communicator& comm, const std::string& path,
+                                             const std::string& final_path);
+
+}  // namespace detail
+
 }  // namespace plx::io

@@ -10,16 +10,27 @@
 //                      open for writing can be).
 //   P.journal          a checkpoint_log (CRC-checked records, each appended with one write + fdatasync):
 //                      the datasets' addresses, then after every sync the index ranges of the rows that
-//                      sync made durable (the rows are synced to P.partial first), and a mark before the
-//                      file's metadata is touched again at the end.
+//                      sync made durable (the rows are synced to P.partial first), each with a checksum of
+//                      its rows' bytes, and a mark before the file's metadata is touched again at the end.
+//   P.lock             held (flock) by the run that owns the files above, and names it (host, pid); removed
+//                      when the run ends (one left by kill -9 holds no lock: the next run takes it).
 //   P.partial.ragged.C.values / .rows   ragged column C: values appended in arrival order, and per row
 //                      (byte offset, byte length) at row * 16. At the end they are copied into the HDF5 file
 //                      in row order (CSR), so the result does not depend on the order rows arrived in.
 //
-// Resume: rows recorded in the journal are durable; everything else is computed again. If the run died
-// while the file's metadata was being changed at the end (the mark is in the journal), or P.partial no
-// longer checks out against the journal, the file is rebuilt: a new one is made and the durable rows are
-// copied over from the old one's recorded addresses. Nothing recorded is lost.
+// Resume: rows recorded in the journal are durable once their bytes are read back and match the recorded
+// checksum; everything else is computed again. Why checksums rather than trusting the journal: the journal
+// only says what was synced, not that the bytes are still there. A partial that was cut short, replaced
+// by an empty one (an earlier rebuild that died half-way), or damaged otherwise would give a file of zeros
+// that commits with exit 0, the worst failure a resume can have. Reading the durable rows back once per
+// resume costs what the rebuild's copy costs anyway, and catches every such case, whatever caused it; a
+// range that fails is just computed again (the rows are deterministic), so a resume ends with the file
+// an uninterrupted run makes. If the run died while the file's metadata was being changed at the end
+// (the mark is in the journal), or P.partial no longer checks out against the journal, the file is
+// rebuilt: P.partial becomes P.partial.old, a new P.partial is made, the verified rows are copied over
+// from the old one's recorded addresses, and a new journal is swapped in. A P.partial.old found at open
+// is the file the journal describes (a rebuild died before its end): it is the source again, never
+// overwritten.
 //
 // Memory: root holds at most two buffers of `buffer_bytes` rows (plus 8 bytes per buffered row): one
 // filling while a writer thread writes the other. Writes go to the page cache; the files are synced and
@@ -76,6 +87,8 @@ struct h5_output_paths {
   std::string final_path;
   [[nodiscard]] std::string partial() const { return final_path + ".partial"; }
   [[nodiscard]] std::string journal() const { return final_path + ".journal"; }
+  [[nodiscard]] std::string old_partial() const { return final_path + ".partial.old"; }
+  [[nodiscard]] std::string lock() const { return final_path + ".lock"; }
   [[nodiscard]] std::string ragged_values(std::size_t column) const;
   [[nodiscard]] std::string ragged_rows(std::size_t column) const;
   /// Removes the partial file and the ragged columns' files; missing ones are fine. Throws plx::io_error.
@@ -83,6 +96,25 @@ struct h5_output_paths {
   /// The same, and the journal: every work file (never the final file).
   void remove_work_files() const;
   [[nodiscard]] bool has_work_files() const;
+};
+
+/// The lock on an output's work files (`paths.lock()`, flock): one run at a time fills them. The file
+/// holds "host pid" of the holder, for the message another run gets; it is removed when released.
+class work_files_lock {
+ public:
+  /// Takes the lock or throws plx::config_error naming the holder (plx::io_error when the lock file cannot
+  /// be made). File systems without flock (ENOLCK, EOPNOTSUPP) go without, as the farm's journal does.
+  explicit work_files_lock(const h5_output_paths& paths);
+  ~work_files_lock();
+  // Owns a file descriptor and the lock on it.
+  work_files_lock(const work_files_lock&) = delete;
+  work_files_lock& operator=(const work_files_lock&) = delete;
+  work_files_lock(work_files_lock&&) = delete;
+  work_files_lock& operator=(work_files_lock&&) = delete;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
 };
 
 /// A growable byte buffer that does not zero what it adds (rows are written over it at once, and zeroing
@@ -112,6 +144,15 @@ class raw_bytes {
 
 /// Page size for O_DIRECT: file offsets, lengths and buffers of direct writes are multiples of it.
 inline constexpr std::size_t direct_io_alignment = 4096;
+
+/// Rows [begin, end) made durable by one sync, with the sum (mod 2^64) of a 64-bit hash of every row's
+/// bytes in every column: a sum, so that ranges that touch merge by adding, whatever batches they came in.
+struct checked_range {
+  std::uint64_t begin = 0;
+  std::uint64_t end = 0;
+  std::uint64_t sum = 0;
+  friend bool operator==(const checked_range&, const checked_range&) = default;
+};
 
 class h5_row_store {
  public:
@@ -143,6 +184,8 @@ class h5_row_store {
 
   /// Writes, syncs and records every buffered row, and stops the writer. Throws its failure.
   void finish_rows();
+  /// Whether the writer's failure was thrown to the caller already (by begin_row or finish_rows).
+  [[nodiscard]] bool failure_thrown() const noexcept { return failure_thrown_; }
   /// Marks in the journal that the file's metadata is about to change (a crash from here on rebuilds
   /// the file on resume); then builds the ragged columns and sets `rows_done` on every column.
   void finalize();
@@ -164,7 +207,15 @@ class h5_row_store {
   void open_or_create();
   void create_partial();
   [[nodiscard]] bool partial_checks_out() const;
-  void rebuild_partial();
+  void rebuild_partial(bool have_old);
+  /// The ranges of `recorded` whose rows read back from `source` (fixed columns, at `source_offsets`) and
+  /// from the ragged files match their checksums. `copy_to` >= 0: the fixed rows read are also written there
+  /// at this store's offsets (a rebuild).
+  [[nodiscard]] std::vector<checked_range> verify_rows(const std::string& source,
+                                                       const std::vector<std::uint64_t>& source_offsets,
+                                                       const std::vector<checked_range>& recorded, int copy_to) const;
+  /// Swaps in a journal that holds the layout and `verified` only.
+  void rewrite_journal(const std::vector<checked_range>& verified);
   void build_ragged(io::h5_file& file, std::size_t column);
   void open_row_files();
   void close_row_files() noexcept;
@@ -186,6 +237,7 @@ class h5_row_store {
   std::unique_ptr<checkpoint_log> journal_;
   std::vector<std::uint64_t> offsets_;   // per column: the dataset's address (fixed), or none (ragged)
   index_ranges durable_at_open_;
+  std::vector<checked_range> recorded_;  // at open: what the journal says is durable, before verify_rows
   bool finalizing_seen_ = false;         // the journal has the mark: the metadata may be half-written
 
   int partial_fd_ = -1;
@@ -214,9 +266,10 @@ class h5_row_store {
   bool writer_busy_ = false;
   bool stopping_ = false;
   std::exception_ptr writer_failure_;
+  bool failure_thrown_ = false;
   std::chrono::steady_clock::time_point last_flush_;
   // The writer's own: rows written since the last sync, recorded in the journal at the next one.
-  index_ranges unsynced_;
+  std::vector<checked_range> unsynced_;
   std::chrono::steady_clock::time_point last_sync_;
   std::thread writer_;
 };
