@@ -341,6 +341,20 @@ void sync_directory(const std::string& directory) {
 
 void sync_directory_of(const std::string& path) { sync_directory(parent_of(path)); }
 
+void write_file_atomically(const std::string& path, std::string_view contents) {
+  const std::string temporary = path + ".tmp." + std::to_string(static_cast<long long>(::getpid()));
+  try {
+    posix_file file = posix_file::open(temporary, O_WRONLY | O_CREAT | O_TRUNC);
+    file.write_all(contents);
+    file.sync_data();
+    file.close();  // close() reports delayed write errors on some file systems (NFS)
+    rename_file(temporary, path);
+  } catch (...) {
+    static_cast<void>(unlink_quietly(temporary));  // gone already when only the directory's sync failed
+    throw;
+  }
+}
+
 void set_transfer_limit_for_tests(std::size_t bytes) noexcept {
   transfer_limit.store(bytes, std::memory_order_relaxed);
 }

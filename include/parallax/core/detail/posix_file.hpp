@@ -141,6 +141,10 @@ void sync_directory(const std::string& directory);
 /// durable. Throws as sync_directory.
 void sync_directory_of(const std::string& path);
 
+/// Writes `contents` to `path` whole or not at all: into "<path>.tmp.<pid>" beside it, synced and closed, then
+/// rename_file to `path`. On any failure the temporary is removed and the file_error rethrown.
+void write_file_atomically(const std::string& path, std::string_view contents);
+
 /// Tests only: at most `bytes` per read/write call (0: no limit), so that the short-transfer loops run.
 void set_transfer_limit_for_tests(std::size_t bytes) noexcept;
 
