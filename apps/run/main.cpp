@@ -9,6 +9,7 @@
 #include <parallax/app/number_option.hpp>
 #include <parallax/app/run_app.hpp>
 #include <parallax/core/collectives.hpp>
+#include <parallax/core/detail/posix_file.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/farm/farm.hpp>
 
@@ -155,9 +156,10 @@ int main(int argc, char** argv) {
     const int code = complete ? plx::exit_ok : (requeue ? plx::exit_interrupted : plx::exit_failure);
     if (rt.is_root()) {
       const std::string table = plx::farm::summary_table(s, tasks, o);
-      if (FILE* f = std::fopen((o.workdir + "/summary.txt").c_str(), "w")) {
-        std::fputs(table.c_str(), f);
-        std::fclose(f);
+      try {  // a copy of the table printed below, for the batch log's reader: its loss is worth a warning only
+        plx::detail::write_file_atomically(o.workdir + "/summary.txt", table);
+      } catch (const plx::io_error& e) {
+        std::fprintf(stderr, "parallax: warning: %s\n", e.what());
       }
       if (json) {
         plx::print_json_line({{"tasks", s.total},

@@ -1,125 +1,105 @@
 #include <parallax/dist/detail/checkpoint_log.hpp>
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
+#include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <limits>
+#include <string_view>
 
 #include <fmt/format.h>
 
 #include <parallax/core/crc32.hpp>
-#include <parallax/core/detail/fault_injection.hpp>
+#include <parallax/core/detail/record_log.hpp>
 #include <parallax/core/error.hpp>
 
 namespace plx::detail {
 
 namespace {
 
+constexpr std::size_t fixed_bytes = 2 * sizeof(std::uint64_t) + sizeof(std::uint32_t);  // index, length, CRC
+
 std::string header_line(std::uint64_t items, const std::string& type_name) {
   const std::string body = fmt::format("plx-checkpoint 1 items={} type={}", items, type_name);
   return fmt::format("{} crc={:08x}\n", body, crc32(body));
 }
 
-void write_all(int fd, const char* data, std::size_t size, const std::string& path) {
-  while (size > 0) {
-    ssize_t n = 0;
-    if (fault_point(fault_sites::checkpoint_write)) {  // an injected full disk (tests)
-      errno = ENOSPC;
-      n = -1;
-    } else {
-      n = ::write(fd, data, size);
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw io_error("cannot write checkpoint " + path + ": " + std::strerror(errno));
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
 template <class T>
-T read_raw(const std::string& bytes, std::size_t at) {
+T read_raw(std::string_view bytes, std::size_t at) {
   T value;
   std::memcpy(&value, bytes.data() + at, sizeof(T));
   return value;
 }
 
+/// The checkpoint's layout for record_log: the header line, then binary records (see the header file).
+class checkpoint_format final : public record_format {
+ public:
+  checkpoint_format(std::string path, std::string header, std::uint64_t index_limit)
+      : path_(std::move(path)), header_(std::move(header)), index_limit_(index_limit) {}
+
+  [[nodiscard]] std::string header() const override { return header_; }
+
+  std::size_t header_bytes(std::string_view text) override {
+    const std::size_t end_of_header = text.find('\n');
+    const std::string_view found = end_of_header == std::string_view::npos ? text : text.substr(0, end_of_header + 1);
+    if (found == header_) return found.size();
+    if (end_of_header == std::string_view::npos) {
+      // The header itself was torn (or never reached the disk: zeros): the creation was interrupted.
+      const bool is_prefix = std::string_view(header_).substr(0, found.size()) == found;
+      const bool all_zero = std::all_of(found.begin(), found.end(), [](char c) { return c == '\0'; });
+      if (is_prefix || all_zero) return 0;
+    }
+    const std::string_view shown = found.substr(0, std::min(found.find(" crc="), std::size_t{200}));
+    throw config_error("checkpoint " + path_ + " belongs to another map (" + std::string(shown) + "; this one is " +
+                       header_.substr(0, header_.find(" crc=")) + "): remove it to start over");
+  }
+
+  [[nodiscard]] record_check check(std::string_view rest) const override {
+    if (rest.size() < fixed_bytes) return {0, rest.size(), "incomplete record"};
+    const auto index = read_raw<std::uint64_t>(rest, 0);
+    const auto length = read_raw<std::uint64_t>(rest, 8);
+    if (length > rest.size() - fixed_bytes) {
+      // It reaches past the end of the file: a torn append (or a damaged length field, which cannot be told
+      // apart from one).
+      return {0, std::numeric_limits<std::size_t>::max(), "incomplete record"};
+    }
+    const std::size_t bytes = fixed_bytes + static_cast<std::size_t>(length);
+    if (index >= index_limit_) return {0, bytes, "record index " + std::to_string(index) + " out of range"};
+    const auto stored = read_raw<std::uint32_t>(rest, bytes - sizeof(std::uint32_t));
+    if (crc32(rest.substr(0, bytes - sizeof(std::uint32_t))) != stored) return {0, bytes, "wrong checksum"};
+    return {bytes, 0, {}};
+  }
+
+ private:
+  std::string path_;
+  std::string header_;
+  std::uint64_t index_limit_;
+};
+
 }  // namespace
 
 checkpoint_log::checkpoint_log(const std::string& path, std::uint64_t items, const std::string& type_name,
-                               std::uint64_t index_limit)
-    : path_(path) {
-  const std::string header = header_line(items, type_name);
-  std::string contents;
-  if (std::ifstream in{path, std::ios::binary}) {
-    contents.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  std::size_t valid = 0;  // bytes of the file to keep
-  if (!contents.empty()) {
-    const std::size_t end_of_header = contents.find('\n');
-    const std::string found = end_of_header == std::string::npos ? contents : contents.substr(0, end_of_header + 1);
-    if (found != header) {
-      if (end_of_header == std::string::npos && header.compare(0, found.size(), found) == 0) {
-        valid = 0;  // the header itself was torn: start again
-      } else {
-        throw config_error("checkpoint " + path + " belongs to another map (" +
-                           found.substr(0, found.find(" crc=")) + "; this one is " +
-                           header.substr(0, header.find(" crc=")) + "): remove it to start over");
-      }
-    } else {
-      valid = found.size();
-      // Records until the first incomplete or corrupt one.
-      constexpr std::size_t fixed = 2 * sizeof(std::uint64_t) + sizeof(std::uint32_t);
-      while (contents.size() - valid >= fixed) {
-        const auto index = read_raw<std::uint64_t>(contents, valid);
-        const auto length = read_raw<std::uint64_t>(contents, valid + 8);
-        if (length > contents.size() - valid - fixed || index >= index_limit) break;
-        const std::string_view body(contents.data() + valid, 16 + length);
-        const auto stored = read_raw<std::uint32_t>(contents, valid + 16 + length);
-        if (crc32(body) != stored) break;
-        existing_.push_back({index, std::vector<char>(body.begin() + 16, body.end())});
-        valid += fixed + length;
-      }
-    }
-  }
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw io_error("cannot open checkpoint " + path + ": " + std::strerror(errno));
-  // Drop a torn tail (or everything, for a new or torn-header file) before appending.
-  if (::ftruncate(fd_, static_cast<off_t>(valid)) != 0 || ::lseek(fd_, 0, SEEK_END) < 0) {
-    const std::string reason = std::strerror(errno);
-    ::close(fd_);
-    throw io_error("cannot prepare checkpoint " + path + ": " + reason);
-  }
-  if (valid == 0) {
-    write_all(fd_, header.data(), header.size(), path_);
-    if (::fdatasync(fd_) != 0) throw io_error("cannot sync checkpoint " + path + ": " + std::strerror(errno));
+                               std::uint64_t index_limit) {
+  checkpoint_format format(path, header_line(items, type_name), index_limit);
+  log_ = std::make_unique<record_log>(path, format, record_log::open_mode::resume, "checkpoint");
+  const log_scan& found = log_->found();
+  existing_.reserve(found.records.size());
+  for (std::size_t i = 0; i < found.records.size(); ++i) {
+    const std::string_view bytes = found.record(i);
+    const std::string_view body = bytes.substr(2 * sizeof(std::uint64_t), bytes.size() - fixed_bytes);
+    existing_.push_back({read_raw<std::uint64_t>(bytes, 0), std::vector<char>(body.begin(), body.end())});
   }
 }
 
-checkpoint_log::~checkpoint_log() {
-  if (fd_ >= 0) ::close(fd_);
-}
+checkpoint_log::~checkpoint_log() = default;
 
 void checkpoint_log::append(std::uint64_t index, std::span<const char> bytes) {
-  std::string line(16 + bytes.size() + 4, '\0');
+  std::string line(fixed_bytes + bytes.size(), '\0');
   const std::uint64_t length = bytes.size();
   std::memcpy(line.data(), &index, 8);
   std::memcpy(line.data() + 8, &length, 8);
   if (!bytes.empty()) std::memcpy(line.data() + 16, bytes.data(), bytes.size());
   const std::uint32_t crc = crc32(std::string_view(line.data(), 16 + bytes.size()));
   std::memcpy(line.data() + 16 + bytes.size(), &crc, 4);
-  // A failed append (a full disk) may leave part of the record behind: cut it off, so that the file
-  // stays a sequence of whole records (the reader would drop a torn tail anyway, and everything after it).
-  const off_t before = ::lseek(fd_, 0, SEEK_END);
-  try {
-    write_all(fd_, line.data(), line.size(), path_);
-    if (::fdatasync(fd_) != 0) throw io_error("cannot sync checkpoint " + path_ + ": " + std::strerror(errno));
-  } catch (...) {
-    if (before >= 0 && ::ftruncate(fd_, before) == 0) static_cast<void>(::lseek(fd_, before, SEEK_SET));
-    throw;
-  }
+  log_->append(line);  // one write, then fdatasync; a failed write is cut off again, a failed sync is final
 }
 
 }  // namespace plx::detail

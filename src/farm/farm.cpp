@@ -1,5 +1,6 @@
 #include <parallax/farm/farm.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <parallax/core/collectives.hpp>
+#include <parallax/core/detail/posix_file.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/dist/map.hpp>
 #include <parallax/dist/progress.hpp>
@@ -94,12 +96,12 @@ std::string prepare_workdir(const std::string& workdir) {
   std::filesystem::create_directories(std::filesystem::path(workdir) / "tasks", ec);
   if (ec) return "cannot create work directory " + workdir + "/tasks: " + ec.message();
   const std::string probe = workdir + "/tasks/.plx-write-test";
-  if (FILE* f = std::fopen(probe.c_str(), "w")) {
-    std::fclose(f);
-    std::remove(probe.c_str());
+  int error_number = 0;
+  if (detail::posix_file::try_open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0666, error_number).is_open()) {
+    static_cast<void>(detail::unlink_quietly(probe));
     return {};
   }
-  return "work directory " + workdir + " is not writable: " + std::strerror(errno);
+  return "work directory " + workdir + " is not writable: " + std::strerror(error_number);
 }
 
 std::string output_path(const farm_options& o, std::uint64_t id, int attempt, const char* stream) {

@@ -1,18 +1,10 @@
 #include <parallax/farm/journal.hpp>
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
 #include <optional>
 #include <string_view>
 #include <system_error>
@@ -20,8 +12,8 @@
 #include <utility>
 
 #include <parallax/core/crc32.hpp>
+#include <parallax/core/detail/record_log.hpp>
 #include <parallax/core/error.hpp>
-#include <parallax/io/detail/file_sync.hpp>
 
 namespace plx::farm {
 
@@ -210,138 +202,6 @@ std::optional<task_record> parse_record(std::string_view content, std::uint64_t 
   return r;
 }
 
-/// A parsed journal, plus what the writer needs to decide whether a torn part may be cut off.
-struct scan_result {
-  journal_contents contents;
-  bool header_torn = false;     // the file holds no complete header: creation was interrupted
-  bool damage_in_tail = true;   // the torn part is at most one line: what a crash mid-append leaves
-  std::uint64_t torn_line = 0;  // 1-based line number where the readable part ends (0: none)
-};
-
-/// Parses the whole text of a journal. Throws plx::config_error when it is not a parallax journal.
-scan_result scan(std::string_view text, const std::string& path) {
-  scan_result result;
-  journal_contents& contents = result.contents;
-  const std::size_t header_end = text.find('\n');
-  if (header_end == std::string_view::npos) {
-    // No complete first line. A prefix of a header (or zeros, which some file systems show for data that
-    // never reached the disk) is a creation that was interrupted; anything else is not ours.
-    const bool is_prefix = magic.starts_with(text.substr(0, magic.size())) &&
-                           (text.size() <= magic.size() || text[magic.size()] == ' ');
-    const bool all_zero = std::all_of(text.begin(), text.end(), [](char c) { return c == '\0'; });
-    if (!is_prefix && !all_zero) {
-      throw config_error("'" + path + "' is not a parallax journal: it starts with " + printable(text));
-    }
-    result.header_torn = true;
-    contents.torn_bytes = text.size();
-    if (!text.empty()) {
-      result.torn_line = 1;
-      contents.torn_reason = "line 1: header incomplete (creation was interrupted)";
-    }
-    return result;
-  }
-
-  const std::string_view header = text.substr(0, header_end);
-  if (!header.starts_with(std::string(magic) + " ")) {
-    throw config_error("'" + path + "' is not a parallax journal: its first line is " + printable(header));
-  }
-  {
-    // The version comes before the checksum test: a later format may checksum differently.
-    const std::string_view rest = header.substr(magic.size() + 1);
-    const std::string_view version = rest.substr(0, rest.find(' '));
-    if (version != format_version) {
-      throw config_error("journal '" + path + "' has format version " + printable(version) +
-                         "; this build of parallax reads version " + std::string(format_version));
-    }
-  }
-  std::string_view header_content;
-  std::string problem;
-  if (!strip_checksum(header, header_content, problem)) {
-    throw config_error("the header of journal '" + path + "' is damaged (" + problem + "): " + printable(header));
-  }
-  // The checksum covers at least "plx-journal 1"; what follows it may be missing in a line that is ours
-  // in form only.
-  const std::size_t fields_at = std::min(header_content.size(), magic.size() + 1 + format_version.size() + 1);
-  field_reader fields(header_content.substr(fields_at));
-  const auto fingerprint = fields.next("fingerprint");
-  const auto tasks = fields.number<std::uint64_t>("tasks");
-  if (fingerprint && !(is_plain_word(*fingerprint) && !fingerprint->empty())) fields.fail("bad fingerprint");
-  if (!fields.finish()) {
-    throw config_error("the header of journal '" + path + "' cannot be read (" + fields.problem() + "): " +
-                       printable(header));
-  }
-  contents.fingerprint = std::string(*fingerprint);
-  contents.tasks = *tasks;
-
-  std::size_t at = header_end + 1;
-  std::uint64_t line_number = 1;
-  while (at < text.size()) {
-    ++line_number;
-    const std::size_t newline = text.find('\n', at);
-    std::string reason;
-    if (newline == std::string_view::npos) {
-      reason = "no newline (incomplete write)";
-    } else {
-      std::string_view content;
-      if (strip_checksum(text.substr(at, newline - at), content, reason)) {
-        if (std::optional<task_record> record = parse_record(content, contents.tasks, reason)) {
-          contents.records.push_back(std::move(*record));
-          at = newline + 1;
-          continue;
-        }
-      }
-    }
-    contents.torn_reason = "line " + std::to_string(line_number) + ": " + reason;
-    result.torn_line = line_number;
-    // A crash mid-append leaves at most one bad line, the last; a bad line with more after it is damage.
-    result.damage_in_tail = newline == std::string_view::npos || newline + 1 == text.size();
-    break;
-  }
-  contents.valid_bytes = at;
-  contents.torn_bytes = text.size() - at;
-  return result;
-}
-
-// ---- files ------------------------------------------------------------------------------------------------
-
-std::string errno_text(int code) { return std::strerror(code); }
-
-/// Reads all of an open file from offset 0.
-std::string read_all(int fd, const std::string& path) {
-  std::string text;
-  std::array<char, 1 << 16> buffer{};
-  for (;;) {
-    const ssize_t got = ::pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(text.size()));
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      throw io_error("cannot read journal '" + path + "': " + errno_text(errno));
-    }
-    if (got == 0) return text;
-    text.append(buffer.data(), static_cast<std::size_t>(got));
-  }
-}
-
-/// write(2) until all of `bytes` is out; returns 0 or the errno of the failure.
-int write_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t wrote = ::write(fd, bytes.data(), bytes.size());
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (wrote == 0) return EIO;  // no progress and no error: give up rather than spin
-    bytes.remove_prefix(static_cast<std::size_t>(wrote));
-  }
-  return 0;
-}
-
-int sync_data(int fd) {
-  while (::fdatasync(fd) != 0) {
-    if (errno != EINTR) return errno;
-  }
-  return 0;
-}
-
 void check_fingerprint(const std::string& fingerprint) {
   if (fingerprint.empty() || !is_plain_word(fingerprint)) {
     throw config_error("journal: task-set fingerprint " + printable(fingerprint) +
@@ -371,19 +231,112 @@ void check_record(const task_record& r, std::uint64_t tasks, const std::string& 
   }
 }
 
-/// Owns a file descriptor until release(); closes it on unwinding.
-class fd_guard {
+/// The journal's layout for record_log: a header line, then one checksummed line per record. Given the
+/// fingerprint and task count a writer expects, it also refuses the journal of another task set (before
+/// anything is cut off); without them (a reader) it takes what the header says.
+class journal_format final : public plx::detail::record_format {
  public:
-  explicit fd_guard(int fd) : fd_(fd) {}
-  ~fd_guard() {
-    if (fd_ >= 0) ::close(fd_);
+  journal_format(std::string path, std::string fingerprint, std::uint64_t tasks, bool check_owner)
+      : path_(std::move(path)), fingerprint_(std::move(fingerprint)), tasks_(tasks), check_owner_(check_owner) {}
+
+  [[nodiscard]] std::string header() const override { return format_header(fingerprint_, tasks_); }
+
+  std::size_t header_bytes(std::string_view text) override {
+    const std::size_t header_end = text.find('\n');
+    if (header_end == std::string_view::npos) {
+      // No complete first line. A prefix of a header (or zeros, which some file systems show for data that
+      // never reached the disk) is a creation that was interrupted; anything else is not ours.
+      const bool is_prefix = magic.starts_with(text.substr(0, magic.size())) &&
+                             (text.size() <= magic.size() || text[magic.size()] == ' ');
+      const bool all_zero = std::all_of(text.begin(), text.end(), [](char c) { return c == '\0'; });
+      if (!is_prefix && !all_zero) {
+        throw config_error("'" + path_ + "' is not a parallax journal: it starts with " + printable(text));
+      }
+      return 0;
+    }
+    const std::string_view header = text.substr(0, header_end);
+    if (!header.starts_with(std::string(magic) + " ")) {
+      throw config_error("'" + path_ + "' is not a parallax journal: its first line is " + printable(header));
+    }
+    {
+      // The version comes before the checksum test: a later format may checksum differently.
+      const std::string_view rest = header.substr(magic.size() + 1);
+      const std::string_view version = rest.substr(0, rest.find(' '));
+      if (version != format_version) {
+        throw config_error("journal '" + path_ + "' has format version " + printable(version) +
+                           "; this build of parallax reads version " + std::string(format_version));
+      }
+    }
+    std::string_view header_content;
+    std::string problem;
+    if (!strip_checksum(header, header_content, problem)) {
+      throw config_error("the header of journal '" + path_ + "' is damaged (" + problem + "): " + printable(header));
+    }
+    // The checksum covers at least "plx-journal 1"; what follows it may be missing in a line that is ours
+    // in form only.
+    const std::size_t fields_at = std::min(header_content.size(), magic.size() + 1 + format_version.size() + 1);
+    field_reader fields(header_content.substr(fields_at));
+    const auto fingerprint = fields.next("fingerprint");
+    const auto tasks = fields.number<std::uint64_t>("tasks");
+    if (fingerprint && !(is_plain_word(*fingerprint) && !fingerprint->empty())) fields.fail("bad fingerprint");
+    if (!fields.finish()) {
+      throw config_error("the header of journal '" + path_ + "' cannot be read (" + fields.problem() + "): " +
+                         printable(header));
+    }
+    if (check_owner_ && (*fingerprint != fingerprint_ || *tasks != tasks_)) {
+      throw config_error("journal '" + path_ + "' was written for task-set fingerprint " + std::string(*fingerprint) +
+                         " (" + std::to_string(*tasks) + " tasks), but the task set now has fingerprint " +
+                         fingerprint_ + " (" + std::to_string(tasks_) +
+                         " tasks): the task file changed since the journal was written. Restore the original "
+                         "task file to resume, or start without --resume to run every task again");
+    }
+    found_fingerprint_ = std::string(*fingerprint);
+    found_tasks_ = *tasks;
+    return header_end + 1;
   }
-  fd_guard(const fd_guard&) = delete;
-  fd_guard& operator=(const fd_guard&) = delete;
-  int release() { return std::exchange(fd_, -1); }
+
+  [[nodiscard]] plx::detail::record_check check(std::string_view rest) const override {
+    const std::size_t newline = rest.find('\n');
+    if (newline == std::string_view::npos) return {0, rest.size(), "no newline (incomplete write)"};
+    std::string_view content;
+    std::string problem;
+    if (strip_checksum(rest.substr(0, newline), content, problem) && parse_record(content, found_tasks_, problem)) {
+      return {newline + 1, 0, {}};
+    }
+    return {0, newline + 1, problem};
+  }
+
+  /// The journal as journal_contents: what the last header_bytes() read, and every intact record.
+  [[nodiscard]] journal_contents contents_of(const plx::detail::log_scan& scan) const {
+    journal_contents contents;
+    if (scan.header_bytes != 0) {
+      contents.fingerprint = found_fingerprint_;
+      contents.tasks = found_tasks_;
+    }
+    for (std::size_t i = 0; i < scan.records.size(); ++i) {
+      const std::string_view line = scan.record(i);
+      std::string_view content;
+      std::string problem;
+      strip_checksum(line.substr(0, line.size() - 1), content, problem);
+      contents.records.push_back(*parse_record(content, found_tasks_, problem));
+    }
+    contents.valid_bytes = scan.valid_bytes;
+    contents.torn_bytes = scan.torn_bytes();
+    // The header is line 1, record i line i + 2.
+    if (!scan.problem.empty()) {
+      contents.torn_reason = "line " + std::to_string(scan.header_bytes == 0 ? 1 : scan.records.size() + 2) + ": " +
+                             scan.problem;
+    }
+    return contents;
+  }
 
  private:
-  int fd_;
+  std::string path_;
+  std::string fingerprint_;
+  std::uint64_t tasks_ = 0;
+  bool check_owner_ = false;
+  std::string found_fingerprint_;
+  std::uint64_t found_tasks_ = 0;
 };
 
 }  // namespace
@@ -399,14 +352,10 @@ std::vector<bool> journal_contents::succeeded_ids() const {
 }
 
 std::optional<journal_contents> read_journal(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return std::nullopt;
-    throw io_error("cannot open journal '" + path + "': " + errno_text(errno));
-  }
-  fd_guard guard(fd);
-  const std::string text = read_all(fd, path);
-  return scan(text, path).contents;
+  journal_format format(path, {}, 0, false);
+  const std::optional<plx::detail::log_scan> scan = plx::detail::read_log(path, format);
+  if (!scan) return std::nullopt;
+  return format.contents_of(*scan);
 }
 
 // ---- journal_writer ---------------------------------------------------------------------------------------
@@ -415,115 +364,46 @@ journal_writer::journal_writer(const std::string& path, const std::string& finge
                                bool append)
     : path_(path), tasks_(tasks) {
   check_fingerprint(fingerprint);
-  // O_CLOEXEC: the task processes root starts must not inherit the journal (nor hold its lock after root
-  // dies). No O_TRUNC: an existing file is emptied only once we hold the lock.
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-  if (fd < 0) throw io_error("cannot open journal '" + path + "': " + errno_text(errno));
-  fd_guard guard(fd);
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    // Only "somebody else holds it" is fatal; file systems without locks (ENOLCK, ENOSYS, EOPNOTSUPP on
-    // some Lustre and NFS mounts) just go without.
-    if (errno == EWOULDBLOCK) {
-      throw io_error("journal '" + path + "' is in use by another process (it holds the lock on the file)");
-    }
-  }
-
-  bool fresh = !append;
-  if (append) {
-    const std::string text = read_all(fd, path);
-    scan_result found = scan(text, path);
-    if (found.header_torn) {
-      fresh = true;
-    } else {
-      journal_contents& old = found.contents;
-      if (old.fingerprint != fingerprint || old.tasks != tasks) {
-        throw config_error("journal '" + path + "' was written for task-set fingerprint " + old.fingerprint + " (" +
-                           std::to_string(old.tasks) + " tasks), but the task set now has fingerprint " +
-                           fingerprint + " (" + std::to_string(tasks) +
-                           " tasks): the task file changed since the journal was written. Restore the original "
-                           "task file to resume, or start without --resume to run every task again");
-      }
-      if (old.torn_bytes > 0) {
-        if (!found.damage_in_tail) {
-          throw io_error("journal '" + path + "' is damaged at line " + std::to_string(found.torn_line) + " (" +
-                         old.torn_reason + "), with " + std::to_string(old.torn_bytes) +
-                         " bytes after it: this is not a torn last record, so nothing is cut off "
-                         "automatically. Inspect it; to keep the records before the damage, cut it with "
-                         "`truncate -s " + std::to_string(old.valid_bytes) + " " + path + "`");
-        }
-        if (::ftruncate(fd, static_cast<off_t>(old.valid_bytes)) != 0) {
-          throw io_error("cannot cut the torn last record off journal '" + path + "': " + errno_text(errno));
-        }
-        if (const int code = sync_data(fd); code != 0) {
-          throw io_error("cannot sync journal '" + path + "' to disk: " + errno_text(code));
-        }
-      }
-      size_ = old.valid_bytes;
-      existing_ = std::move(old);
-    }
-  }
-
-  if (fresh) {
-    if (::ftruncate(fd, 0) != 0) throw io_error("cannot empty journal '" + path + "': " + errno_text(errno));
-    const std::string header = format_header(fingerprint, tasks);
-    if (const int code = write_all(fd, header); code != 0) {
-      throw io_error("cannot write the header of journal '" + path + "': " + errno_text(code));
-    }
-    if (const int code = sync_data(fd); code != 0) {
-      throw io_error("cannot sync journal '" + path + "' to disk: " + errno_text(code));
-    }
-    io::detail::sync_directory_of(path);
-    size_ = header.size();
+  journal_format format(path, fingerprint, tasks, true);
+  log_ = std::make_unique<plx::detail::record_log>(
+      path, format, append ? plx::detail::record_log::open_mode::resume : plx::detail::record_log::open_mode::create,
+      "journal");
+  existing_ = format.contents_of(log_->found());
+  if (existing_.fingerprint.empty()) {  // created now (or anew, over a torn header)
     existing_ = journal_contents{};
     existing_.fingerprint = fingerprint;
     existing_.tasks = tasks;
-    existing_.valid_bytes = size_;
+    existing_.valid_bytes = log_->size();
   }
-  fd_ = guard.release();
 }
 
 journal_writer::journal_writer(journal_writer&& other) noexcept
     : path_(std::move(other.path_)),
       tasks_(other.tasks_),
       existing_(std::move(other.existing_)),
-      fd_(std::exchange(other.fd_, -1)),
-      size_(other.size_),
-      broken_(std::move(other.broken_)) {}
+      log_(std::move(other.log_)) {}
 
 journal_writer::~journal_writer() {
-  if (fd_ < 0) return;
-  if (::close(fd_) != 0) {
+  if (!log_) return;
+  try {
+    log_->close();
+  } catch (const std::exception& e) {
     // Every record was synced already; this cannot lose one, but it is worth knowing.
-    std::fprintf(stderr, "parallax: warning: closing journal '%s' failed: %s\n", path_.c_str(),
-                 std::strerror(errno));
+    std::fprintf(stderr, "parallax: warning: closing journal '%s' failed: %s\n", path_.c_str(), e.what());
   }
 }
 
 void journal_writer::append(const task_record& r) {
-  if (fd_ < 0) throw io_error("append() on a journal_writer that was moved from");
-  if (!broken_.empty()) {
-    throw io_error("journal '" + path_ + "' takes no more records after an earlier failure: " + broken_);
+  if (!log_) throw io_error("append() on a journal_writer that was moved from");
+  if (!log_->broken().empty()) {
+    throw io_error("journal '" + path_ + "' takes no more records after an earlier failure: " + log_->broken());
   }
   check_record(r, tasks_, path_);
-  const std::string line = format_record(r);
-  if (const int code = write_all(fd_, line); code != 0) {
-    std::string failure = "cannot append task " + std::to_string(r.id) + " to journal '" + path_ +
-                          "': " + errno_text(code);
-    // Cut a partial line off again, or every later record would sit behind a torn one and be ignored.
-    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
-      broken_ = failure + "; cutting the partial line off failed too: " + errno_text(errno);
-      throw io_error(broken_);
-    }
-    throw io_error(failure);
+  try {
+    log_->append(format_record(r));
+  } catch (const plx::detail::file_error& e) {
+    throw io_error("cannot append task " + std::to_string(r.id) + " to journal '" + path_ + "': " + e.what());
   }
-  if (const int code = sync_data(fd_); code != 0) {
-    // After a failed fdatasync the kernel may have dropped the dirty pages and a retry could "succeed"
-    // without the data: stop recording rather than believe later syncs.
-    broken_ = "fdatasync of journal '" + path_ + "' failed after task " + std::to_string(r.id) + ": " +
-              errno_text(code);
-    throw io_error(broken_);
-  }
-  size_ += line.size();
 }
 
 }  // namespace plx::farm

@@ -1,5 +1,7 @@
 #include <parallax/fft/plan.hpp>
 
+#include <fcntl.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -9,6 +11,7 @@
 #include <mpi.h>
 
 #include <parallax/core/collectives.hpp>
+#include <parallax/core/detail/posix_file.hpp>
 #include <parallax/core/error.hpp>
 
 namespace plx::fft {
@@ -69,11 +72,13 @@ void check_wisdom_path(const communicator& comm, const std::string& path) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
       problem = "--wisdom '" + path + "' is a directory";
-    } else if (FILE* f = std::fopen(temporary.c_str(), "a")) {
-      std::fclose(f);
-      std::filesystem::remove(temporary, ec);
     } else {
-      problem = "--wisdom '" + path + "' cannot be written: " + std::strerror(errno);
+      int error_number = 0;
+      if (detail::posix_file::try_open(temporary, O_WRONLY | O_CREAT | O_APPEND, 0666, error_number).is_open()) {
+        static_cast<void>(detail::unlink_quietly(temporary));
+      } else {
+        problem = "--wisdom '" + path + "' cannot be written: " + std::strerror(error_number);
+      }
     }
   }
   detail::broadcast_from_root(comm, problem);
@@ -86,12 +91,14 @@ void save_wisdom(const communicator& comm, const std::string& path) {
   if (comm.is_root()) {
     const std::string temporary = path + ".tmp";
     ok = fftw_export_wisdom_to_filename(temporary.c_str()) != 0 ? 1 : 0;
-    std::error_code ec;
     if (ok) {
-      std::filesystem::rename(temporary, path, ec);
-      ok = ec ? 0 : 1;
+      try {
+        detail::rename_file(temporary, path);
+      } catch (const detail::file_error&) {
+        ok = 0;
+      }
     }
-    if (!ok) std::filesystem::remove(temporary, ec);
+    if (!ok) static_cast<void>(detail::unlink_quietly(temporary));
   }
   detail::check_mpi(MPI_Bcast(&ok, 1, MPI_INT, 0, comm.native()), "MPI_Bcast");
   if (!ok) throw detail::collective(io_error("could not write FFTW wisdom to " + path + " (on rank 0)"));

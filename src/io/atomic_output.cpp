@@ -12,6 +12,7 @@
 #include <utility>
 
 #include <parallax/core/collectives.hpp>
+#include <parallax/core/detail/posix_file.hpp>
 #include <parallax/core/detail/fault_injection.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/io/detail/file_sync.hpp>
@@ -65,13 +66,12 @@ std::string prepare_on_root(const std::string& final_path, bool overwrite, std::
   // and always says yes to root); O_EXCL makes sure the name is ours.
   for (int attempt = 0; attempt < name_attempts; ++attempt) {
     const std::string candidate = final_path + ".tmp." + unique_suffix();
-    const int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0) {
-      ::close(fd);
+    int error_number = 0;
+    if (plx::detail::posix_file::try_open(candidate, O_WRONLY | O_CREAT | O_EXCL, 0666, error_number).is_open()) {
       return candidate;
     }
-    if (errno != EEXIST) {
-      failure = "cannot write in output directory '" + directory + "': " + std::strerror(errno) + " (for '" +
+    if (error_number != EEXIST) {
+      failure = "cannot write in output directory '" + directory + "': " + std::strerror(error_number) + " (for '" +
                 final_path + "')";
       return {};
     }
@@ -113,11 +113,9 @@ atomic_output::atomic_output(atomic_output&& other) noexcept
 
 atomic_output::~atomic_output() {
   if (committed_ || keep_temporary_ || temporary_path_.empty() || !comm_.is_root()) return;
-  std::error_code error;
-  fs::remove(temporary_path_, error);
-  if (error) {
+  if (const int error_number = plx::detail::unlink_quietly(temporary_path_); error_number != 0) {
     std::fprintf(stderr, "parallax: warning: could not remove the unfinished output '%s': %s\n",
-                 temporary_path_.c_str(), error.message().c_str());
+                 temporary_path_.c_str(), std::strerror(error_number));
   }
 }
 
@@ -133,15 +131,15 @@ void atomic_output::commit() {
   const bool synced_everywhere = failure.empty();
   bool keep = false;
   if (synced_everywhere && comm_.is_root()) {
-    std::error_code error;
-    fs::rename(temporary_path_, final_path_, error);
-    if (error) {
-      failure = "cannot rename '" + temporary_path_ + "' to '" + final_path_ + "': " + error.message() +
-                "; the data is kept in '" + temporary_path_ + "' (on rank 0)";
-      keep = true;
-    } else {
-      // Best effort: some file systems cannot sync a directory, and the rename already happened.
-      detail::sync_directory_of(final_path_);
+    // The rename, then the sync of the directory that makes the new name survive a crash.
+    try {
+      plx::detail::rename_file(temporary_path_, final_path_);
+    } catch (const plx::detail::file_error& e) {
+      std::error_code ignored;
+      keep = fs::exists(temporary_path_, ignored);  // the rename itself failed: the data is still there
+      failure = std::string(e.what()) +
+                (keep ? "; the data is kept in '" + temporary_path_ + "' (on rank 0)"
+                      : "; '" + final_path_ + "' is complete, but its name may not survive a crash (on rank 0)");
     }
   }
   std::string verdict = failure;

@@ -1,37 +1,42 @@
 #include <parallax/io/detail/file_sync.hpp>
 
 #include <fcntl.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
-#include <filesystem>
+
+#include <parallax/core/detail/posix_file.hpp>
 
 namespace plx::io::detail {
 
 std::string sync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
-  if (fd < 0) return std::strerror(errno);
-  const int result = ::fsync(fd);
-  const int saved = errno;
-  ::close(fd);
-  return result == 0 ? std::string() : std::strerror(saved);
+  try {
+    if (directory) {
+      plx::detail::sync_directory(path);
+    } else {
+      plx::detail::posix_file::open(path, O_RDONLY).sync();
+    }
+    return {};
+  } catch (const plx::detail::file_error& e) {
+    return std::strerror(e.error_number());
+  }
 }
 
 void sync_directory_of(const std::string& path) noexcept {
   try {
-    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    static_cast<void>(sync_path(parent.empty() ? std::string(".") : parent.string(), true));
-  } catch (...) {  // best effort (only a path that cannot be built throws)
+    plx::detail::sync_directory_of(path);
+  } catch (...) {  // best effort, as documented
   }
 }
 
 void start_writeback(const std::string& path, std::uint64_t offset, std::uint64_t length) noexcept {
   if (length == 0) return;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // any descriptor of the file will do
-  if (fd < 0) return;
-  start_writeback(fd, offset, length);
-  ::close(fd);
+  try {
+    int error_number = 0;
+    // Any descriptor of the file will do. Through fs.open like every open; a failure only skips the advice.
+    const plx::detail::posix_file file = plx::detail::posix_file::try_open(path, O_RDONLY, 0, error_number);
+    if (file.is_open()) start_writeback(file.fd(), offset, length);
+  } catch (...) {  // a path that cannot be copied: advice skipped
+  }
 }
 
 void start_writeback(int fd, std::uint64_t offset, std::uint64_t length) noexcept {

@@ -1,16 +1,11 @@
 #include <parallax/io/xdmf.hpp>
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <string_view>
-#include <system_error>
 
+#include <parallax/core/detail/posix_file.hpp>
 #include <parallax/core/error.hpp>
 
 namespace plx::io {
@@ -154,40 +149,13 @@ constexpr const char* footer =
     "  </Domain>\n"
     "</Xdmf>\n";
 
-/// write(2) of all of `text` to a new file, then close; "" or the system's reason (errno), which names a
-/// full disk ("No space left on device") as such.
-std::string write_new_file(const std::string& path, const std::string& text) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) return std::strerror(errno);
-  std::string_view rest = text;
-  while (!rest.empty()) {
-    const ssize_t wrote = ::write(fd, rest.data(), rest.size());
-    if (wrote < 0 && errno == EINTR) continue;
-    if (wrote <= 0) {
-      const std::string reason = wrote < 0 ? std::strerror(errno) : "no progress";
-      ::close(fd);
-      return reason;
-    }
-    rest.remove_prefix(static_cast<std::size_t>(wrote));
-  }
-  // close() reports delayed write errors on some file systems (NFS).
-  if (::close(fd) != 0) return std::strerror(errno);
-  return {};
-}
-
+/// The document whole or not at all (plx::detail::write_file_atomically), with the errno's text in the
+/// message, which names a full disk ("No space left on device") as such.
 void write_atomically(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".tmp." + std::to_string(static_cast<long long>(getpid()));
-  if (const std::string reason = write_new_file(temporary, text); !reason.empty()) {
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    throw io_error("cannot write the XDMF file '" + temporary + "' (for '" + path + "'): " + reason);
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    throw io_error("cannot rename '" + temporary + "' to '" + path + "': " + error.message());
+  try {
+    plx::detail::write_file_atomically(path, text);
+  } catch (const plx::detail::file_error& e) {
+    throw io_error("cannot write the XDMF file '" + path + "': " + e.what());
   }
 }
 

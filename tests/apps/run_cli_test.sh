@@ -62,6 +62,15 @@ fi
 echo 'true' > other.txt
 expect 2 "another task set|task file changed" "journal of another task set" -- "$PLX_RUN" other.txt --workdir w1 --resume --quiet
 expect 2 "resume" "existing journal without --resume" -- "$PLX_RUN" one.txt --workdir w1 --quiet
+# A second run on a journal that a running one holds is refused, naming the holder (its lock, flock).
+echo "while [ ! -e '$PWD/held-go' ]; do sleep 0.1; done" > held.txt
+"$PLX_RUN" held.txt --workdir wh --quiet > held.out 2>&1 &
+holder=$!
+for _ in $(seq 300); do [ -s wh/journal ] && break; sleep 0.1; done
+expect 2 "wh/journal' is in use by another process: process $holder on host" "a journal held by a running run" -- \
+  "$PLX_RUN" held.txt --workdir wh --resume --quiet
+touch held-go
+wait "$holder" && grep -q "1 tasks: 1 succeeded" held.out && ok "the holder finishes" || bad "the holder: $(cat held.out)"
 
 # --- a sweep: 2 x 3 tasks
 printf 'command = "echo {name}-{x} >> sweep.log"\n[parameters]\nx = [1, 2, 3]\nname = ["a", "b"]\n' > sweep.toml

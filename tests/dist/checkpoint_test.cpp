@@ -6,7 +6,11 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
 #include <stdexcept>
+#include <typeinfo>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -109,6 +113,64 @@ TEST(Checkpoint, a_file_of_another_map_is_refused_on_every_rank) {
   }
   EXPECT_THROW((void)plx::checkpointed_map(rt().world(), 10, [](std::size_t i) { return double(i); }, path),
                plx::config_error);
+  if (rt().is_root()) std::filesystem::remove(path);
+}
+
+TEST(Checkpoint, damage_before_the_last_record_is_refused_and_left_as_it_is) {
+  const std::string path = shared_path("damaged");
+  (void)plx::checkpointed_map(rt().world(), 10, [](std::size_t i) { return double(i); }, path);
+  std::string before;
+  std::size_t first_record = 0;
+  if (rt().is_root()) {
+    std::ifstream in(path, std::ios::binary);
+    before.assign(std::istreambuf_iterator<char>(in), {});
+    first_record = before.find('\n') + 1;
+    std::string bad = before;
+    bad[first_record + 16] = static_cast<char>(bad[first_record + 16] ^ 0x40);  // the first result's bytes
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bad;
+    before = bad;
+  }
+  std::atomic<std::size_t> calls{0};
+  std::string message;
+  try {
+    (void)plx::checkpointed_map(rt().world(), 10, [&](std::size_t i) {
+      calls.fetch_add(1);
+      return double(i);
+    }, path);
+  } catch (const plx::error& e) {
+    message = e.what();
+  }
+  EXPECT_EQ(sum_over_ranks(calls.load()), 0u) << "nothing is computed behind damage";
+  EXPECT_NE(message.find("is damaged at byte"), std::string::npos) << message;
+  if (rt().is_root()) {
+    EXPECT_NE(message.find("truncate -s " + std::to_string(first_record) + " " + path), std::string::npos) << message;
+    std::ifstream in(path, std::ios::binary);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), before) << "the evidence stays";
+    std::filesystem::remove(path);
+  }
+}
+
+TEST(Checkpoint, a_file_another_writer_holds_is_refused_with_the_holder_named) {
+  const std::string path = shared_path("locked");
+  (void)plx::checkpointed_map(rt().world(), 4, [](std::size_t i) { return double(i); }, path);
+  std::unique_ptr<plx::detail::checkpoint_log> holder;
+  if (rt().is_root()) holder = std::make_unique<plx::detail::checkpoint_log>(path, 4, typeid(double).name());
+  std::string message;
+  try {
+    (void)plx::checkpointed_map(rt().world(), 4, [](std::size_t i) { return double(i); }, path);
+  } catch (const plx::error& e) {
+    message = e.what();
+  }
+  holder.reset();
+  EXPECT_NE(message.find("is in use by another process"), std::string::npos) << message;
+  EXPECT_NE(message.find("pid "), std::string::npos) << message;
+  // Released: the same call goes through, computing nothing.
+  std::atomic<std::size_t> calls{0};
+  (void)plx::checkpointed_map(rt().world(), 4, [&](std::size_t i) {
+    calls.fetch_add(1);
+    return double(i);
+  }, path);
+  EXPECT_EQ(sum_over_ranks(calls.load()), 0u);
   if (rt().is_root()) std::filesystem::remove(path);
 }
 

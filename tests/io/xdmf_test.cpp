@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <parallax/core/detail/fault_injection.hpp>
 #include <parallax/core/error.hpp>
 
 namespace {
@@ -207,6 +208,37 @@ TEST(Xdmf, file_is_written_whole_without_leftovers) {
 
   EXPECT_EQ(written, plx::io::xdmf_document(grid_2d, "run.h5", fields));
   EXPECT_EQ(entries, 1) << "no temporary file left behind";
+}
+
+TEST(Xdmf, an_injected_failure_leaves_no_file_and_names_the_reason) {
+  namespace fs = std::filesystem;
+  namespace sites = plx::detail::fault_sites;
+  const fs::path dir = fs::path(::testing::TempDir()) / ("plx_xdmf_fault_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::vector<xdmf_field> fields = {{"density", "/density", false}};
+  const std::string path = (dir / "run.xmf").string();
+  std::vector<std::string> messages;
+  for (const plx::detail::fault_site* site : {&sites::fs_open, &sites::fs_write, &sites::fs_sync, &sites::fs_close,
+                                              &sites::fs_rename}) {
+    plx::detail::arm_fault(*site);
+    try {
+      plx::io::write_xdmf_file(path, (dir / "run.h5").string(), grid_3d, fields);
+      messages.push_back(std::string(site->name) + ": no error");
+    } catch (const plx::io_error& e) {
+      messages.push_back(e.what());
+    }
+    plx::detail::disarm_faults();
+  }
+  const auto entries = std::distance(fs::directory_iterator(dir), fs::directory_iterator());
+  fs::remove_all(dir);
+  EXPECT_EQ(entries, 0) << "no temporary file left behind, and no document";
+  ASSERT_EQ(messages.size(), 5u);
+  EXPECT_NE(messages[0].find("No space left on device"), std::string::npos) << messages[0];
+  EXPECT_NE(messages[1].find("cannot write the XDMF file"), std::string::npos) << messages[1];
+  EXPECT_NE(messages[1].find("No space left on device"), std::string::npos) << messages[1];
+  EXPECT_NE(messages[2].find("Input/output error"), std::string::npos) << messages[2];
+  EXPECT_NE(messages[3].find("Input/output error"), std::string::npos) << messages[3];
+  EXPECT_NE(messages[4].find("cannot rename '"), std::string::npos) << messages[4];
 }
 
 }  // namespace

@@ -28,9 +28,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace plx::detail {
+class record_log;
+}  // namespace plx::detail
 
 namespace plx::farm {
 
@@ -76,8 +81,9 @@ struct journal_contents {
 ///         an unsupported format version).
 std::optional<journal_contents> read_journal(const std::string& path);
 
-/// Appends records to a journal, each durable on disk before append() returns. Owns the open file and an
-/// advisory lock (flock) on it, which keeps a second writer away where the file system supports locks.
+/// Appends records to a journal, each durable on disk before append() returns. Owns a plx::detail::record_log
+/// (core/detail/record_log.hpp, whose rules the journal follows): the open file and an advisory lock (flock)
+/// on it, which keeps a second writer away where the file system supports locks.
 /// Not thread-safe: one thread (root's) appends.
 class journal_writer {
  public:
@@ -91,7 +97,8 @@ class journal_writer {
   /// @throws plx::config_error when `fingerprint` is not valid, or (append) when the journal was written for
   ///         a different fingerprint or task count: the message names both and says that the task file
   ///         changed since the journal was written; or when the file is not a parallax journal.
-  /// @throws plx::io_error when the file cannot be created, read, locked (another writer holds it) or
+  /// @throws plx::io_error when the file cannot be created, read, locked (another writer holds it: the
+  ///         message names its pid and host, where this host's /proc/locks shows it) or
   ///         written; or (append) when it is damaged before its last line -- not a torn tail a crash can
   ///         leave, so nothing is cut off automatically; the message gives the byte offset to cut at.
   journal_writer(const std::string& path, const std::string& fingerprint, std::uint64_t tasks, bool append);
@@ -123,9 +130,7 @@ class journal_writer {
   std::string path_;
   std::uint64_t tasks_ = 0;
   journal_contents existing_;
-  int fd_ = -1;
-  std::uint64_t size_ = 0;  // bytes of complete lines: where a failed append cuts back to
-  std::string broken_;      // why appending is no longer safe; empty while it is
+  std::unique_ptr<plx::detail::record_log> log_;  // the file, its lock and its rules; null when moved from
 };
 
 }  // namespace plx::farm

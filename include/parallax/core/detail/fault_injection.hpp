@@ -44,7 +44,7 @@ struct fault_site {
 /// The sites that are not MPI calls. Declared here, listed by all_fault_sites().
 namespace fault_sites {
 inline constexpr fault_site checkpoint_write{"checkpoint.write", fault_kind::io, ENOSPC,
-                                             "an append to a checkpoint log (checkpointed_map, map_to_h5's journal)"};
+                                             "a write to a durable record log (checkpointed_map, map_to_h5's journal, the farm's journal)"};
 inline constexpr fault_site h5map_write{"h5map.write", fault_kind::io, ENOSPC,
                                         "map_to_h5's write of finished rows into its partial file"};
 inline constexpr fault_site hdf5_write{"hdf5.write", fault_kind::io, ENOSPC,

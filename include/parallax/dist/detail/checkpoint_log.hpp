@@ -1,31 +1,38 @@
-// The file behind a checkpointed map: root appends each result the moment it arrives, durably, and a
-// later run reads back every complete record and recomputes only the rest.
+// The file behind a checkpointed map (and map_to_h5's journal): root appends each result the moment it
+// arrives, durably, and a later run reads back every complete record and recomputes only the rest.
 //
 // Layout: a text header line "plx-checkpoint 1 items=<n> type=<result type> crc=<hex>\n", then binary
 // records [u64 index][u64 length][length bytes of the cereal-encoded result][u32 CRC-32 of all before],
-// little-endian as the machine writes them. Each record is one write(2) followed by fdatasync. A torn or
-// corrupted tail (a crash mid-write) fails its checksum: it is ignored and cut off before appending.
+// little-endian as the machine writes them. The file is a plx::detail::record_log (core/detail/record_log.hpp),
+// whose rules it follows: locked against a second writer (the message names the holder), each record one
+// write(2) followed by fdatasync, a failed sync final (no more appends), a torn last record (a crash
+// mid-write) ignored and cut off before appending, a bad record with more records behind it refused as
+// damage, and the directory synced when the file is created.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace plx::detail {
 
+class record_log;
+
 class checkpoint_log {
  public:
   /// Opens (or creates) `path` for a map of `items` results of type `type_name`. An existing file for
   /// another item count or type is refused with plx::config_error naming both; unreadable or unwritable
-  /// paths throw plx::io_error. Record indices are below `index_limit` (default: `items`); a record with a
-  /// larger one counts as corrupt, like a wrong checksum.
+  /// paths, a file another process holds (its lock), and damage before the last record throw plx::io_error.
+  /// Record indices are below `index_limit` (default: `items`); a record with a larger one counts as
+  /// corrupt, like a wrong checksum.
   checkpoint_log(const std::string& path, std::uint64_t items, const std::string& type_name,
                  std::uint64_t index_limit);
   checkpoint_log(const std::string& path, std::uint64_t items, const std::string& type_name)
       : checkpoint_log(path, items, type_name, items) {}
   ~checkpoint_log();
-  // Owns a file descriptor.
+  // Owns the open, locked log.
   checkpoint_log(const checkpoint_log&) = delete;
   checkpoint_log& operator=(const checkpoint_log&) = delete;
   checkpoint_log(checkpoint_log&&) = delete;
@@ -37,12 +44,13 @@ class checkpoint_log {
   };
   /// The complete records found when the file was opened, in file order.
   [[nodiscard]] const std::vector<record>& existing() const noexcept { return existing_; }
-  /// Appends one record; durable on disk when this returns.
+  /// Appends one record; durable on disk when this returns. @throws plx::io_error when the write (the
+  /// fault site checkpoint.write makes it fail with ENOSPC) or the sync fails; after a failed sync, or a
+  /// failed cut of a partial record, every later append throws too.
   void append(std::uint64_t index, std::span<const char> bytes);
 
  private:
-  std::string path_;
-  int fd_ = -1;
+  std::unique_ptr<record_log> log_;
   std::vector<record> existing_;
 };
 

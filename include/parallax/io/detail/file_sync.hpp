@@ -1,5 +1,7 @@
-// Making files durable: the fsync calls every writer of finished work needs (atomic_output, the farm's
-// journal, map_to_h5), in one place.
+// Making files durable for the writers of finished work (atomic_output, map_to_h5, the slab writer), as
+// short calls over the one durable-I/O door, plx::detail::posix_file (core/detail/posix_file.hpp): every sync,
+// open and rename goes through there and its fs.* fault sites, and a failed sync is final there. This file
+// keeps the string-returning and best-effort forms some callers want, and the write-back hint.
 #pragma once
 
 #include <cstdint>
@@ -7,12 +9,12 @@
 
 namespace plx::io::detail {
 
-/// fsync of the file (or, with `directory`, the directory) at `path`: "" on success, else the system's
-/// reason.
+/// fsync of the file (or, with `directory`, the directory) at `path`, through posix_file: "" on success, else
+/// the system's reason (strerror). A directory on a file system that cannot sync one counts as synced.
 [[nodiscard]] std::string sync_path(const std::string& path, bool directory = false);
 
-/// Makes a new or renamed file's name durable: fsync of the directory that holds `path`. Best effort:
-/// some file systems cannot open or sync a directory.
+/// Makes a new or renamed file's name durable: fsync of the directory that holds `path`. Best effort: any
+/// failure is ignored (plx::detail::sync_directory_of reports it, for callers that must know).
 void sync_directory_of(const std::string& path) noexcept;
 
 /// Starts writing the dirty pages of bytes [offset, offset + length) of the file at `path` to the disk and
