@@ -11,6 +11,7 @@
 #include <string_view>
 #include <system_error>
 
+#include <parallax/core/detail/removal_on_signal.hpp>
 #include <parallax/core/error.hpp>
 
 namespace plx::io {
@@ -177,6 +178,12 @@ std::string write_new_file(const std::string& path, const std::string& text) {
 
 void write_atomically(const std::string& path, const std::string& text) {
   const std::string temporary = path + ".tmp." + std::to_string(static_cast<long long>(getpid()));
+  // A SIGINT or SIGTERM meanwhile removes it (the apps' stop signals); forgotten once renamed or removed.
+  plx::detail::register_removal_on_signal(temporary);
+  struct forget {
+    const std::string& path;
+    ~forget() { plx::detail::unregister_removal_on_signal(path); }
+  } forget_temporary{temporary};
   if (const std::string reason = write_new_file(temporary, text); !reason.empty()) {
     std::error_code ignored;
     std::filesystem::remove(temporary, ignored);
