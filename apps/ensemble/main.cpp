@@ -1,26 +1,15 @@
 // plx-ensemble: the covariance of P(k) from an ensemble of realizations of the cosmology pipeline, one
 // realization per task over every rank x thread, rows straight into HDF5 (resumable), covariance on root.
-#include <csignal>
-
-#include <atomic>
 #include <cstdio>
 #include <string>
 
 #include <parallax/app/json_line.hpp>
 #include <parallax/app/number_option.hpp>
 #include <parallax/app/run_app.hpp>
+#include <parallax/app/stop_signals.hpp>
 #include <parallax/core/collectives.hpp>
 #include <parallax/cosmo/ensemble.hpp>
 #include <parallax/cosmo/params.hpp>
-
-namespace {
-
-// Set by SIGTERM, SIGINT or SIGUSR1 (SLURM's warning before the time limit): no new realization starts, the
-// running ones finish and are stored, and the app exits with 75 for the batch script to requeue and resume.
-std::atomic<bool> stop_requested{false};
-extern "C" void on_stop_signal(int) { stop_requested.store(true); }
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App cli{"Covariance of the power spectrum from an ensemble of realizations: realization i is plx-cosmo's\n"
@@ -54,6 +43,9 @@ int main(int argc, char** argv) {
                  "Gaussian errors)");
   cli.add_option("--times", flags.times, "growth factors of the evolved spectra: list 0.5,1 or start:stop:count (default 1)");
 
+  // SIGTERM, SIGINT or SIGUSR1 (SLURM's warning before the time limit): no new realization starts, the running
+  // ones finish and are stored, and the app exits with 75 for the batch script to requeue and resume.
+  plx::install_stop_signals(plx::stop_mode::drain, "plx-ensemble", true);
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
     plx::cosmo::ensemble_params p;
     p.field.times = {1.0};
@@ -66,12 +58,9 @@ int main(int argc, char** argv) {
     p.realizations = realizations;
     p.resume = resume;
 
-    struct sigaction action {};
-    action.sa_handler = on_stop_signal;
-    for (const int signal : {SIGTERM, SIGINT, SIGUSR1}) sigaction(signal, &action, nullptr);
     plx::map_options options;
     options.progress = progress;
-    options.stop = &stop_requested;
+    options.stop = &plx::stop_requested();
 
     const plx::cosmo::ensemble_report r = plx::cosmo::run_ensemble(rt.world(), p, options);
     if (!rt.is_root()) return 0;

@@ -1,5 +1,4 @@
 // plx-run: a task farm over MPI ranks x slots that never loses finished work.
-#include <csignal>
 #include <cstdlib>
 #include <ctime>
 #include <cstdio>
@@ -8,34 +7,13 @@
 #include <parallax/app/json_line.hpp>
 #include <parallax/app/number_option.hpp>
 #include <parallax/app/run_app.hpp>
+#include <parallax/app/stop_signals.hpp>
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/detail/posix_file.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/farm/farm.hpp>
 
 namespace {
-
-// Set from signal handlers: lock-free atomics only.
-std::atomic<bool> drain_requested{false};
-std::atomic<bool> kill_requested{false};
-std::atomic<int> signals_seen{0};
-
-extern "C" void on_shutdown_signal(int) {
-  // First signal: drain (no new tasks, let running ones finish within the grace). Second: kill them now.
-  if (signals_seen.fetch_add(1) == 0) {
-    drain_requested.store(true);
-  } else {
-    kill_requested.store(true);
-  }
-}
-
-void install_signal_handlers() {
-  struct sigaction action {};
-  action.sa_handler = on_shutdown_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  for (const int signal : {SIGTERM, SIGINT, SIGUSR1}) sigaction(signal, &action, nullptr);
-}
 
 // The job's end as an absolute time, decided on root and shared so every rank uses the same one.
 std::chrono::system_clock::time_point resolve_deadline(const plx::communicator& comm, const std::string& text) {
@@ -130,16 +108,17 @@ int main(int argc, char** argv) {
   cli.add_flag("--json", json, "print one JSON object with the counts");
 
   // Before MPI starts: under srun a job's early warning may come while the ranks are still starting, and
-  // SIGUSR1's default action would kill them.
-  install_signal_handlers();
+  // SIGUSR1's default action would kill them. First signal: drain (no new tasks, let running ones finish
+  // within the grace). Second: kill them now.
+  plx::install_stop_signals(plx::stop_mode::drain, "plx-run", true);
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
     if (timeout_s > 0) o.task_timeout = std::chrono::duration<double>(timeout_s);
     if (max_failures > 0) o.max_failures = max_failures;
     o.pass_usr1 = task_usr1 == "pass";
     o.drain_grace = std::chrono::duration<double>(grace_s);
     o.kill_grace = std::chrono::duration<double>(kill_grace_s);
-    o.drain = &drain_requested;
-    o.kill_now = &kill_requested;
+    o.drain = &plx::stop_requested();
+    o.kill_now = &plx::kill_requested();
     if (!deadline.empty()) o.deadline = resolve_deadline(rt.world(), deadline);
 
     // Every rank loads the task set (the same file): each needs the commands, none ships them.
@@ -175,7 +154,9 @@ int main(int argc, char** argv) {
                               {"exit_code", code}});
       } else {
         std::fputs(table.c_str(), stdout);
-        if (code == plx::exit_interrupted) std::printf("stopped with work left: rerun with --resume (exit code 75)\n");
+        if (code == plx::exit_interrupted) {
+          std::printf("stopped with work left (finished tasks are kept in the journal): rerun with --resume\n");
+        }
       }
     }
     return code;

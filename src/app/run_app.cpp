@@ -8,6 +8,7 @@
 #include <mpi.h>
 
 #include <parallax/app/number_option.hpp>
+#include <parallax/app/stop_signals.hpp>
 #include <parallax/core/communicator.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/version.hpp>
@@ -46,6 +47,8 @@ void end_job_after_startup_failure() {
 }  // namespace
 
 int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtime&)>& body) {
+  // Before MPI starts: a SIGINT or SIGTERM during start-up ends the run cleanly too.
+  if (!stop_signals_installed()) install_stop_signals(stop_mode::end_now, cli.get_name());
   runtime_options options;
   std::optional<int> threads;
   add_number(cli, "--threads", threads,
@@ -84,6 +87,7 @@ int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtim
     end_job_after_startup_failure();
     return exit_failure;
   }
+  set_stop_signal_root(rt->is_root());
   if (parse_exit) {
     if (rt->is_root()) {
       std::fputs(parse_out.str().c_str(), stdout);
@@ -98,7 +102,11 @@ int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtim
     if (e.is_collective()) {
       // Every rank threw this same error: one line from root, not one per rank, and no rank is left
       // waiting, so no MPI_Abort either.
-      if (rt->is_root()) std::fprintf(stderr, "error: %s\n", e.what());
+      if (rt->is_root()) {
+        // A stop (a signal, a deadline) keeps the finished work: say how to go on.
+        std::fprintf(stderr, "error: %s%s\n", e.what(),
+                     code == exit_interrupted ? "; the finished work is kept: rerun with --resume" : "");
+      }
       return code;
     }
     report(e.what(), code);

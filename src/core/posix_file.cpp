@@ -1,4 +1,5 @@
 #include <parallax/core/detail/posix_file.hpp>
+#include <parallax/core/detail/removal_on_signal.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -343,6 +344,12 @@ void sync_directory_of(const std::string& path) { sync_directory(parent_of(path)
 
 void write_file_atomically(const std::string& path, std::string_view contents) {
   const std::string temporary = path + ".tmp." + std::to_string(static_cast<long long>(::getpid()));
+  // A SIGINT or SIGTERM meanwhile removes it (the apps' stop signals); forgotten once renamed or removed.
+  struct removal_on_signal {
+    const std::string& path;
+    ~removal_on_signal() { unregister_removal_on_signal(path); }
+  } forget_temporary{temporary};
+  register_removal_on_signal(temporary);
   try {
     posix_file file = posix_file::open(temporary, O_WRONLY | O_CREAT | O_TRUNC);
     file.write_all(contents);

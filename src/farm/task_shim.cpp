@@ -15,11 +15,22 @@
 // and the farm starts tasks from its slots, OpenMP threads that the runtime may retire; and it needs a second
 // look at getppid() for a parent that died before the prctl.)
 //
+// A task may leave its process group: `setsid sleep 44`, a daemonizing server, nohup with setsid. Killing the
+// group misses those. So the shim is a child subreaper (prctl PR_SET_CHILD_SUBREAPER): a process of the task
+// whose parent ends is reparented to the shim, not to init, and every process the task started stays a
+// descendant of the shim, whatever group or session it moved to. Before the shim ends (the shell has exited,
+// or the farm is gone) it SIGKILLs all its descendants, found by their parent links in /proc, until none is
+// left; then the group as before. What still escapes: a process that double-forks out of a *different*
+// subreaper's reach (none exists below the shim unless a task makes one), or one started through a service
+// manager (systemd-run, at, ssh to another host), which was never the task's child.
+//
 // Only libc, no C++ library: the shim is started once per task, so it should load fast.
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -28,6 +39,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 extern "C" {
@@ -47,8 +59,83 @@ int fail(const char* what, int code) {
 /// Whether the farm's process is gone: the lifeline reads end of file (or fails: nothing left to guard).
 bool farm_gone(short revents) { return (revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0; }
 
+/// The parent of process `pid` and whether it still runs (not a zombie), from /proc/PID/stat; false if it is gone.
+bool parent_of(pid_t pid, pid_t& parent, bool& running) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char text[512];
+  const ssize_t n = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  text[n] = '\0';
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so look after the last ')'.
+  const char* end = std::strrchr(text, ')');
+  char state = 0;
+  int ppid = 0;
+  if (end == nullptr || std::sscanf(end + 1, " %c %d", &state, &ppid) != 2) return false;
+  parent = static_cast<pid_t>(ppid);
+  running = state != 'Z' && state != 'X';
+  return true;
+}
+
+/// SIGKILLs every descendant of this shim (by the parent links in /proc) and reaps those that became its
+/// children, until a scan finds none alive. A subreaper keeps the orphans among them as its children, so a
+/// process that moved to another session or group is found too. Bounded: a task that forks faster than
+/// this kills gets the group kill that follows anyway.
+void kill_descendants() {
+  const pid_t self = ::getpid();
+  constexpr int max_processes = 1 << 16;
+  struct process {
+    pid_t pid;
+    pid_t parent;
+    bool running;  // not a zombie: a zombie needs no kill (its children were reparented already)
+    bool mine;
+  };
+  auto* table = static_cast<process*>(std::malloc(sizeof(process) * max_processes));
+  if (table == nullptr) return;
+  for (int round = 0; round < 100; ++round) {
+    int count = 0;
+    if (DIR* proc = ::opendir("/proc")) {
+      while (const dirent* entry = ::readdir(proc)) {
+        char* end = nullptr;
+        const long pid = std::strtol(entry->d_name, &end, 10);
+        if (end == entry->d_name || *end != '\0' || pid <= 0 || pid == self || count == max_processes) continue;
+        process& p = table[count];
+        p.pid = static_cast<pid_t>(pid);
+        p.mine = false;
+        if (parent_of(p.pid, p.parent, p.running)) ++count;
+      }
+      ::closedir(proc);
+    }
+    // Descendants: a fixed point of "its parent is the shim or a descendant" (few rounds: trees are shallow).
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (int i = 0; i < count; ++i) {
+        if (table[i].mine) continue;
+        bool under = table[i].parent == self;
+        for (int j = 0; j < count && !under; ++j) under = table[j].mine && table[j].pid == table[i].parent;
+        if (under) table[i].mine = grew = true;
+      }
+    }
+    int alive = 0;
+    for (int i = 0; i < count; ++i) {
+      if (!table[i].mine || !table[i].running) continue;
+      ::kill(table[i].pid, SIGKILL);
+      ++alive;
+    }
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {  // the zombies that are the shim's own children
+    }
+    if (alive == 0) break;
+    ::usleep(1000);  // let the kills land and the orphans be reparented to the shim
+  }
+  std::free(table);
+}
+
 /// Ends the shim the way the shell ended.
 [[noreturn]] void end_like(int status) {
+  kill_descendants();  // what the task left running, in its group or out of it
   if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
   const int signal = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
   const rlimit no_core{0, 0};
@@ -75,6 +162,9 @@ int main(int argc, char** argv) {
     return exit_cannot_start;
   }
   ::fcntl(lifeline_fd, F_SETFD, FD_CLOEXEC);  // the command must not hold the farm's lifeline
+  // Orphans of the task come to the shim, whatever session they moved to (see the top of this file).
+  // Without it (a kernel before 3.4) the shim works as before and a setsid'ed process can outlive the task.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   // Every signal waits, so that one sent to the whole group (run_command's SIGTERM at a timeout) reaches
   // the shell and the shim outlives it to report how it ended; SIGCHLD is read from a descriptor.
@@ -113,9 +203,13 @@ int main(int argc, char** argv) {
     pollfd watch[2] = {{lifeline_fd, POLLIN, 0}, {child_fd, POLLIN, 0}};
     if (::poll(watch, 2, -1) < 0) {
       if (errno == EINTR) continue;
+      kill_descendants();
       ::kill(0, SIGKILL);  // cannot watch the farm any more: leave nothing behind
     }
-    if (farm_gone(watch[0].revents)) ::kill(0, SIGKILL);  // the whole group, this shim included
+    if (farm_gone(watch[0].revents)) {
+      kill_descendants();
+      ::kill(0, SIGKILL);  // the whole group, this shim included
+    }
     if (watch[1].revents != 0) {
       signalfd_siginfo info;
       while (::read(child_fd, &info, sizeof info) < 0 && errno == EINTR) {

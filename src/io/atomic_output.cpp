@@ -1,6 +1,7 @@
 #include <parallax/io/atomic_output.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +14,7 @@
 
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/detail/posix_file.hpp>
+#include <parallax/core/detail/removal_on_signal.hpp>
 #include <parallax/core/detail/fault_injection.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/io/detail/file_sync.hpp>
@@ -31,12 +33,68 @@ std::string directory_of(const std::string& path) {
   return parent.empty() ? std::string(".") : parent.string();
 }
 
+// The host in a temporary's name ("<final>.tmp.<host>.<pid>-<hex>"): what lets the next run decide that
+// its owner has ended (remove_stale_temporaries). Dots and slashes cannot occur in it.
+std::string this_host() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  std::string host(name);
+  host = host.substr(0, host.find('.'));
+  for (char& c : host) {
+    if (c == '/') c = '_';
+  }
+  return host;
+}
+
 std::string unique_suffix() {
   std::random_device entropy;
   const auto value = (static_cast<unsigned long long>(entropy()) << 32U) ^ entropy();
   char text[32];
   std::snprintf(text, sizeof text, "%llx", value & 0xffffffffffULL);
-  return std::to_string(static_cast<long long>(getpid())) + "-" + text;
+  return this_host() + "." + std::to_string(static_cast<long long>(getpid())) + "-" + text;
+}
+
+/// On root, before a run creates its temporary: removes the temporaries of `final_path` that earlier runs
+/// left behind when they were killed (kill -9, a node failure, SIGKILL after mpirun's SIGTERM).
+///
+/// Which owner has ended is decided from the name alone, and only where that is safe: the name carries the
+/// owner's host and pid, and a temporary is removed only when it was made on this host by a process that no
+/// longer exists (kill(pid, 0) fails with ESRCH). A temporary of another host is never touched: on a shared
+/// file system its owner may be running there right now, and this node cannot see it. (A lock held by the
+/// writer, flock, was the other candidate: it is lost on NFS without lockd and node-local on Lustre mounted
+/// with localflock, which would make a running job's file look abandoned; and HDF5 takes its own flock on
+/// some files.) A reused pid keeps a stale file (it looks alive): a file left, never one lost. The one case
+/// this cannot see: containers that share a host name but not a pid namespace, writing the same output in
+/// one directory at once (container runtimes give each container its own host name by default).
+void remove_stale_temporaries(const std::string& final_path) {
+  const fs::path final_file(final_path);
+  const std::string prefix = final_file.filename().string() + ".tmp." + this_host() + ".";
+  std::error_code error;
+  fs::directory_iterator entries(directory_of(final_path), error);
+  if (error) return;  // the checks that follow name the problem
+  for (const fs::directory_entry& entry : entries) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    // "<pid>-<hex>", nothing else
+    const std::string rest = name.substr(prefix.size());
+    const std::size_t dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos || dash + 1 == rest.size() ||
+        rest.find_first_not_of("0123456789") != dash ||
+        rest.find_first_not_of("0123456789abcdef", dash + 1) != std::string::npos || dash > 9) {
+      continue;
+    }
+    const long long pid = std::stoll(rest.substr(0, dash));
+    if (pid <= 0 || pid == static_cast<long long>(getpid())) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+    if (!entry.is_regular_file(error)) continue;
+    std::error_code removed;
+    fs::remove(entry.path(), removed);
+    if (!removed) {
+      std::fprintf(stderr, "parallax: removed '%s', the unfinished output of an earlier run (process %lld on this "
+                           "host has ended)\n",
+                   entry.path().c_str(), pid);
+    }
+  }
 }
 
 /// On root: checks the final path and its directory and creates an empty temporary file there. Returns
@@ -62,12 +120,15 @@ std::string prepare_on_root(const std::string& final_path, bool overwrite, std::
     failure = "'" + directory + "' is not a directory (for output '" + final_path + "')";
     return {};
   }
+  remove_stale_temporaries(final_path);
   // Creating the file is the only reliable writability test (access() ignores ACLs on some file systems
   // and always says yes to root); O_EXCL makes sure the name is ours.
   for (int attempt = 0; attempt < name_attempts; ++attempt) {
     const std::string candidate = final_path + ".tmp." + unique_suffix();
     int error_number = 0;
     if (plx::detail::posix_file::try_open(candidate, O_WRONLY | O_CREAT | O_EXCL, 0666, error_number).is_open()) {
+      // SIGINT or SIGTERM from now on removes it (the apps' stop signals), until it is committed.
+      plx::detail::register_removal_on_signal(candidate);
       return candidate;
     }
     if (error_number != EEXIST) {
@@ -112,7 +173,9 @@ atomic_output::atomic_output(atomic_output&& other) noexcept
       keep_temporary_(std::exchange(other.keep_temporary_, false)) {}
 
 atomic_output::~atomic_output() {
-  if (committed_ || keep_temporary_ || temporary_path_.empty() || !comm_.is_root()) return;
+  if (temporary_path_.empty() || !comm_.is_root()) return;
+  plx::detail::unregister_removal_on_signal(temporary_path_);
+  if (committed_ || keep_temporary_) return;
   if (const int error_number = plx::detail::unlink_quietly(temporary_path_); error_number != 0) {
     std::fprintf(stderr, "parallax: warning: could not remove the unfinished output '%s': %s\n",
                  temporary_path_.c_str(), std::strerror(error_number));
@@ -134,9 +197,13 @@ void atomic_output::commit() {
     // The rename, then the sync of the directory that makes the new name survive a crash.
     try {
       plx::detail::rename_file(temporary_path_, final_path_);
+      // A signal from here on has no unfinished file to remove: committed.
+      plx::detail::unregister_removal_on_signal(temporary_path_);
     } catch (const plx::detail::file_error& e) {
       std::error_code ignored;
       keep = fs::exists(temporary_path_, ignored);  // the rename itself failed: the data is still there
+      // Kept (its data is complete) or renamed: not for a signal to remove.
+      plx::detail::unregister_removal_on_signal(temporary_path_);
       failure = std::string(e.what()) +
                 (keep ? "; the data is kept in '" + temporary_path_ + "' (on rank 0)"
                       : "; '" + final_path_ + "' is complete, but its name may not survive a crash (on rank 0)");

@@ -5,11 +5,14 @@
 //
 // Set PLX_IO_TEST_KEEP=1 to keep the files (root prints where), e.g. to look at them with h5dump.
 #include <parallax/core/detail/fault_injection.hpp>
+#include <parallax/core/detail/removal_on_signal.hpp>
 #include <parallax/io/atomic_output.hpp>
 #include <parallax/io/hdf5_file.hpp>
 #include <parallax/io/slab_io.hpp>
 
 #include <stdlib.h>  // mkdtemp (POSIX)
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -528,6 +531,64 @@ TEST_F(Hdf5Io, atomic_output_appears_on_commit_only) {
   EXPECT_FALSE(temporary_after);
   EXPECT_EQ(marker, 1.0);
   EXPECT_TRUE(output.is_committed());
+}
+
+TEST_F(Hdf5Io, atomic_output_leaves_its_temporary_to_a_signal_until_committed) {
+  // The apps' SIGINT/SIGTERM handler removes what is registered (detail::remove_registered_files).
+  const std::string final_path = path("signalled.h5");
+  int removed_by_signal = 0;
+  bool temporary_after_signal = true;
+  {
+    plx::io::atomic_output output(world(), final_path, false);
+    write_marker(output.temporary_path(), 4.0);
+    if (world().is_root()) {
+      removed_by_signal = plx::detail::remove_registered_files();
+      temporary_after_signal = fs::exists(output.temporary_path());
+    }
+  }
+  plx::io::atomic_output committed(world(), final_path, false);
+  write_marker(committed.temporary_path(), 5.0);
+  committed.commit();
+  const int removed_after_commit = world().is_root() ? plx::detail::remove_registered_files() : 0;
+  const bool final_after = exists_on_root(final_path);
+
+  if (world().is_root()) {
+    EXPECT_EQ(removed_by_signal, 1);
+    EXPECT_FALSE(temporary_after_signal);
+    EXPECT_EQ(removed_after_commit, 0);
+  }
+  EXPECT_TRUE(final_after);
+}
+
+TEST_F(Hdf5Io, atomic_output_removes_stale_temporaries_of_dead_processes_on_this_host_only) {
+  const std::string final_path = path("stale.h5");
+  std::vector<std::string> kept;
+  std::string dead_file;
+  if (world().is_root()) {
+    char name[256] = {};
+    gethostname(name, sizeof name - 1);
+    std::string host(name);
+    host = host.substr(0, host.find('.'));
+    const pid_t child = fork();  // a pid that surely ended: a child that exited and was reaped
+    if (child == 0) _exit(0);
+    waitpid(child, nullptr, 0);
+    const std::string dead = std::to_string(child);
+    dead_file = final_path + ".tmp." + host + "." + dead + "-1a2b3c";
+    kept = {final_path + ".tmp.another-host." + dead + "-1a2b3c",                    // may run there now
+            final_path + ".tmp." + host + "." + std::to_string(getpid()) + "-4d5e",  // alive: this process
+            final_path + ".tmp." + host + "." + dead + "-not-hex",                   // not a name we make
+            path("other.h5") + ".tmp." + host + "." + dead + "-1a2b3c"};             // another output's
+    for (const std::string& file : kept) std::ofstream(file) << "x";
+    std::ofstream(dead_file) << "x";
+  }
+  plx::io::atomic_output output(world(), final_path, false);
+  if (world().is_root()) {
+    EXPECT_FALSE(fs::exists(dead_file));
+    for (const std::string& file : kept) {
+      EXPECT_TRUE(fs::exists(file)) << file;
+      fs::remove(file);
+    }
+  }
 }
 
 TEST_F(Hdf5Io, atomic_output_without_commit_leaves_nothing) {

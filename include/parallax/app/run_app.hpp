@@ -11,6 +11,8 @@
 //
 // run_app adds the options every app shares: --threads, --report-layout, --quiet. Every rank parses
 // the same argv, so all agree on --help and on parse errors; only root prints them.
+// Before MPI starts it installs the SIGINT/SIGTERM handler (parallax/app/stop_signals.hpp) in end_now
+// mode, unless the app installed it already (plx-ensemble and plx-run drain instead).
 #pragma once
 
 #include <functional>
