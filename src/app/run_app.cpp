@@ -10,6 +10,7 @@
 #include <parallax/app/number_option.hpp>
 #include <parallax/core/communicator.hpp>
 #include <parallax/core/error.hpp>
+#include <parallax/io/atomic_output.hpp>
 #include <parallax/version.hpp>
 
 namespace plx {
@@ -26,6 +27,21 @@ int exit_code_for(const error& e) {
 int report(const char* what, int code) {
   std::fprintf(stderr, "error (rank %d): %s\n", detail::world_rank_or_zero(), what);
   return code;
+}
+
+// After runtime's constructor threw: it finalises MPI itself when every rank failed alike; otherwise (an MPI
+// call failed, maybe on this rank only, while the others wait in the next collective) MPI is still running
+// and only an abort ends the job without a hang.
+void end_after_failed_start(int code) {
+  int initialized = 0;
+  int finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (!initialized || finalized) return;
+  int ranks = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  if (ranks > 1) MPI_Abort(MPI_COMM_WORLD, code);
+  MPI_Finalize();
 }
 
 }  // namespace
@@ -64,7 +80,9 @@ int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtim
   try {
     rt.emplace(argc, argv, options);
   } catch (const std::exception& e) {
-    return report(e.what(), dynamic_cast<const config_error*>(&e) != nullptr ? exit_usage : exit_failure);
+    const int code = report(e.what(), dynamic_cast<const config_error*>(&e) != nullptr ? exit_usage : exit_failure);
+    end_after_failed_start(code);
+    return code;
   }
   if (parse_exit) {
     if (rt->is_root()) {
@@ -95,7 +113,12 @@ int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtim
   } catch (...) {
     report("unknown exception", exit_failure);
   }
-  if (rt->size() > 1) MPI_Abort(MPI_COMM_WORLD, exit_failure);
+  if (rt->size() > 1) {
+    // The abort ends the other ranks where they are, root included, before any destructor of theirs removes
+    // an unfinished output: remove it from here.
+    io::remove_unfinished_outputs();
+    MPI_Abort(MPI_COMM_WORLD, exit_failure);
+  }
   return exit_failure;
 }
 

@@ -116,10 +116,18 @@ runtime::runtime(int& argc, char**& argv, const runtime_options& options) {
         std::fflush(stdout);
       }
     }
-  } catch (...) {
+  } catch (const config_error&) {
+    // A bad PLX_FAULT: every rank reads the same environment and throws here alike, so all can finalise.
     node_ = communicator();
     world_ = communicator();
     if (owns_mpi_) MPI_Finalize();
+    throw;
+  } catch (...) {
+    // An MPI call failed on this rank, maybe on this rank alone while the others went on into the next
+    // collective: MPI_Finalize would wait for them forever. MPI stays initialised; the caller reports the
+    // error and ends the job (run_app: MPI_Abort, see end_after_failed_start).
+    node_ = communicator();
+    world_ = communicator();
     throw;
   }
 }

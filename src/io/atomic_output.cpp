@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/detail/fault_injection.hpp>
@@ -24,6 +26,20 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int name_attempts = 16;
+
+// The temporary files of this process's unfinished outputs (remove_unfinished_outputs).
+std::mutex unfinished_mutex;
+std::vector<std::string> unfinished;
+
+void add_unfinished(const std::string& path) {
+  const std::lock_guard lock(unfinished_mutex);
+  unfinished.push_back(path);
+}
+
+void forget_unfinished(const std::string& path) noexcept {
+  const std::lock_guard lock(unfinished_mutex);
+  std::erase(unfinished, path);
+}
 
 std::string directory_of(const std::string& path) {
   const fs::path parent = fs::path(path).parent_path();
@@ -86,11 +102,24 @@ atomic_output::atomic_output(const communicator& comm, std::string final_path, b
     : comm_(comm.dup()), final_path_(std::move(final_path)) {
   std::string failure;
   if (comm_.is_root()) temporary_path_ = prepare_on_root(final_path_, overwrite, failure);
-  // A bad output path is bad input, found before any work: every rank exits with the usage code.
-  std::string verdict = failure.empty() ? failure : failure + " (checked on rank 0)";
-  plx::detail::broadcast_from_root(comm_, verdict);
-  if (!verdict.empty()) throw plx::detail::collective(config_error(verdict));
-  plx::detail::broadcast_from_root(comm_, temporary_path_);
+  if (!temporary_path_.empty()) add_unfinished(temporary_path_);
+  try {
+    // A bad output path is bad input, found before any work: every rank exits with the usage code.
+    std::string verdict = failure.empty() ? failure : failure + " (checked on rank 0)";
+    plx::detail::broadcast_from_root(comm_, verdict);
+    if (!verdict.empty()) throw plx::detail::collective(config_error(verdict));
+    plx::detail::broadcast_from_root(comm_, temporary_path_);
+  } catch (...) {
+    // A failed broadcast (MPI): no destructor runs for an object whose constructor threw.
+    if (comm_.is_root() && !temporary_path_.empty()) {
+      forget_unfinished(temporary_path_);
+      ::unlink(temporary_path_.c_str());
+    } else if (!comm_.is_root() && temporary_path_.starts_with(final_path_ + ".tmp.")) {
+      add_unfinished(temporary_path_);  // the name arrived before the failure was reported: this rank may abort
+    }
+    throw;
+  }
+  if (!comm_.is_root()) add_unfinished(temporary_path_);
 }
 
 atomic_output::atomic_output(atomic_output&& other) noexcept
@@ -101,6 +130,9 @@ atomic_output::atomic_output(atomic_output&& other) noexcept
       keep_temporary_(std::exchange(other.keep_temporary_, false)) {}
 
 atomic_output::~atomic_output() {
+  // Root removes the file below. Another rank keeps the name for remove_unfinished_outputs: unwinding here
+  // on its own (an MPI failure), it may go on to abort the job before root's destructor ever runs.
+  if (!temporary_path_.empty() && comm_.is_root()) forget_unfinished(temporary_path_);
   if (committed_ || keep_temporary_ || temporary_path_.empty() || !comm_.is_root()) return;
   std::error_code error;
   fs::remove(temporary_path_, error);
@@ -143,10 +175,19 @@ void atomic_output::commit() {
   std::string verdict = failure;
   if (synced_everywhere) plx::detail::broadcast_from_root(comm_, verdict);  // the rename's outcome, root's alone
   if (!verdict.empty()) {
+    // Synced everywhere, the failure is root's rename: the complete file is kept on purpose, even by an abort.
+    if (synced_everywhere) forget_unfinished(temporary_path_);
     keep_temporary_ = keep;  // root decides; only root removes the file
     throw plx::detail::collective(io_error(verdict));  // the same on every rank
   }
   committed_ = true;
+  forget_unfinished(temporary_path_);
+}
+
+void remove_unfinished_outputs() noexcept {
+  const std::lock_guard lock(unfinished_mutex);
+  for (const std::string& path : unfinished) ::unlink(path.c_str());  // gone already (another rank): fine
+  unfinished.clear();
 }
 
 }  // namespace plx::io

@@ -352,7 +352,15 @@ h5_id agree_on_open(const communicator& comm, hid_t id, const char* call, const 
   std::string failure;
   if (id < 0) failure = detail::describe_h5_failure(call, path, "", comm.rank(), comm.size());
   h5_id file(id, h5_kind::file);
-  const std::string message = plx::detail::agree_on_failure(comm, failure);
+  std::string message;
+  try {
+    message = plx::detail::agree_on_failure(comm, failure);
+  } catch (...) {
+    // The agreement itself failed here (MPI), while the other ranks may have gone on: H5Fclose is collective
+    // and they would never join it. Let the id go; this rank's error ends the job.
+    static_cast<void>(file.release());
+    throw;
+  }
   if (!message.empty()) {
     if (file) {
       // Closing is collective and the failed ranks cannot join, so this rank's handle is left open.

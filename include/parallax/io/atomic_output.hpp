@@ -60,4 +60,11 @@ class atomic_output {
   bool keep_temporary_ = false;
 };
 
+/// Removes the temporary file of every atomic_output of this process that is neither committed nor kept,
+/// without a collective call: for an app that must end with MPI_Abort (a failure on some ranks only, while
+/// others wait in a collective), which ends the other ranks before their destructors run. Every rank knows
+/// the temporary's name, so whichever rank aborts removes it (on a file system that every rank sees, as the
+/// parallel writes need). Never throws; a file that is gone already is fine. Thread-safe.
+void remove_unfinished_outputs() noexcept;
+
 }  // namespace plx::io
