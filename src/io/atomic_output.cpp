@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -182,6 +183,11 @@ void atomic_output::commit() {
   }
   committed_ = true;
   forget_unfinished(temporary_path_);
+}
+
+bool is_unfinished_output(const std::string& path) noexcept {
+  const std::lock_guard lock(unfinished_mutex);
+  return std::find(unfinished.begin(), unfinished.end(), path) != unfinished.end();
 }
 
 void remove_unfinished_outputs() noexcept {

@@ -126,6 +126,12 @@ herr_t injected_read_result(herr_t code) noexcept { return injected_result(code,
 
 void mark_failed(h5_file& file) noexcept { file.failed_ = true; }
 
+void mark_poisoned(h5_file& file) noexcept {
+  file.failed_ = true;
+  file.poisoned_ = true;
+  plx::detail::forbid_finalize();
+}
+
 void agree_on_step(h5_file& file, const std::string& local_failure, bool hdf5_failed) {
   const std::string message = plx::detail::agree_on_failure(file.comm(), local_failure);
   // The latest step decides: a step that succeeded everywhere after a failure clears the mark.

@@ -67,4 +67,8 @@ class atomic_output {
 /// parallel writes need). Never throws; a file that is gone already is fine. Thread-safe.
 void remove_unfinished_outputs() noexcept;
 
+/// True when `path` is the temporary file of an atomic_output of this process that is neither committed nor
+/// kept: its content is going to be discarded. Thread-safe.
+[[nodiscard]] bool is_unfinished_output(const std::string& path) noexcept;
+
 }  // namespace plx::io
