@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
       p = plx::detail::on_all_ranks(rt.world(), [&] { return plx::cosmo::load_params(params_file); });
     }
     // Flags override the file; validation (in run_pipeline) names a bad value's flag, or its file and line.
-    plx::cosmo::apply_flags(p, flags);
+    // A --times that does not parse fails alike on every rank: one line from root.
+    plx::detail::on_all_ranks(rt.world(), [&] { plx::cosmo::apply_flags(p, flags); });
 
     std::string command_line;
     for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);

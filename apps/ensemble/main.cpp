@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
       const plx::cosmo::pipeline_params defaults = p.field;
       p.field = plx::detail::on_all_ranks(rt.world(), [&] { return plx::cosmo::load_params(params_file, defaults); });
     }
-    plx::cosmo::apply_flags(p.field, flags);
+    plx::detail::on_all_ranks(rt.world(), [&] { plx::cosmo::apply_flags(p.field, flags); });  // one line from root
     p.realizations = realizations;
     p.resume = resume;
 

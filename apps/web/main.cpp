@@ -13,6 +13,7 @@
 #include <parallax/app/run_app.hpp>
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
+#include <parallax/core/memory_usage.hpp>
 #include <parallax/cosmo/cosmo_input.hpp>
 #include <parallax/cosmo/deformation.hpp>
 #include <parallax/cosmo/params.hpp>
@@ -83,6 +84,13 @@ int main(int argc, char** argv) {
         throw plx::config_error("--out '" + o.out + "' is the input file");
       }
     });
+    // Before any output exists: a grid whose model cannot fit in a node's memory is refused with one line.
+    const plx::fft::slab_geometry g = plx::fft::make_slab_geometry(world, input.dim, input.n);
+    plx::check_node_memory(world,
+                           plx::web::web_memory_estimate_bytes(input.dim, input.n, g.alloc_doubles(), rt.threads(),
+                                                               rt.node().size()),
+                           "the " + std::to_string(input.n) + "^" + std::to_string(input.dim) + " input grid",
+                           "use fewer --threads per rank, or ranks on more nodes");
     plx::io::atomic_output output(world, o.out, o.force);
     plx::io::h5_file file = plx::io::h5_file::create(world, output.temporary_path());
 
@@ -94,10 +102,10 @@ int main(int argc, char** argv) {
     log("read /potential of " + o.input + " (" + std::to_string(input.n) + "^" + std::to_string(input.dim) + ")");
 
     lap = clock_type::now();
-    const plx::fft::slab_geometry g = plx::fft::make_slab_geometry(world, input.dim, input.n);
     plx::cosmo::web_classes web;
     {
-      auto slab = std::make_unique<plx::fft::field>(g);
+      // Collective: one rank short of memory fails every rank with one line.
+      auto slab = plx::detail::on_all_ranks(world, [&] { return std::make_unique<plx::fft::field>(g); });
       // estimate: the same FFT algorithms on every layout, so bitwise the same eigenvalues.
       const plx::fft::r2c_plans plans(world, *slab, plx::fft::plan_mode::estimate);
       plx::cosmo::copy_slab(potential.values(), *slab);

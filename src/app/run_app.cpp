@@ -11,6 +11,7 @@
 #include <parallax/app/stop_signals.hpp>
 #include <parallax/core/communicator.hpp>
 #include <parallax/core/error.hpp>
+#include <parallax/io/atomic_output.hpp>
 #include <parallax/version.hpp>
 
 namespace plx {
@@ -29,18 +30,22 @@ int report(const char* what, int code) {
   return code;
 }
 
-// The runtime failed to start after MPI did (an MPI call failed, perhaps on this rank only, and the others
-// wait in a collective of the start-up): the job ends here, with the rank-local ending.
-void end_job_after_startup_failure() {
+// After runtime's constructor threw: it finalises MPI itself when every rank failed alike; otherwise (an MPI
+// call failed, maybe on this rank only, while the others wait in the next collective) MPI is still running
+// and only an abort ends the job without a hang.
+void end_after_failed_start(int code) {
   int initialized = 0;
   int finalized = 0;
   MPI_Initialized(&initialized);
   MPI_Finalized(&finalized);
   if (!initialized || finalized) return;
-  int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  int ranks = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   std::fflush(nullptr);
-  if (size > 1) MPI_Abort(MPI_COMM_WORLD, exit_failure);
+  if (ranks > 1) {
+    io::remove_unfinished_outputs();  // no destructor of the other ranks runs after the abort
+    MPI_Abort(MPI_COMM_WORLD, code);
+  }
   MPI_Finalize();
 }
 
@@ -82,10 +87,9 @@ int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtim
   try {
     rt.emplace(argc, argv, options);
   } catch (const std::exception& e) {
-    if (dynamic_cast<const config_error*>(&e) != nullptr) return report(e.what(), exit_usage);
-    report(e.what(), exit_failure);
-    end_job_after_startup_failure();
-    return exit_failure;
+    const int code = report(e.what(), dynamic_cast<const config_error*>(&e) != nullptr ? exit_usage : exit_failure);
+    end_after_failed_start(code);
+    return code;
   }
   set_stop_signal_root(rt->is_root());
   if (parse_exit) {
@@ -121,7 +125,12 @@ int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtim
   } catch (...) {
     report("unknown exception", exit_failure);
   }
-  if (rt->size() > 1) MPI_Abort(MPI_COMM_WORLD, exit_failure);
+  if (rt->size() > 1) {
+    // The abort ends the other ranks where they are, root included, before any destructor of theirs removes
+    // an unfinished output: remove it from here.
+    io::remove_unfinished_outputs();
+    MPI_Abort(MPI_COMM_WORLD, exit_failure);
+  }
   return exit_failure;
 }
 

@@ -132,6 +132,7 @@ std::string agree_on_failure(const communicator& comm, const std::string& local_
   check_mpi(MPI_Bcast(&length, 1, MPI_UINT64_T, first, comm.native()), "MPI_Bcast");
   message.resize(static_cast<std::size_t>(length));
   broadcast_chunked(comm, std::span<char>(message.data(), message.size()), first);
+  mpi_back_in_step();  // every rank knows of the failure and throws it: they unwind together
   return message;
 }
 

@@ -1,5 +1,8 @@
 #include <parallax/core/error.hpp>
 
+#include <atomic>
+#include <exception>
+
 #include <mpi.h>
 
 #include <parallax/core/detail/fault_injection.hpp>
@@ -7,6 +10,8 @@
 namespace plx {
 
 namespace {
+std::atomic<bool> out_of_step{false};
+
 std::string describe_mpi_error(const std::string& call, int code) {
   char text[MPI_MAX_ERROR_STRING] = {};
   int length = 0;
@@ -36,8 +41,15 @@ void detail::check_mpi_before(const char* call) {
 void detail::check_mpi(int code, const char* call) {
   if (code == MPI_SUCCESS && mpi_fault_point(call)) code = MPI_ERR_OTHER;  // an injected failure (tests)
   if (code != MPI_SUCCESS) {
+    out_of_step.store(true);
     throw mpi_error(call, code);
   }
 }
+
+bool detail::mpi_out_of_step() noexcept { return out_of_step.load(); }
+
+void detail::mpi_back_in_step() noexcept { out_of_step.store(false); }
+
+bool detail::skip_collective_free() noexcept { return std::uncaught_exceptions() > 0 && out_of_step.load(); }
 
 }  // namespace plx

@@ -52,6 +52,13 @@ void unregister_removal_on_signal(const std::string& path) noexcept {
   }
 }
 
+bool is_registered_for_removal(const std::string& path) noexcept {
+  for (const slot& s : slots) {
+    if (s.state.load() == armed && path == s.path) return true;
+  }
+  return false;
+}
+
 int remove_registered_files() noexcept {
   int removed = 0;
   for (slot& s : slots) {

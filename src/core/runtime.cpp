@@ -121,14 +121,15 @@ runtime::runtime(int& argc, char**& argv, const runtime_options& options) {
       }
     }
   } catch (const config_error&) {
-    // Bad settings are seen alike on every rank: all of them finalise together.
+    // A bad PLX_FAULT: every rank reads the same environment and throws here alike, so all can finalise.
     node_ = communicator();
     world_ = communicator();
     if (owns_mpi_) MPI_Finalize();
     throw;
   } catch (...) {
-    // An MPI failure at start-up may have hit this rank alone while the others wait in the next collective:
-    // MPI_Finalize would wait with them. MPI stays up, and the app ends the job (run_app: MPI_Abort).
+    // An MPI call failed on this rank, maybe on this rank alone while the others went on into the next
+    // collective: MPI_Finalize would wait for them forever. MPI stays initialised; the caller reports the
+    // error and ends the job (run_app: MPI_Abort, see end_after_failed_start).
     node_ = communicator();
     world_ = communicator();
     throw;

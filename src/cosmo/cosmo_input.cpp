@@ -1,5 +1,6 @@
 #include <parallax/cosmo/cosmo_input.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -62,7 +63,25 @@ cosmo_input open_cosmo_input(const communicator& comm, const std::string& path) 
 }
 
 node_shared<double> read_whole_potential(cosmo_input& input) {
-  return io::read_node_shared(input.file, "/potential");
+  node_shared<double> potential = io::read_node_shared(input.file, "/potential");
+  // Bad input, found before the work: each rank scans its share of the whole grid (every rank sees all of
+  // it), and the lowest rank that finds a value not finite names it for all (one line, exit code 2).
+  const std::span<const double> values = potential.values();
+  const communicator& comm = input.file.comm();
+  const auto ranks = static_cast<std::size_t>(comm.size());
+  const auto me = static_cast<std::size_t>(comm.rank());
+  const std::size_t first = values.size() / ranks * me + std::min(me, values.size() % ranks);
+  const std::size_t count = values.size() / ranks + (me < values.size() % ranks ? 1 : 0);
+  detail::on_all_ranks(comm, [&] {
+    for (std::size_t i = first; i < first + count; ++i) {
+      if (!std::isfinite(values[i])) {
+        throw config_error(fmt::format("input '{}': /potential holds {} at cell {} (C order); every value must be "
+                                       "finite",
+                                       input.file.path(), values[i], i));
+      }
+    }
+  });
+  return potential;
 }
 
 void copy_slab(std::span<const double> whole, fft::field& field) {

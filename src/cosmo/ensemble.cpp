@@ -10,10 +10,12 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <omp.h>
 
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/crc32.hpp>
 #include <parallax/core/error.hpp>
+#include <parallax/core/memory_usage.hpp>
 #include <parallax/cosmo/covariance.hpp>
 #include <parallax/cosmo/realization.hpp>
 #include <parallax/dist/map_to_h5.hpp>
@@ -165,9 +167,25 @@ std::string ensemble_fingerprint(const pipeline_params& p) {
   return text;
 }
 
+double ensemble_memory_estimate_bytes(int dim, std::ptrdiff_t n, int threads) {
+  // A serial r2c grid: n^(dim-1) rows of 2 (n/2 + 1) doubles (as fft::slab_geometry pads them).
+  const auto side = static_cast<double>(n);
+  const double grid = std::pow(side, dim - 1) * 2 * (std::floor(side / 2) + 1) * sizeof(double);
+  // Each thread's dim + 1 grids (realization.cpp's workspace) and its deposit's spill (at most about one
+  // more), the maker's measuring field, ROMIO's and HDF5's buffers for the rows.
+  return (threads * (dim + 2.0) + 1) * grid + 24.0 * (1 << 20);
+}
+
 ensemble_report run_ensemble(const communicator& comm, const ensemble_params& params, map_options options) {
   const auto start = clock::now();
   const std::size_t m = params.realizations;
+  // Refused up front, with one line, when a node cannot hold its threads' grids (before the maker allocates).
+  detail::on_all_ranks(comm, [&] { validate(params.field); });
+  const int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
+  check_node_memory(comm, ensemble_memory_estimate_bytes(params.field.dim, params.field.n, threads),
+                    fmt::format("a {}^{} grid for each of {} thread{} per rank", params.field.n, params.field.dim,
+                                threads, threads == 1 ? "" : "s"),
+                    "use a smaller --n or fewer --threads per rank");
   // Every rank builds the same maker (checks, spectrum, plans); one rank's failure is everyone's.
   const auto maker = detail::on_all_ranks(comm, [&] {
     auto made = std::make_unique<realization_maker>(params.field);

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <utility>
 
+#include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include <parallax/core/error.hpp>
@@ -42,9 +43,13 @@ std::vector<double> parse_times(const std::string& text, const std::string& name
     const double stop = number(parts[1]);
     const double count = number(parts[2]);
     if (count < 1 || count != std::floor(count)) throw config_error(name + ": count in '" + text + "' must be a whole number >= 1");
+    // Before any cast: a count past INT_MAX would wrap (3e9 became "no times at all").
+    if (count > static_cast<double>(max_times)) {
+      throw config_error(fmt::format("{}: count in '{}' is too large: at most {} times", name, text, max_times));
+    }
     std::vector<double> times;
-    const auto steps = static_cast<int>(count);
-    for (int i = 0; i < steps; ++i) times.push_back(steps == 1 ? start : start + (stop - start) * i / (steps - 1));
+    const auto steps = static_cast<std::size_t>(count);
+    for (std::size_t i = 0; i < steps; ++i) times.push_back(steps == 1 ? start : start + (stop - start) * i / (steps - 1));
     return times;
   }
   std::vector<double> times;
@@ -55,6 +60,9 @@ std::vector<double> parse_times(const std::string& text, const std::string& name
 
 void check_times(const std::vector<double>& times, const std::string& name) {
   if (times.empty()) throw config_error(name + ": at least one time is needed");
+  if (times.size() > max_times) {
+    throw config_error(fmt::format("{}: {} times are too many: at most {}", name, times.size(), max_times));
+  }
   for (std::size_t i = 0; i < times.size(); ++i) {
     if (!(times[i] >= 0)) throw config_error(name + " must be >= 0, not " + std::to_string(times[i]));
     if (i > 0 && !(times[i] > times[i - 1])) {

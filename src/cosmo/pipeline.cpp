@@ -87,21 +87,16 @@ memory_plan plan_memory(const fft::slab_geometry& g, int threads) {
   return {static_cast<double>(current_memory_usage().rss_bytes), memory_estimate_bytes(g, threads)};
 }
 
-// Refuses (collectively, before any allocation) a run whose estimated memory exceeds a node's memory.
-void check_memory(const communicator& comm, const fft::slab_geometry& g, const memory_plan& memory) {
-  const double mine = memory.peak_bytes();
-  const communicator node = comm.split_shared();
-  double on_node = 0;
-  detail::check_mpi(MPI_Allreduce(&mine, &on_node, 1, MPI_DOUBLE, MPI_SUM, node.native()), "MPI_Allreduce");
-  const double node_bytes = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-  int too_big = on_node > 0.9 * node_bytes ? 1 : 0;
-  int any = 0;
-  detail::check_mpi(MPI_Allreduce(&too_big, &any, 1, MPI_INT, MPI_MAX, comm.native()), "MPI_Allreduce");
-  if (any) {
-    throw config_error(fmt::format("a {}^{} grid needs about {:.1f} GiB on a node that has {:.1f} GiB: use a smaller "
-                                   "--n or more nodes",
-                                   g.n, g.dim, on_node / (1 << 30), node_bytes / (1 << 30)));
-  }
+// Collective: a field of `g` on every rank, or plx::io_error on every rank when any cannot allocate its own
+// (one line, exit 1, where one rank's failure alone would end the job with MPI_Abort).
+std::unique_ptr<fft::field> make_field(const communicator& comm, const fft::slab_geometry& g) {
+  return detail::on_all_ranks(comm, [&] {
+    try {
+      return std::make_unique<fft::field>(g);
+    } catch (const std::exception& e) {
+      throw error(fmt::format("{} (rank {} of {})", e.what(), comm.rank(), comm.size()));
+    }
+  });
 }
 
 // The density and the potential in Fourier space, as the noise, density and potential stages leave them.
@@ -117,8 +112,8 @@ struct fourier_fields {
 fourier_fields make_fourier_fields(const communicator& comm, const pipeline_params& p, const fft::slab_geometry& g,
                                    const power_spectrum& spectrum, stage_timings& t, stopwatch& watch, bool measure) {
   fourier_fields r;
-  r.density = std::make_unique<fft::field>(g);
-  r.potential = std::make_unique<fft::field>(g);
+  r.density = make_field(comm, g);
+  r.potential = make_field(comm, g);
   const fft::plan_mode mode = fft::parse_plan_mode(p.plan);
   if (!p.wisdom.empty()) r.wisdom_loaded = fft::load_wisdom(comm, p.wisdom);
   r.plans = std::make_unique<fft::r2c_plans>(comm, *r.density, mode);
@@ -201,15 +196,17 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
     return make_spectrum(p.spectrum);
   });
   const fft::slab_geometry g = fft::make_slab_geometry(comm, p.dim, p.n);
-  const std::vector<fft::slab_geometry> all = fft::gather_geometries(comm, g);
   const memory_plan memory = plan_memory(g, info.threads);
+  // Before the table below (whose sizes would be absurd) and before any file: one line on every rank alike.
+  check_node_memory(comm, memory.peak_bytes(), fmt::format("a {}^{} grid", g.n, g.dim),
+                    "use a smaller --n or more nodes");
+  const std::vector<fft::slab_geometry> all = fft::gather_geometries(comm, g);
   if (log && comm.is_root()) {
     std::fprintf(stderr, "%s", fft::decomposition_report(all, p.dim + 1).c_str());
     std::fprintf(stderr, "  memory estimate of root's peak: %.1f MiB (%.1f MiB now, %.1f MiB for the work: the grids "
                  "above, the frames' buffers)\n",
                  memory.peak_bytes() / (1 << 20), memory.before_bytes / (1 << 20), memory.work_bytes / (1 << 20));
   }
-  check_memory(comm, g, memory);
 
   log = log && comm.is_root();
   pipeline_report report;
@@ -248,7 +245,7 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
 
   std::vector<std::unique_ptr<fft::field>> displacement;
   displacement.push_back(std::move(ff.potential));
-  if (p.dim == 3) displacement.push_back(std::make_unique<fft::field>(g));
+  if (p.dim == 3) displacement.push_back(make_field(comm, g));
   displacement.push_back(std::move(phi_copy));
   std::vector<fft::field*> psi;
   for (auto& component : displacement) psi.push_back(component.get());
@@ -262,7 +259,8 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
 
   // Frames: one Zel'dovich density per time into the same field, written as it is made.
   {
-    fft::field frame(g);
+    const std::unique_ptr<fft::field> frame_field = make_field(comm, g);
+    fft::field& frame = *frame_field;
     zeldovich_frames frames(comm, components, p.box);
     for (std::size_t i = 0; i < p.times.size(); ++i) {
       frames.density(p.times[i], frame);

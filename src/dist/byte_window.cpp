@@ -21,6 +21,8 @@ byte_window::byte_window(const communicator& comm, const void* base, std::size_t
 
 byte_window::~byte_window() {
   if (window_ == MPI_WIN_NULL) return;
+  // MPI_Win_free is collective: after this rank's own MPI failure the others may never join it.
+  if (skip_collective_free()) return;
   if (MPI_Win_unlock_all(window_) != MPI_SUCCESS || MPI_Win_free(&window_) != MPI_SUCCESS) {
     std::fprintf(stderr, "parallax: warning: freeing an input window failed\n");
   }

@@ -40,6 +40,8 @@ work_counter::work_counter(const communicator& comm) {
 
 work_counter::~work_counter() {
   if (window_ == MPI_WIN_NULL) return;
+  // MPI_Win_free is collective: after this rank's own MPI failure the others may never join it.
+  if (skip_collective_free()) return;
   if (MPI_Win_unlock_all(window_) != MPI_SUCCESS || MPI_Win_free(&window_) != MPI_SUCCESS) {
     std::fprintf(stderr, "parallax: warning: freeing the work counter window failed\n");
   }

@@ -2,12 +2,30 @@
 
 #include <new>
 
+#include <fmt/format.h>
+
+#include <parallax/core/detail/fault_injection.hpp>
 #include <parallax/core/error.hpp>
 
 namespace plx::fft {
 
-field::field(const slab_geometry& geometry) : geometry_(geometry), data_(fftw_alloc_real(size())) {
-  if (!data_) throw error("fftw_alloc_real of " + std::to_string(size()) + " doubles failed");
+namespace {
+// Test hook (PLX_FAULT=alloc.buffer): an allocation that fails as a full memory would, before the real one.
+double* allocate(std::size_t doubles) {
+  try {
+    plx::detail::allocation_point(plx::detail::fault_sites::alloc_buffer);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+  return fftw_alloc_real(doubles);
+}
+}  // namespace
+
+field::field(const slab_geometry& geometry) : geometry_(geometry), data_(allocate(size())) {
+  if (!data_) {
+    throw error(fmt::format("cannot allocate a field of {} doubles ({:.1f} MiB): out of memory", size(),
+                            static_cast<double>(size()) * sizeof(double) / (1 << 20)));
+  }
   double* p = data_.get();
   const auto count = static_cast<std::ptrdiff_t>(size());
   // First touch by the threads that will work on the memory (NUMA placement), and zero padding.

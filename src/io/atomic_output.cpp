@@ -28,6 +28,7 @@ namespace fs = std::filesystem;
 
 constexpr int name_attempts = 16;
 
+
 std::string directory_of(const std::string& path) {
   const fs::path parent = fs::path(path).parent_path();
   return parent.empty() ? std::string(".") : parent.string();
@@ -158,11 +159,26 @@ atomic_output::atomic_output(const communicator& comm, std::string final_path, b
     : comm_(comm.dup()), final_path_(std::move(final_path)) {
   std::string failure;
   if (comm_.is_root()) temporary_path_ = prepare_on_root(final_path_, overwrite, failure);
-  // A bad output path is bad input, found before any work: every rank exits with the usage code.
-  std::string verdict = failure.empty() ? failure : failure + " (checked on rank 0)";
-  plx::detail::broadcast_from_root(comm_, verdict);
-  if (!verdict.empty()) throw plx::detail::collective(config_error(verdict));
-  plx::detail::broadcast_from_root(comm_, temporary_path_);
+  // Root registered its temporary for removal (on a signal, or before an abort) as it created it.
+  try {
+    // A bad output path is bad input, found before any work: every rank exits with the usage code.
+    std::string verdict = failure.empty() ? failure : failure + " (checked on rank 0)";
+    plx::detail::broadcast_from_root(comm_, verdict);
+    if (!verdict.empty()) throw plx::detail::collective(config_error(verdict));
+    plx::detail::broadcast_from_root(comm_, temporary_path_);
+  } catch (...) {
+    // A failed broadcast (MPI): no destructor runs for an object whose constructor threw.
+    if (comm_.is_root() && !temporary_path_.empty()) {
+      plx::detail::unregister_removal_on_signal(temporary_path_);
+      static_cast<void>(plx::detail::unlink_quietly(temporary_path_));
+    } else if (!comm_.is_root() && temporary_path_.starts_with(final_path_ + ".tmp.")) {
+      plx::detail::register_removal_on_signal(temporary_path_);  // the name arrived before the failure was reported: this rank may abort
+    }
+    throw;
+  }
+  // Every rank knows the name, so whichever rank ends the job with MPI_Abort removes the file first
+  // (remove_unfinished_outputs), on the file system every rank sees (as the parallel writes need).
+  if (!comm_.is_root()) plx::detail::register_removal_on_signal(temporary_path_);
 }
 
 atomic_output::atomic_output(atomic_output&& other) noexcept
@@ -173,6 +189,8 @@ atomic_output::atomic_output(atomic_output&& other) noexcept
       keep_temporary_(std::exchange(other.keep_temporary_, false)) {}
 
 atomic_output::~atomic_output() {
+  // Root removes the file below. Another rank keeps it registered for remove_unfinished_outputs: unwinding
+  // here on its own (an MPI failure), it may go on to abort the job before root's destructor ever runs.
   if (temporary_path_.empty() || !comm_.is_root()) return;
   plx::detail::unregister_removal_on_signal(temporary_path_);
   if (committed_ || keep_temporary_) return;
@@ -212,10 +230,19 @@ void atomic_output::commit() {
   std::string verdict = failure;
   if (synced_everywhere) plx::detail::broadcast_from_root(comm_, verdict);  // the rename's outcome, root's alone
   if (!verdict.empty()) {
+    // Synced everywhere, the failure is root's rename: the complete file is kept on purpose, even by an abort.
+    if (synced_everywhere) plx::detail::unregister_removal_on_signal(temporary_path_);
     keep_temporary_ = keep;  // root decides; only root removes the file
     throw plx::detail::collective(io_error(verdict));  // the same on every rank
   }
   committed_ = true;
+  plx::detail::unregister_removal_on_signal(temporary_path_);
 }
+
+bool is_unfinished_output(const std::string& path) noexcept {
+  return plx::detail::is_registered_for_removal(path);
+}
+
+void remove_unfinished_outputs() noexcept { static_cast<void>(plx::detail::remove_registered_files()); }
 
 }  // namespace plx::io

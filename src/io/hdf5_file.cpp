@@ -139,6 +139,12 @@ herr_t injected_read_result(herr_t code) noexcept { return injected_result(code,
 
 void mark_failed(h5_file& file) noexcept { file.failed_ = true; }
 
+void mark_poisoned(h5_file& file) noexcept {
+  file.failed_ = true;
+  file.poisoned_ = true;
+  plx::detail::forbid_finalize();
+}
+
 void agree_on_step(h5_file& file, const std::string& local_failure, bool hdf5_failed) {
   const std::string message = plx::detail::agree_on_failure(file.comm(), local_failure);
   // The latest step decides: a step that succeeded everywhere after a failure clears the mark.
@@ -369,7 +375,15 @@ h5_id agree_on_open(const communicator& comm, hid_t id, const char* call, const 
     failure = detail::describe_h5_failure(call, path, "", comm.rank(), comm.size());
   }
   h5_id file(id, h5_kind::file);
-  const std::string message = plx::detail::agree_on_failure(comm, failure);
+  std::string message;
+  try {
+    message = plx::detail::agree_on_failure(comm, failure);
+  } catch (...) {
+    // The agreement itself failed here (MPI), while the other ranks may have gone on: H5Fclose is collective
+    // and they would never join it. Let the id go; this rank's error ends the job.
+    static_cast<void>(file.release());
+    throw;
+  }
   if (!message.empty()) {
     // Only on this failure path: whether every rank holds the file (an injected failure), so that it can be
     // closed together instead of left open.

@@ -1,9 +1,13 @@
 #include <parallax/io/slab_io.hpp>
 
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <numeric>
 #include <utility>
@@ -11,6 +15,7 @@
 #include <mpi.h>
 
 #include <parallax/core/error.hpp>
+#include <parallax/io/atomic_output.hpp>
 #include <parallax/io/detail/direct_write.hpp>
 #include <parallax/io/detail/file_sync.hpp>
 
@@ -224,6 +229,31 @@ haddr_t direct_address(const h5_file& file, const std::string& path, hid_t datas
   return address;
 }
 
+template <class T>
+void write_rows_agreed(h5_file& file, const std::string& path, const slab_block& block, std::span<const T> local,
+                       haddr_t address, hsize_t plane_elements);
+
+/// Collective, after a direct write failed on some rank (agreed): whether `file` can still be closed. The
+/// close flushes HDF5's metadata; on a full disk that fails on the ranks that write it and not on the others,
+/// which then wait in different collective calls inside H5Fclose (a hang). A temporary output is discarded
+/// anyway, so root truncates it to nothing, which frees its blocks; with room left then (1 MiB: the metadata
+/// of our files is a few KiB per dataset), the close is safe and every rank finalises MPI as usual. Otherwise
+/// (another file filled the disk, a file that is kept, an error that is not about space), false: the file is
+/// abandoned unclosed, and the run ends with MPI_Abort after its message (h5_file::close).
+bool room_to_close(const h5_file& file) {
+  int room = 0;
+  if (file.comm().is_root() && is_unfinished_output(file.path()) && ::truncate(file.path().c_str(), 0) == 0) {
+    struct statvfs disk {};
+    const std::filesystem::path parent = std::filesystem::path(file.path()).parent_path();
+    room = ::statvfs(parent.empty() ? "." : parent.c_str(), &disk) == 0 &&
+                   static_cast<double>(disk.f_bavail) * static_cast<double>(disk.f_frsize) >= (1 << 20)
+               ? 1
+               : 0;
+  }
+  plx::detail::check_mpi(MPI_Bcast(&room, 1, MPI_INT, 0, file.comm().native()), "MPI_Bcast");
+  return room != 0;
+}
+
 /// The direct path of write_block (see below): writes this rank's planes into the dataset's bytes with
 /// write_rows_at and returns true, on every rank, or returns false on every rank when any cannot.
 template <class T>
@@ -241,6 +271,21 @@ bool write_directly(h5_file& file, const std::string& path, hid_t dataset, const
   plx::detail::check_mpi(MPI_Allreduce(&mine, &everywhere, 1, MPI_INT, MPI_MIN, file.comm().native()),
                          "MPI_Allreduce");
   if (everywhere == 0) return false;
+  try {
+    write_rows_agreed(file, path, block, local, address, plane_elements);
+  } catch (const io_error&) {
+    // Agreed on every rank (agreed() throws only what all ranks throw). The file is abandoned; see
+    // room_to_close for whether it can still be closed.
+    if (!room_to_close(file)) detail::mark_poisoned(file);
+    throw;
+  }
+  return true;
+}
+
+template <class T>
+void write_rows_agreed(h5_file& file, const std::string& path, const slab_block& block, std::span<const T> local,
+                       haddr_t address, hsize_t plane_elements) {
+  const auto& dims = block.global_dims;
   detail::agreed(file, [&] {
     int error = 0;
     if (block.count0 > 0) {
@@ -257,9 +302,15 @@ bool write_directly(h5_file& file, const std::string& path, hid_t dataset, const
                                     std::min(write_piece_bytes, direct_write_bytes), write_piece_bytes);
     }
     errno = error;
-    detail::check_h5(detail::injected_write_result(error == 0 ? 0 : -1), "pwrite", file, path);
+    try {
+      detail::check_h5(detail::injected_write_result(error == 0 ? 0 : -1), "pwrite", file, path);
+    } catch (const detail::h5_call_error& e) {
+      // HDF5 never saw this write (our own pwrite into the dataset's bytes): its state is sound, so this is not
+      // an HDF5 failure, which would poison the file and end the job with MPI_Abort (agree_on_step). Every rank
+      // throws the agreed io_error, and the file is closed as after any agreed failure.
+      throw io_error(e.what());
+    }
   });
-  return true;
 }
 
 // How the slabs reach the disk, and why (issue 12). Measured with `plx-bench io`: plx-cosmo's write stage at

@@ -254,6 +254,7 @@ adhesion_structures adhesion(int dim, std::ptrdiff_t n, double box, std::span<co
   const double cell = box / static_cast<double>(n);
   const double scale = 2 * growth / (cell * cell);
   const auto [lo, hi] = std::minmax_element(potential.begin(), potential.end());
+  plx::detail::allocation_point(plx::detail::fault_sites::alloc_buffer);  // tests: the weights, then CGAL's
   std::vector<double> weight(potential.size());
   std::transform(potential.begin(), potential.end(), weight.begin(), [&](double phi) { return scale * (phi - *lo); });
   const double max_weight = scale * (*hi - *lo);

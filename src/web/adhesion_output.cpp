@@ -86,4 +86,17 @@ void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, d
   }
 }
 
+double web_memory_estimate_bytes(int dim, std::ptrdiff_t n, std::ptrdiff_t slab_doubles, int threads,
+                                 int ranks_on_node) {
+  const double cells = std::pow(static_cast<double>(n), dim);
+  const double potential = cells * sizeof(double) / std::max(1, ranks_on_node);
+  const double tensor = dim * (dim + 1) / 2.0 * static_cast<double>(slab_doubles) * sizeof(double);
+  // Per grid point of a thread's triangulation: its weight, CGAL's vertex and cells, the simplex list and the
+  // solved simplices. README's plx-bench web measured 1.4-2.2 kB per point with the ghost margin (1.4x to 2.4x
+  // the points); taken lower, without the margin, so that the check refuses only what surely cannot run.
+  const double per_point = dim == 3 ? 1000.0 : 500.0;
+  const double io_buffers = 24.0 * (1 << 20);  // ROMIO's collective buffer and HDF5's caches
+  return potential + tensor + threads * cells * per_point + io_buffers;
+}
+
 }  // namespace plx::web

@@ -52,6 +52,26 @@ run_case("a directory as the output" 2 "a_directory.*is a directory" ${mpi} -n 2
 expect_one_clean_line("a directory as the output")
 run_case("the input as the output" 2 "--out 'cosmo2.h5' is the input file" ${mpi} -n 2 ${PLX_WEB} --quiet cosmo2.h5 --out cosmo2.h5 --force)
 
+# A potential that is not finite (issue 18, case 6), and a grid whose model cannot fit in a node (case 12): bad
+# input, found before any work, one line, exit 2, no output.
+foreach(bad nan inf)
+  file(WRITE "${WORK_DIR}/${bad}.py"
+       "import h5py, shutil\nshutil.copy('cosmo2.h5', '${bad}.h5')\nh5py.File('${bad}.h5', 'a')['/potential'][40, 7] = float('${bad}')\n")
+  run_case("a potential holding ${bad}: the file" 0 "" ${SYSTEM_PYTHON} ${bad}.py)
+  run_case("a potential holding ${bad}" 2 "error: input '${bad}.h5': /potential holds -?${bad} at cell 1927 \\(C order\\)"
+           ${mpi} -n 2 ${PLX_WEB} --quiet ${bad}.h5 --out bad.h5)
+  expect_one_clean_line("a potential holding ${bad}")
+endforeach()
+# (The dataset is declared, never written: the file stays small.)
+file(WRITE "${WORK_DIR}/huge.py"
+     "import h5py, numpy\nf = h5py.File('huge.h5', 'w')\nf.attrs['dim'] = 3\nf.attrs['N'] = 4096\nf.attrs['L'] = 50.0\n"
+     "f.attrs['seed'] = numpy.uint64(1)\nf.create_dataset('/potential', shape=(4096, 4096, 4096), dtype='f8')\n")
+run_case("a 4096^3 input: the file" 0 "" ${SYSTEM_PYTHON} huge.py)
+run_case("a 4096^3 input beyond the node" 2 "error: the 4096\\^3 input grid needs about [0-9.]+ GiB on a node that has"
+         ${mpi} -n 2 ${PLX_WEB} --quiet huge.h5 --out bad.h5)
+expect_one_clean_line("a 4096^3 input beyond the node")
+expect_no_file(bad.h5 "input that is not finite or too large")
+
 # A write, or the potential's read, failing on rank 1 only: every rank stops, one line, exit 1, no output.
 run_case("a full disk on rank 1 only" 1 "error: (H5Dwrite|pwrite) failed.*injected.h5.tmp.*No space left on device"
          ${CMAKE_COMMAND} -E env PLX_FAULT=hdf5.write@1 ${mpi} -n 2 ${PLX_WEB} --quiet cosmo2.h5 --out injected.h5)

@@ -101,6 +101,16 @@ void check_mpi(int code, const char* call);
 /// MPI_Get, MPI_Ibarrier): throws plx::mpi_error where the test hook fails `call` here, before it starts.
 void check_mpi_before(const char* call);
 
+/// True while an MPI call has failed on this rank (check_mpi threw) and no agreement on a failure has
+/// completed since (agree_on_failure): the ranks may be out of step, this rank unwinding while the others
+/// wait in some collective. Destructors that would make a collective call (MPI_Win_free) skip it then, when
+/// an exception is unwinding, and leak the object instead of hanging: the job ends with MPI_Abort anyway.
+[[nodiscard]] bool mpi_out_of_step() noexcept;
+/// Called by agree_on_failure once every rank has agreed on a failure: they unwind together again.
+void mpi_back_in_step() noexcept;
+/// True when a destructor that frees a collective MPI object must not (see mpi_out_of_step).
+[[nodiscard]] bool skip_collective_free() noexcept;
+
 /// `e`, marked as thrown on every rank alike (see error::is_collective).
 template <class Error>
 Error collective(Error e) {

@@ -35,7 +35,8 @@ struct cosmo_input {
 /// that the node's ranks share (plx::node_shared): each rank reads a share of its node's planes, in
 /// collective reads of at most 256 MiB per rank, so no transfer nears MPI's 2^31 limits and a node of R
 /// ranks holds one grid, not R. Throws plx::io_error on every rank if a read fails on any, and
-/// plx::config_error if the grid does not fit in a node's memory.
+/// plx::config_error on every rank if the grid does not fit in a node's memory or holds a value that is not
+/// finite (NaN, Inf: the message names the first such cell the ranks found).
 [[nodiscard]] node_shared<double> read_whole_potential(cosmo_input& input);
 
 /// Copies the planes `field` owns (see slab.hpp) out of a whole grid (`whole`: N^dim values, C order) into

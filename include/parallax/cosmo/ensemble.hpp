@@ -50,8 +50,12 @@ struct ensemble_report {
 /// digits. Reads the table file, so call it after validate().
 [[nodiscard]] std::string ensemble_fingerprint(const pipeline_params& field);
 
+/// A rank's estimated peak memory for realizations of a dim-dimensional N^dim box on `threads` threads,
+/// bytes: each thread holds its own serial grids.
+[[nodiscard]] double ensemble_memory_estimate_bytes(int dim, std::ptrdiff_t n, int threads);
+
 /// Collective. Checks everything before any work (plx::config_error on every rank: the field options as
-/// plx-cosmo's, M < 2, bins >= M - 2, an unwritable output, an existing output without --force, a partial run
+/// plx-cosmo's, grids that do not fit in a node's memory (check_node_memory), M < 2, bins >= M - 2, an unwritable output, an existing output without --force, a partial run
 /// without --resume or --force, a resume against other parameters), runs the realizations through the map
 /// layer with `options` (progress, schedule, threads), writes the covariance on root and renames the file
 /// into place. Finished rows stay durable whatever fails later.

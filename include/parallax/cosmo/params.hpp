@@ -73,11 +73,16 @@ struct pipeline_flags {
 /// Throws plx::config_error for a --times that does not parse.
 void apply_flags(pipeline_params& params, const pipeline_flags& flags);
 
+/// The most growth factors a run takes: each is a frame (plx-cosmo) or a row of spectra (plx-ensemble), and the
+/// output records them all in one HDF5 attribute, which holds at most 64 KiB (8192 doubles, less its header).
+inline constexpr std::size_t max_times = 4096;
+
 /// Parses "0,0.5,1" (a list) or "0:4:10" (start:stop:count, evenly spaced). Throws plx::config_error whose
-/// message starts with `name` (the flag, or the file, line and key the text came from).
+/// message starts with `name` (the flag, or the file, line and key the text came from), also for more than
+/// max_times times.
 [[nodiscard]] std::vector<double> parse_times(const std::string& text, const std::string& name = "--times");
 
-/// Checks growth factors: at least one, each >= 0, strictly increasing. Throws plx::config_error whose message
+/// Checks growth factors: at least one, at most max_times, each >= 0, strictly increasing. Throws plx::config_error whose message
 /// starts with `name` ("--times must be increasing: 2.000000 is followed by 1.000000").
 void check_times(const std::vector<double>& times, const std::string& name = "--times");
 

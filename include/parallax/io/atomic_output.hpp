@@ -71,4 +71,16 @@ namespace detail {
 
 }  // namespace detail
 
+/// Removes the temporary file of every atomic_output of this process that is neither committed nor kept
+/// (and any other file registered for removal on a stop signal, see core/detail/removal_on_signal.hpp),
+/// without a collective call: for an app that must end with MPI_Abort (a failure on some ranks only, while
+/// others wait in a collective), which ends the other ranks before their destructors run. Every rank knows
+/// the temporary's name, so whichever rank aborts removes it (on a file system that every rank sees, as the
+/// parallel writes need). Never throws; a file that is gone already is fine. Thread-safe.
+void remove_unfinished_outputs() noexcept;
+
+/// True when `path` is the temporary file of an atomic_output of this process that is neither committed nor
+/// kept: its content is going to be discarded. Thread-safe.
+[[nodiscard]] bool is_unfinished_output(const std::string& path) noexcept;
+
 }  // namespace plx::io

@@ -56,6 +56,9 @@ namespace detail {
 /// Records on this rank that a collective call on `file` failed everywhere (see agree_on_step); for a verdict
 /// reached identically on every rank without agree_on_step.
 void mark_failed(h5_file& file) noexcept;
+/// Records on this rank that `file` must never be H5Fclosed (as after an HDF5 failure, see close()), and
+/// forbids MPI_Finalize, which would close it. Call it on every rank alike.
+void mark_poisoned(h5_file& file) noexcept;
 void agree_on_step(h5_file& file, const std::string& local_failure, bool hdf5_failed);  // documented below
 
 /// What throw_h5_failure() throws: an HDF5 call itself failed (as opposed to a check of parallax's own).
@@ -198,6 +201,7 @@ class h5_file {
   static h5_file open_existing(const communicator& comm, const std::string& path, bool writable);
   void close_noexcept() noexcept;
   friend void detail::mark_failed(h5_file& file) noexcept;
+  friend void detail::mark_poisoned(h5_file& file) noexcept;
   friend void detail::agree_on_step(h5_file& file, const std::string& local_failure, bool hdf5_failed);
 
   communicator comm_;

@@ -92,4 +92,12 @@ void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, d
                           std::span<const double> potential, std::span<const double> times,
                           const adhesion_options& options, io::h5_file& file, const map_options& map = {});
 
+/// plx-web's estimated peak memory on one rank, bytes, for an N^dim input: its share of the node's one copy
+/// of the whole potential (`ranks_on_node` share it), the deformation stage's slab fields (`slab_doubles`:
+/// fft::slab_geometry::alloc_doubles() of the rank's slab, one per tensor component) and, per thread, the
+/// adhesion model's weights and triangulation of the N^dim grid (a lower bound: the periodic margin adds to
+/// it at large growth factors).
+[[nodiscard]] double web_memory_estimate_bytes(int dim, std::ptrdiff_t n, std::ptrdiff_t slab_doubles, int threads,
+                                               int ranks_on_node);
+
 }  // namespace plx::web

@@ -22,6 +22,8 @@ namespace plx::detail {
 bool register_removal_on_signal(const std::string& path) noexcept;
 /// Forgets `path` (its first registration); nothing happens if it is not registered. Thread-safe.
 void unregister_removal_on_signal(const std::string& path) noexcept;
+/// True while `path` is registered. Thread-safe.
+[[nodiscard]] bool is_registered_for_removal(const std::string& path) noexcept;
 /// Unlinks every registered path and forgets it. Async-signal-safe (only atomics and unlink(2)); returns
 /// how many it removed.
 int remove_registered_files() noexcept;
