@@ -100,6 +100,12 @@ int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtim
     return *parse_exit;
   }
   try {
+    // Once the body has returned or thrown, the run's outcome is decided and reported below: a SIGTERM
+    // after that is mpirun ending the job (another rank exited first), and root's stop line would be a
+    // second, misleading one. The handler still removes unfinished files and exits.
+    struct outcome_decided {
+      ~outcome_decided() { set_stop_signal_root(false); }
+    } silence_stop_line_afterwards;
     return body(*rt);
   } catch (const error& e) {
     const int code = exit_code_for(e);

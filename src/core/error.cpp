@@ -35,13 +35,17 @@ stopped_error::stopped_error(const std::string& message, std::size_t finished, s
     : error(message), finished_(finished), total_(total) {}
 
 void detail::check_mpi_before(const char* call) {
-  if (mpi_fault_before(call)) throw mpi_error(call, MPI_ERR_OTHER);  // an injected failure (tests)
+  if (mpi_fault_before(call)) {  // an injected failure (tests)
+    out_of_step.store(true);
+    throw mpi_exchange_error(call, MPI_ERR_OTHER);
+  }
 }
 
 void detail::check_mpi(int code, const char* call) {
   if (code == MPI_SUCCESS && mpi_fault_point(call)) code = MPI_ERR_OTHER;  // an injected failure (tests)
   if (code != MPI_SUCCESS) {
     out_of_step.store(true);
+    if (leaves_operation_in_flight(call)) throw mpi_exchange_error(call, code);
     throw mpi_error(call, code);
   }
 }

@@ -227,4 +227,6 @@ bool mpi_fault_point(const char* call) noexcept {
 
 bool mpi_fault_before(const char* call) noexcept { return is_injected_before(call) && take_pass(call, 0) != 0; }
 
+bool leaves_operation_in_flight(const char* call) noexcept { return is_injected_before(call); }
+
 }  // namespace plx::detail

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <new>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <mpi.h>
@@ -244,6 +245,11 @@ void call_context::finish_results() {
 }
 
 call_summary call_context::finish(const std::string& call_failure) {
+  // A receive that failed here leaves senders waiting for it: no agreement can reach them, so this rank
+  // ends on its own (run_app's rank-local ending: one line, MPI_Abort).
+  if (!call_failure.empty() && call_failure.front() == 'x') {
+    throw error("map '" + options_.label + "': " + call_failure.substr(1));
+  }
   std::uint64_t local[6] = {ran_.load(),           0, deadline_passed_.load() ? 1u : 0u, stop_seen_.load() ? 1u : 0u,
                             failure_limit_.load() ? 1u : 0u, call_failure.empty() ? 0u : 1u};
   {
@@ -290,6 +296,12 @@ std::chrono::nanoseconds set_lazy_wake_grace(std::chrono::nanoseconds grace) noe
 std::string describe_call_failure(std::exception_ptr failure, const std::string& where) {
   try {
     std::rethrow_exception(failure);
+  } catch (const mpi_exchange_error& e) {
+    // Root's receive failed: the senders may wait for it (a large message, MPI_Wait), out of any agreement.
+    const std::string_view text = e.what();
+    const bool receive = text.starts_with("MPI_Mprobe") || text.starts_with("MPI_Improbe") ||
+                         text.starts_with("MPI_Irecv");
+    return (receive ? "x" : "e") + where + e.what();
   } catch (const config_error& e) {
     return "c" + where + e.what();
   } catch (const io_error& e) {

@@ -86,8 +86,12 @@ std::string host_name() {
 }
 
 // Root checks, every rank throws the same message: nothing is started unless all is well.
-void agree(const communicator& comm, std::string problem) {
+// Root's verdict on the start, on every rank: bad input (exit code 2), or, with `runtime`, a failure of the
+// machine (a full disk, an I/O error: exit code 1).
+void agree(const communicator& comm, std::string problem, bool runtime = false) {
+  if (!problem.empty() && runtime) problem.insert(0, 1, '\x01');
   detail::broadcast_from_root(comm, problem);
+  if (!problem.empty() && problem.front() == '\x01') throw detail::collective(io_error(problem.substr(1)));
   if (!problem.empty()) throw detail::collective(config_error(problem));
 }
 
@@ -182,6 +186,7 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
   std::map<std::uint64_t, task_record> final_records;
   std::size_t already_done = 0;
   std::string problem;
+  bool runtime_problem = false;
   if (comm.is_root()) {
     problem = prepare_workdir(o.workdir);
     std::optional<journal_contents> previous;
@@ -195,8 +200,11 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
                     ", the task file now gives " + tasks.fingerprint() + "): the task file changed since; remove the journal to start over";
         }
         if (problem.empty()) journal = std::make_unique<journal_writer>(o.journal, tasks.fingerprint(), tasks.size(), previous.has_value());
+      } catch (const config_error& e) {
+        problem = e.what();
       } catch (const std::exception& e) {
         problem = e.what();
+        runtime_problem = true;  // the journal could not be read or written: not the user's input
       }
     }
     if (problem.empty()) {
@@ -214,7 +222,7 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
       }
     }
   }
-  agree(comm, problem);
+  agree(comm, problem, runtime_problem);
   detail::broadcast_from_root(comm, pending);
 
   // 2. Run what is left: dynamic schedule, one task per draw, results to root's journal as they finish.

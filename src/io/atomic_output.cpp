@@ -98,6 +98,18 @@ void remove_stale_temporaries(const std::string& final_path) {
   }
 }
 
+/// Marks a failure of prepare_on_root that is not the user's input (a full disk, EIO): exit code 1, not 2.
+constexpr char runtime_failure_mark = '\x01';
+
+bool is_bad_path_errno(int error_number) {
+  switch (error_number) {
+    case EACCES: case EPERM: case EROFS: case ENOENT: case ENOTDIR: case ENAMETOOLONG: case ELOOP: case EISDIR:
+      return true;
+    default:
+      return false;
+  }
+}
+
 /// On root: checks the final path and its directory and creates an empty temporary file there. Returns
 /// the temporary path, or sets `failure`.
 std::string prepare_on_root(const std::string& final_path, bool overwrite, std::string& failure) {
@@ -133,7 +145,9 @@ std::string prepare_on_root(const std::string& final_path, bool overwrite, std::
       return candidate;
     }
     if (error_number != EEXIST) {
-      failure = "cannot write in output directory '" + directory + "': " + std::strerror(error_number) + " (for '" +
+      // A directory the user cannot write in is bad input; a full disk, a quota or an I/O error is not.
+      if (!is_bad_path_errno(error_number)) failure = std::string(1, runtime_failure_mark);
+      failure += "cannot write in output directory '" + directory + "': " + std::strerror(error_number) + " (for '" +
                 final_path + "')";
       return {};
     }
@@ -161,9 +175,13 @@ atomic_output::atomic_output(const communicator& comm, std::string final_path, b
   if (comm_.is_root()) temporary_path_ = prepare_on_root(final_path_, overwrite, failure);
   // Root registered its temporary for removal (on a signal, or before an abort) as it created it.
   try {
-    // A bad output path is bad input, found before any work: every rank exits with the usage code.
+    // A bad output path is bad input, found before any work: every rank exits with the usage code (a full
+    // disk or an I/O error there: the run-time code).
     std::string verdict = failure.empty() ? failure : failure + " (checked on rank 0)";
     plx::detail::broadcast_from_root(comm_, verdict);
+    if (!verdict.empty() && verdict.front() == runtime_failure_mark) {
+      throw plx::detail::collective(io_error(verdict.substr(1)));
+    }
     if (!verdict.empty()) throw plx::detail::collective(config_error(verdict));
     plx::detail::broadcast_from_root(comm_, temporary_path_);
   } catch (...) {
@@ -185,15 +203,14 @@ atomic_output::atomic_output(atomic_output&& other) noexcept
     : comm_(std::move(other.comm_)),
       final_path_(std::move(other.final_path_)),
       temporary_path_(std::exchange(other.temporary_path_, std::string())),
-      committed_(std::exchange(other.committed_, false)),
-      keep_temporary_(std::exchange(other.keep_temporary_, false)) {}
+      committed_(std::exchange(other.committed_, false)) {}
 
 atomic_output::~atomic_output() {
   // Root removes the file below. Another rank keeps it registered for remove_unfinished_outputs: unwinding
   // here on its own (an MPI failure), it may go on to abort the job before root's destructor ever runs.
   if (temporary_path_.empty() || !comm_.is_root()) return;
   plx::detail::unregister_removal_on_signal(temporary_path_);
-  if (committed_ || keep_temporary_) return;
+  if (committed_) return;
   if (const int error_number = plx::detail::unlink_quietly(temporary_path_); error_number != 0) {
     std::fprintf(stderr, "parallax: warning: could not remove the unfinished output '%s': %s\n",
                  temporary_path_.c_str(), std::strerror(error_number));
@@ -210,7 +227,6 @@ void atomic_output::commit() {
   // the first fsync does the work and the others find little left.
   std::string failure = detail::sync_on_every_rank(comm_, temporary_path_, final_path_);
   const bool synced_everywhere = failure.empty();
-  bool keep = false;
   if (synced_everywhere && comm_.is_root()) {
     // The rename, then the sync of the directory that makes the new name survive a crash.
     try {
@@ -219,20 +235,19 @@ void atomic_output::commit() {
       plx::detail::unregister_removal_on_signal(temporary_path_);
     } catch (const plx::detail::file_error& e) {
       std::error_code ignored;
-      keep = fs::exists(temporary_path_, ignored);  // the rename itself failed: the data is still there
-      // Kept (its data is complete) or renamed: not for a signal to remove.
-      plx::detail::unregister_removal_on_signal(temporary_path_);
+      // The rename itself failed (the temporary is still there): the run has no output, and its temporary
+      // goes as any unfinished one does (the destructor). Only the directory's sync after it failed: the
+      // output is complete, under its name.
+      const bool renamed = !fs::exists(temporary_path_, ignored);
       failure = std::string(e.what()) +
-                (keep ? "; the data is kept in '" + temporary_path_ + "' (on rank 0)"
-                      : "; '" + final_path_ + "' is complete, but its name may not survive a crash (on rank 0)");
+                (renamed ? "; '" + final_path_ + "' is complete, but its name may not survive a crash (on rank 0)"
+                         : "; no output is written: run again (on rank 0)");
     }
   }
   std::string verdict = failure;
   if (synced_everywhere) plx::detail::broadcast_from_root(comm_, verdict);  // the rename's outcome, root's alone
   if (!verdict.empty()) {
-    // Synced everywhere, the failure is root's rename: the complete file is kept on purpose, even by an abort.
-    if (synced_everywhere) plx::detail::unregister_removal_on_signal(temporary_path_);
-    keep_temporary_ = keep;  // root decides; only root removes the file
+    // Root's destructor removes the temporary (a failed rename) and unregisters it.
     throw plx::detail::collective(io_error(verdict));  // the same on every rank
   }
   committed_ = true;

@@ -6,7 +6,7 @@ plx_add_unit_test(plx_fault_registry_tests SOURCES faults/fault_registry_test.cp
 target_compile_definitions(plx_fault_registry_tests PRIVATE PLX_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
 if(PLX_SYSTEM_PYTHON3)
-  set(PLX_FAULT_BUDGET 8 CACHE STRING "faulted runs per app and rank count in the ctest part of the fault sweep")
+  set(PLX_FAULT_BUDGET 4 CACHE STRING "faulted runs per app and rank count in the ctest part of the fault sweep")
   set(sweep ${PLX_SYSTEM_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/faults/sweep.py --build ${PROJECT_BINARY_DIR}
             --mpiexec "${MPIEXEC_EXECUTABLE} --oversubscribe")
   foreach(app pi cosmo cosmo3d ensemble web h5map run)
@@ -17,7 +17,7 @@ if(PLX_SYSTEM_PYTHON3)
   endforeach()
   foreach(app ensemble h5map run)
     add_test(NAME faults_${app}_interrupted
-             COMMAND ${sweep} --apps ${app} --ranks 2 --no-faults --crashes 3 --signals
+             COMMAND ${sweep} --apps ${app} --ranks 2 --no-faults --crashes 2 --signals
                      --jsonl ${CMAKE_CURRENT_BINARY_DIR}/faults_${app}_interrupted.jsonl)
     set_tests_properties(faults_${app}_interrupted PROPERTIES TIMEOUT 1200 LABELS "faults;mpi;python" PROCESSORS 2)
   endforeach()

@@ -314,7 +314,8 @@ gathered<T> alltoallv_chunked(const communicator& comm, std::span<const T> send,
 /// Collective: runs `step` on every rank and makes its failure collective. A check that can fail on some
 /// ranks only (a file one node cannot read) would otherwise throw there while the others go on into the
 /// next collective and wait forever. If `step` throws on any rank, every rank throws: plx::config_error
-/// when the lowest failing rank threw one, else plx::io_error, with that rank's message.
+/// when the lowest failing rank threw one, else plx::io_error, with that rank's message. Except a
+/// plx::mpi_exchange_error: it leaves this rank at once (a peer may be waiting for it inside `step`).
 template <class Step>
 auto on_all_ranks(const communicator& comm, Step&& step) {
   using Result = decltype(step());
@@ -328,6 +329,8 @@ auto on_all_ranks(const communicator& comm, Step&& step) {
     } else {
       result.emplace(step());
     }
+  } catch (const mpi_exchange_error&) {
+    throw;  // a peer may wait for this rank's part of an exchange: no agreement can be reached
   } catch (const config_error& e) {
     failure = e.what();
     config = true;

@@ -47,9 +47,10 @@ class atomic_output {
   /// temporary file to disk (fsync: on a parallel file system each node holds its own ranks' writes), and
   /// once all have, root renames it to the final path. Throws
   /// plx::io_error on every rank if that fails. If the flush failed (a full disk: the data may be
-  /// incomplete), the destructor removes the temporary file as after any failure; if only the rename
-  /// failed, the complete file is kept under its temporary name, which the message gives. Committing twice
-  /// throws.
+  /// incomplete) or the rename failed, the destructor removes the temporary file as after any failure (a
+  /// temporary kept on purpose would be removed by the next run's sweep of stale temporaries anyway, and
+  /// the fault sweep's rule is: no temporary left). If only the directory's sync after the rename failed,
+  /// the output is complete under its name, and the message says so. Committing twice throws.
   void commit();
 
  private:
@@ -57,7 +58,6 @@ class atomic_output {
   std::string final_path_;
   std::string temporary_path_;
   bool committed_ = false;
-  bool keep_temporary_ = false;
 };
 
 namespace detail {
@@ -71,7 +71,7 @@ namespace detail {
 
 }  // namespace detail
 
-/// Removes the temporary file of every atomic_output of this process that is neither committed nor kept
+/// Removes the temporary file of every atomic_output of this process that is not committed
 /// (and any other file registered for removal on a stop signal, see core/detail/removal_on_signal.hpp),
 /// without a collective call: for an app that must end with MPI_Abort (a failure on some ranks only, while
 /// others wait in a collective), which ends the other ranks before their destructors run. Every rank knows
@@ -79,8 +79,8 @@ namespace detail {
 /// parallel writes need). Never throws; a file that is gone already is fine. Thread-safe.
 void remove_unfinished_outputs() noexcept;
 
-/// True when `path` is the temporary file of an atomic_output of this process that is neither committed nor
-/// kept: its content is going to be discarded. Thread-safe.
+/// True when `path` is the temporary file of an atomic_output of this process that is not committed: its
+/// content is going to be discarded. Thread-safe.
 [[nodiscard]] bool is_unfinished_output(const std::string& path) noexcept;
 
 }  // namespace plx::io

@@ -100,5 +100,9 @@ void allocation_point(const fault_site& site);
 /// The check_mpi_before hook, for calls that leave an operation in flight (MPI_Mprobe, MPI_Improbe,
 /// MPI_Irecv, MPI_Isend, MPI_Get, MPI_Ibarrier): they fail before they start, as a real failure would.
 [[nodiscard]] bool mpi_fault_before(const char* call) noexcept;
+/// Whether `call` starts or completes an operation a peer takes part in (MPI_Isend, MPI_Irecv, MPI_Mprobe,
+/// MPI_Improbe, MPI_Get, MPI_Ibarrier): the calls whose faults are injected before the call, and whose
+/// failure is a plx::mpi_exchange_error.
+[[nodiscard]] bool leaves_operation_in_flight(const char* call) noexcept;
 
 }  // namespace plx::detail
