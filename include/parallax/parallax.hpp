@@ -66,3 +66,4 @@
 #include <parallax/app/json_line.hpp>
 #include <parallax/app/number_option.hpp>
 #include <parallax/app/run_app.hpp>
+#include <parallax/app/stop_signals.hpp>

@@ -193,6 +193,9 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
     if (problem.empty()) {
       try {
         previous = read_journal(o.journal);
+        // No complete header (an empty fingerprint): a creation that a crash or a full disk cut off, which
+        // holds no record; the writer starts it anew.
+        if (previous && previous->fingerprint.empty()) previous.reset();
         if (previous && !o.resume) {
           problem = "journal " + o.journal + " exists: pass --resume to continue that run, or remove it to start over";
         } else if (previous && previous->fingerprint != tasks.fingerprint()) {
@@ -200,11 +203,11 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
                     ", the task file now gives " + tasks.fingerprint() + "): the task file changed since; remove the journal to start over";
         }
         if (problem.empty()) journal = std::make_unique<journal_writer>(o.journal, tasks.fingerprint(), tasks.size(), previous.has_value());
-      } catch (const config_error& e) {
+      } catch (const detail::file_error& e) {
         problem = e.what();
+        runtime_problem = true;  // the disk failed (full, EIO) under the journal: not the user's input
       } catch (const std::exception& e) {
-        problem = e.what();
-        runtime_problem = true;  // the journal could not be read or written: not the user's input
+        problem = e.what();  // a bad or damaged journal, or one that another run holds: the user's to sort out
       }
     }
     if (problem.empty()) {

@@ -354,9 +354,7 @@ std::vector<bool> journal_contents::succeeded_ids() const {
 std::optional<journal_contents> read_journal(const std::string& path) {
   journal_format format(path, {}, 0, false);
   const std::optional<plx::detail::log_scan> scan = plx::detail::read_log(path, format);
-  // No complete header: a creation that a crash or a full disk cut off, which holds no record (the writer
-  // starts it anew, see record_log).
-  if (!scan || scan->header_bytes == 0) return std::nullopt;
+  if (!scan) return std::nullopt;
   return format.contents_of(*scan);
 }
 

@@ -236,13 +236,16 @@ void write_rows_agreed(h5_file& file, const std::string& path, const slab_block&
 /// Collective, after a direct write failed on some rank (agreed): whether `file` can still be closed. The
 /// close flushes HDF5's metadata; on a full disk that fails on the ranks that write it and not on the others,
 /// which then wait in different collective calls inside H5Fclose (a hang). A temporary output is discarded
-/// anyway, so root truncates it to nothing, which frees its blocks; with room left then (1 MiB: the metadata
-/// of our files is a few KiB per dataset), the close is safe and every rank finalises MPI as usual. Otherwise
-/// (another file filled the disk, a file that is kept, an error that is not about space), false: the file is
-/// abandoned unclosed, and the run ends with MPI_Abort after its message (h5_file::close).
+/// anyway, so root first truncates it to nothing, which frees its blocks. With room left on its disk (1 MiB:
+/// the metadata of our files is a few KiB per dataset), the close is safe and every rank finalises MPI as
+/// usual. Otherwise (the disk still full), false: the file is abandoned unclosed, and the run ends with
+/// MPI_Abort after its message (h5_file::close).
 bool room_to_close(const h5_file& file) {
   int room = 0;
-  if (file.comm().is_root() && is_unfinished_output(file.path()) && ::truncate(file.path().c_str(), 0) == 0) {
+  if (file.comm().is_root()) {
+    // A discarded temporary is emptied first (which frees its blocks); a file that is kept (a map_to_h5
+    // partial, a user's file) is left as it is, and closes safely when the disk has room anyway.
+    if (is_unfinished_output(file.path())) static_cast<void>(::truncate(file.path().c_str(), 0));
     struct statvfs disk {};
     const std::filesystem::path parent = std::filesystem::path(file.path()).parent_path();
     room = ::statvfs(parent.empty() ? "." : parent.c_str(), &disk) == 0 &&

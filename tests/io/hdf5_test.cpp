@@ -802,14 +802,16 @@ TEST_F(Hdf5Io, a_failed_write_unwinds_through_the_file_and_leaves_no_temporary) 
   EXPECT_EQ(marker, 5.0);
 }
 
-TEST_F(Hdf5Io, create_close_and_flush_failing_on_one_rank_fail_every_rank_and_leave_no_temporary) {
-  // The fault sites hdf5.create, hdf5.close and hdf5.flush (issue 18), each on the last rank, in what the
-  // apps do; each ends every rank with the same error, and the next output in the same place works.
+TEST_F(Hdf5Io, create_and_flush_failing_on_one_rank_fail_every_rank_and_leave_no_temporary) {
+  // The fault sites hdf5.create and hdf5.flush (issue 18), each on the last rank, in what the apps do; each
+  // ends every rank with the same error, and the next output in the same place works. (hdf5.close forbids
+  // MPI_Finalize, as a real failed H5Fclose must, so it would end this test program with MPI_Abort: the
+  // fault sweep and plx-ensemble's CLI test cover it.)
   const std::string dir = path("file-calls");
   if (world().is_root()) fs::create_directory(dir);
   world().barrier();
   const int failing = world().size() - 1;
-  for (const char* site : {"hdf5.create", "hdf5.close", "hdf5.flush"}) {
+  for (const char* site : {"hdf5.create", "hdf5.flush"}) {
     std::string message;
     try {
       plx::io::atomic_output output(world(), dir + "/run.h5", false);

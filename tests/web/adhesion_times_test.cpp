@@ -18,6 +18,7 @@
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/detail/fault_injection.hpp>
 #include <parallax/core/error.hpp>
+#include <parallax/io/atomic_output.hpp>
 #include <parallax/io/hdf5_file.hpp>
 #include <parallax/io/slab_io.hpp>
 
@@ -146,7 +147,10 @@ TEST(WriteAdhesionTimes, a_write_failing_on_one_rank_stops_every_rank) {
   const std::string dir = scratch("write");
   std::string message;
   {
-    auto file = plx::io::h5_file::create(world(), dir + "/web.h5");
+    // Into an output's temporary, as plx-web writes: after a failed direct write the discarded temporary is
+    // emptied so that it can still be closed (a file that is kept would be abandoned: MPI_Abort at the end).
+    plx::io::atomic_output output(world(), dir + "/web.h5", true);
+    auto file = plx::io::h5_file::create(world(), output.temporary_path());
     if (world().rank() == world().size() - 1) plx::detail::arm_fault("hdf5.write");
     try {
       plx::web::write_adhesion_times(world(), 2, 12, 10, phi, times, {}, file);

@@ -74,8 +74,7 @@ struct journal_contents {
 
 /// Reads the journal at `path`. May run while a writer appends (in this or another process): it then sees
 /// a prefix of the records, and a line being written at that moment counts as torn.
-/// @returns std::nullopt when the file does not exist or holds no complete header line (its creation was cut
-///          off: a crash, a full disk; the writer starts it anew); otherwise the header and every complete record before
+/// @returns std::nullopt when the file does not exist; otherwise the header and every complete record before
 ///          the first torn line (see the file comment).
 /// @throws plx::io_error when the file exists but cannot be read;
 ///         plx::config_error when its first line is not a parallax journal header (or is damaged, or is of
