@@ -297,11 +297,12 @@ std::string describe_call_failure(std::exception_ptr failure, const std::string&
   try {
     std::rethrow_exception(failure);
   } catch (const mpi_exchange_error& e) {
-    // Root's receive failed: the senders may wait for it (a large message, MPI_Wait), out of any agreement.
+    // Root's receive failed (the senders may wait for it: a large message, MPI_Wait), or this rank could not
+    // set up its side of the results' exchange (root waits for its messages): out of any agreement. A send
+    // that failed before it started (MPI_Isend) or a one-sided read (MPI_Get) leaves nobody waiting.
     const std::string_view text = e.what();
-    const bool receive = text.starts_with("MPI_Mprobe") || text.starts_with("MPI_Improbe") ||
-                         text.starts_with("MPI_Irecv");
-    return (receive ? "x" : "e") + where + e.what();
+    const bool agreeable = text.starts_with("MPI_Isend") || text.starts_with("MPI_Get");
+    return (agreeable ? "e" : "x") + where + e.what();
   } catch (const config_error& e) {
     return "c" + where + e.what();
   } catch (const io_error& e) {

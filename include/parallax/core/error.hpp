@@ -38,10 +38,11 @@ class mpi_error : public error {
   int code_;
 };
 
-/// An MPI call that starts or completes a point-to-point exchange (MPI_Isend, MPI_Irecv, MPI_Mprobe, ...)
-/// failed on this rank: a peer may be waiting for it inside the same step, so an agreement of every rank
-/// (detail::on_all_ranks) cannot be reached. It passes through them, and the app ends with the rank-local
-/// ending (run_app: one line, MPI_Abort).
+/// An MPI call failed on this rank where the others go on without it: a point-to-point exchange a peer
+/// waits for (MPI_Isend, MPI_Irecv, MPI_Mprobe, ...), or a local call before a collective step (caching
+/// state on a communicator, detail::cached_on). An agreement of every rank (detail::on_all_ranks) cannot be
+/// reached then: it passes through them, and the app ends with the rank-local ending (run_app: one line,
+/// MPI_Abort).
 class mpi_exchange_error : public mpi_error {
  public:
   using mpi_error::mpi_error;

@@ -12,6 +12,19 @@
 
 namespace plx::detail {
 
+/// check_mpi for the calls below: they fail on this rank alone, while the other ranks go on into `make`
+/// (which may be collective, a window) or past it. No agreement can reach them then, so the failure is a
+/// plx::mpi_exchange_error, which agreements let pass: the rank-local ending (run_app: MPI_Abort).
+inline void check_mpi_alone(int code, const char* call) {
+  try {
+    check_mpi(code, call);
+  } catch (const mpi_exchange_error&) {
+    throw;
+  } catch (const mpi_error& e) {
+    throw mpi_exchange_error(call, e.code());
+  }
+}
+
 /// The `T` cached on `comm`, made with `make()` (returning std::unique_ptr<T>) on first use; not
 /// collective unless `make` is. Not thread-safe: call it from the thread that makes the rank's MPI calls.
 template <class T, class Make>
@@ -23,11 +36,12 @@ T& cached_on(const communicator& comm, Make&& make) {
       delete static_cast<T*>(attribute);
       return MPI_SUCCESS;
     };
-    check_mpi(MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, free_cached, &keyval, nullptr), "MPI_Comm_create_keyval");
+    check_mpi_alone(MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, free_cached, &keyval, nullptr),
+                    "MPI_Comm_create_keyval");
   }
   void* attribute = nullptr;
   int found = 0;
-  check_mpi(MPI_Comm_get_attr(comm.native(), keyval, &attribute, &found), "MPI_Comm_get_attr");
+  check_mpi_alone(MPI_Comm_get_attr(comm.native(), keyval, &attribute, &found), "MPI_Comm_get_attr");
   if (found) return *static_cast<T*>(attribute);
   std::unique_ptr<T> made = make();
   const int code = MPI_Comm_set_attr(comm.native(), keyval, made.get());
@@ -35,7 +49,7 @@ T& cached_on(const communicator& comm, Make&& make) {
   // here would enter a collective free that the other ranks never join. It is kept (leaked) instead, and the
   // error ends the job.
   T& kept = *made.release();
-  check_mpi(code, "MPI_Comm_set_attr");
+  check_mpi_alone(code, "MPI_Comm_set_attr");
   return kept;
 }
 
