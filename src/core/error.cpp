@@ -50,6 +50,16 @@ void detail::check_mpi(int code, const char* call) {
   }
 }
 
+void detail::check_mpi_alone(int code, const char* call) {
+  try {
+    check_mpi(code, call);
+  } catch (const mpi_exchange_error&) {
+    throw;
+  } catch (const mpi_error& e) {
+    throw mpi_exchange_error(call, e.code());
+  }
+}
+
 bool detail::mpi_out_of_step() noexcept { return out_of_step.load(); }
 
 void detail::mpi_back_in_step() noexcept { out_of_step.store(false); }

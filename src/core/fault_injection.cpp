@@ -20,7 +20,7 @@ namespace plx::detail {
 namespace {
 
 constexpr fault_site mpi_site(const char* name) {
-  return {name, fault_kind::mpi, 0, "this MPI call returns MPI_ERR_OTHER (after it completed)"};
+  return {name, fault_kind::mpi, 0, "this MPI call fails with MPI_ERR_OTHER (after it completed; an exchange it starts: before it)"};
 }
 
 // Every site, the MPI calls last. A check_mpi name missing here is found by the registry test, which reads

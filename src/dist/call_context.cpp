@@ -301,7 +301,7 @@ std::string describe_call_failure(std::exception_ptr failure, const std::string&
     // set up its side of the results' exchange (root waits for its messages): out of any agreement. A send
     // that failed before it started (MPI_Isend) or a one-sided read (MPI_Get) leaves nobody waiting.
     const std::string_view text = e.what();
-    const bool agreeable = text.starts_with("MPI_Isend") || text.starts_with("MPI_Get");
+    const bool agreeable = text.starts_with("MPI_Isend failed") || text.starts_with("MPI_Get failed");
     return (agreeable ? "e" : "x") + where + e.what();
   } catch (const config_error& e) {
     return "c" + where + e.what();

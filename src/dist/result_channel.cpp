@@ -83,9 +83,9 @@ void result_channel::close() {
 void result_channel::receive(MPI_Message message, const MPI_Status& status,
                              std::vector<std::vector<char>>& ready) {
   int count = 0;
-  check_mpi(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
+  check_mpi_alone(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
   if (status.MPI_TAG == tag_closed) {
-    check_mpi(MPI_Mrecv(nullptr, 0, MPI_BYTE, &message, MPI_STATUS_IGNORE), "MPI_Mrecv");
+    check_mpi_alone(MPI_Mrecv(nullptr, 0, MPI_BYTE, &message, MPI_STATUS_IGNORE), "MPI_Mrecv");
     --open_senders_;
     return;
   }
@@ -93,7 +93,7 @@ void result_channel::receive(MPI_Message message, const MPI_Status& status,
   std::vector<char>& piece = partial_[status.MPI_SOURCE];
   const std::size_t offset = piece.size();
   piece.resize(offset + static_cast<std::size_t>(count));
-  check_mpi(MPI_Mrecv(piece.data() + offset, count, MPI_BYTE, &message, MPI_STATUS_IGNORE), "MPI_Mrecv");
+  check_mpi_alone(MPI_Mrecv(piece.data() + offset, count, MPI_BYTE, &message, MPI_STATUS_IGNORE), "MPI_Mrecv");
   if (status.MPI_TAG == tag_piece) {
     ready.push_back(std::move(piece));
     partial_.erase(status.MPI_SOURCE);

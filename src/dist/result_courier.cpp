@@ -154,6 +154,16 @@ std::vector<char> result_courier::stop_serving() noexcept {
 void result_courier::finish() {
   std::vector<char> rest = stop_serving();
   if (is_root_) {
+    // A receive that failed here (a message matched, never received) leaves its sender waiting for it, so
+    // that sender never says "closed": waiting for every sender would hang. This rank ends on its own.
+    if (failure_) {
+      try {
+        std::rethrow_exception(failure_);
+      } catch (const mpi_exchange_error&) {
+        throw;
+      } catch (...) {  // any other failure: the senders go on, and the call agrees on it later
+      }
+    }
     for (auto arrived = channel_->wait(); !arrived.empty(); arrived = channel_->wait()) receive_(std::move(arrived));
     return;
   }

@@ -429,6 +429,39 @@ std::string lost_writes(const std::string& path) {
          " bytes never reached the disk, although MPI-IO reported no error; checked on rank 0)";
 }
 
+/// On root, before the flush that closing a writable file starts: "" when the disk has room for what the
+/// flush and the close may write, else why not. HDF5 1.10 does not survive a full disk inside its collective
+/// metadata flush: the rank that writes the metadata fails and waits in a barrier while the others have gone
+/// on to extend the file (a Bcast), and the job hangs (found by the fault sweep: plx-ensemble on a 28 KiB
+/// tmpfs). What may be written: the metadata cache's dirty entries (at most its current size), and the
+/// file's extension to its end of allocation (EOA) where that is not yet on disk; with 64 KiB to spare.
+std::string room_to_flush(hid_t file, const std::string& path) {
+  haddr_t end_of_allocation = 0;
+  std::size_t max_size = 0;
+  std::size_t min_clean_size = 0;
+  std::size_t cache_size = 0;
+  int entries = 0;
+  struct stat file_info {};
+  struct statvfs disk {};
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  // Either query may be refused (the MPI-IO driver has no EOA to give before the flush): then 0, the margin.
+  if (H5Fget_eoa(file, &end_of_allocation) < 0) end_of_allocation = 0;
+  if (H5Fget_mdc_size(file, &max_size, &min_clean_size, &cache_size, &entries) < 0) cache_size = 0;
+  H5Eclear2(H5E_DEFAULT);
+  if (::stat(path.c_str(), &file_info) != 0 || ::statvfs(parent.empty() ? "." : parent.c_str(), &disk) != 0) {
+    return {};  // nothing to tell: the flush decides
+  }
+  const auto on_disk = static_cast<unsigned long long>(file_info.st_blocks) * 512ULL;
+  const unsigned long long extension = end_of_allocation > on_disk ? end_of_allocation - on_disk : 0;
+  const unsigned long long needed = extension + cache_size + (64ULL << 10);
+  const unsigned long long free_bytes =
+      static_cast<unsigned long long>(disk.f_bavail) * static_cast<unsigned long long>(disk.f_frsize);
+  if (free_bytes >= needed) return {};
+  return "H5Fclose failed for '" + path + "': " + std::strerror(ENOSPC) + " (its metadata needs up to " +
+         std::to_string(needed) + " bytes and the disk has " + std::to_string(free_bytes) +
+         " free: HDF5 cannot close a file on a full disk safely, so it is left unclosed; checked on rank 0)";
+}
+
 }  // namespace
 
 hid_t h5_id::release() noexcept { return std::exchange(id_, H5I_INVALID_HID); }
@@ -503,9 +536,26 @@ void h5_file::close() {
     static_cast<void>(id_.release());
     return;
   }
+  // The metadata first, in an agreed flush, and only with room for it on the disk (room_to_flush: HDF5's
+  // own flush hangs on a full disk). A failed flush abandons the file on every rank (flush() throws), and the
+  // run ends as after a failed write.
+  if (writable_) {
+    std::string no_room;
+    if (comm_.is_root()) no_room = room_to_flush(native(), path_);
+    const std::string verdict = plx::detail::agree_on_failure(comm_, no_room);
+    if (!verdict.empty()) {
+      // Abandoned unclosed on every rank; HDF5 would try again in MPI_Finalize: the MPI_Abort ending.
+      failed_ = true;
+      poisoned_ = true;
+      plx::detail::forbid_finalize();
+      static_cast<void>(id_.release());
+      throw plx::detail::collective(io_error(verdict));
+    }
+    flush();
+  }
   detail::h5_quiet quiet;
-  // Metadata reaches the disk here, so a full disk often shows up first at the close, and on the ranks that
-  // write it only. The id is gone on every rank either way; then all ranks agree on the outcome.
+  // What the flush left (little) reaches the disk here, so a full disk can still show up first at the close,
+  // and on the ranks that write it only. The id is gone on every rank either way; then all ranks agree.
   std::string failure;
   if (id_.close() < 0) {
     failure = detail::describe_h5_failure("H5Fclose", path_, "", comm_.rank(), comm_.size());

@@ -107,6 +107,12 @@ namespace detail {
 /// Throws plx::mpi_error unless `code` is MPI_SUCCESS. Every MPI return code goes through here (and so
 /// does the test hook that injects MPI failures, see <parallax/core/detail/fault_injection.hpp>).
 void check_mpi(int code, const char* call);
+
+/// check_mpi for a call that fails on this rank alone while the other ranks go on without it: into a
+/// collective step (caching state on a communicator before a collective make), or waiting for this rank's
+/// part of an exchange (root's receive of a matched message: MPI_Get_count, MPI_Mrecv). Its failure is a
+/// plx::mpi_exchange_error, which agreements let pass: the rank-local ending (run_app: MPI_Abort).
+void check_mpi_alone(int code, const char* call);
 /// Before an MPI call that leaves an operation in flight (MPI_Mprobe, MPI_Improbe, MPI_Irecv, MPI_Isend,
 /// MPI_Get, MPI_Ibarrier): throws plx::mpi_error where the test hook fails `call` here, before it starts.
 void check_mpi_before(const char* call);

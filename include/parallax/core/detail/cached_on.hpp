@@ -12,19 +12,6 @@
 
 namespace plx::detail {
 
-/// check_mpi for the calls below: they fail on this rank alone, while the other ranks go on into `make`
-/// (which may be collective, a window) or past it. No agreement can reach them then, so the failure is a
-/// plx::mpi_exchange_error, which agreements let pass: the rank-local ending (run_app: MPI_Abort).
-inline void check_mpi_alone(int code, const char* call) {
-  try {
-    check_mpi(code, call);
-  } catch (const mpi_exchange_error&) {
-    throw;
-  } catch (const mpi_error& e) {
-    throw mpi_exchange_error(call, e.code());
-  }
-}
-
 /// The `T` cached on `comm`, made with `make()` (returning std::unique_ptr<T>) on first use; not
 /// collective unless `make` is. Not thread-safe: call it from the thread that makes the rank's MPI calls.
 template <class T, class Make>
