@@ -362,6 +362,15 @@ void write_file_atomically(const std::string& path, std::string_view contents) {
   }
 }
 
+bool is_bad_path_errno(int error_number) noexcept {
+  switch (error_number) {
+    case EACCES: case EPERM: case EROFS: case ENOENT: case ENOTDIR: case ENAMETOOLONG: case ELOOP: case EISDIR:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void set_transfer_limit_for_tests(std::size_t bytes) noexcept {
   transfer_limit.store(bytes, std::memory_order_relaxed);
 }

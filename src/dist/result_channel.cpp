@@ -25,6 +25,9 @@ result_channel::result_channel(const communicator& comm, std::size_t max_fragmen
 result_channel::~result_channel() {
   // Only reached with sends in flight when the call is being unwound by an exception.
   for (auto& send : sends_) {
+    // A send whose MPI_Wait completed it and then reported an error has a null request: cancelling that is
+    // erroneous, and MPI_COMM_WORLD's fatal handler ended the job (exit 7, found by the fault sweep).
+    if (send.request == MPI_REQUEST_NULL) continue;
     if (MPI_Cancel(&send.request) == MPI_SUCCESS) MPI_Request_free(&send.request);
   }
 }

@@ -95,16 +95,20 @@ void agree(const communicator& comm, std::string problem, bool runtime = false) 
   if (!problem.empty()) throw detail::collective(config_error(problem));
 }
 
-std::string prepare_workdir(const std::string& workdir) {
+std::string prepare_workdir(const std::string& workdir, bool& runtime_problem) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(workdir) / "tasks", ec);
-  if (ec) return "cannot create work directory " + workdir + "/tasks: " + ec.message();
+  if (ec) {
+    runtime_problem = !detail::is_bad_path_errno(ec.value());
+    return "cannot create work directory " + workdir + "/tasks: " + ec.message();
+  }
   const std::string probe = workdir + "/tasks/.plx-write-test";
   int error_number = 0;
   if (detail::posix_file::try_open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0666, error_number).is_open()) {
     static_cast<void>(detail::unlink_quietly(probe));
     return {};
   }
+  runtime_problem = !detail::is_bad_path_errno(error_number);
   return "work directory " + workdir + " is not writable: " + std::strerror(error_number);
 }
 
@@ -188,7 +192,7 @@ farm_summary run_farm(const communicator& comm, const task_set& tasks, const far
   std::string problem;
   bool runtime_problem = false;
   if (comm.is_root()) {
-    problem = prepare_workdir(o.workdir);
+    problem = prepare_workdir(o.workdir, runtime_problem);
     std::optional<journal_contents> previous;
     if (problem.empty()) {
       try {

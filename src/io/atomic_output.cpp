@@ -101,15 +101,6 @@ void remove_stale_temporaries(const std::string& final_path) {
 /// Marks a failure of prepare_on_root that is not the user's input (a full disk, EIO): exit code 1, not 2.
 constexpr char runtime_failure_mark = '\x01';
 
-bool is_bad_path_errno(int error_number) {
-  switch (error_number) {
-    case EACCES: case EPERM: case EROFS: case ENOENT: case ENOTDIR: case ENAMETOOLONG: case ELOOP: case EISDIR:
-      return true;
-    default:
-      return false;
-  }
-}
-
 /// On root: checks the final path and its directory and creates an empty temporary file there. Returns
 /// the temporary path, or sets `failure`.
 std::string prepare_on_root(const std::string& final_path, bool overwrite, std::string& failure) {
@@ -146,7 +137,7 @@ std::string prepare_on_root(const std::string& final_path, bool overwrite, std::
     }
     if (error_number != EEXIST) {
       // A directory the user cannot write in is bad input; a full disk, a quota or an I/O error is not.
-      if (!is_bad_path_errno(error_number)) failure = std::string(1, runtime_failure_mark);
+      if (!plx::detail::is_bad_path_errno(error_number)) failure = std::string(1, runtime_failure_mark);
       failure += "cannot write in output directory '" + directory + "': " + std::strerror(error_number) + " (for '" +
                 final_path + "')";
       return {};

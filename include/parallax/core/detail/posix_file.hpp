@@ -133,6 +133,11 @@ bool unlink_file(const std::string& path);
 /// The same for cleanup paths: 0 (removed, or it did not exist) or the errno. Never throws.
 [[nodiscard]] int unlink_quietly(const std::string& path) noexcept;
 
+/// Whether a failure to create or write a file with this errno is the user's path (EACCES, EPERM, EROFS,
+/// ENOENT, ENOTDIR, ENAMETOOLONG, ELOOP, EISDIR: bad input, exit code 2) rather than the disk's (ENOSPC,
+/// EDQUOT, EIO, ...: a run-time failure, exit code 1).
+[[nodiscard]] bool is_bad_path_errno(int error_number) noexcept;
+
 /// fsync of the directory `directory` (open O_DIRECTORY via fs.open, then fsync via fs.sync). A file system
 /// that cannot open or sync a directory (EINVAL, ENOTSUP, EROFS, EACCES, EPERM, EISDIR) counts as synced.
 /// @throws file_error "cannot sync directory '<directory>': ..." for any other failure.
