@@ -50,7 +50,7 @@ except ImportError:  # pragma: no cover - bootstrap.sh installs python3-h5py
 # Attributes that record how a file was made rather than what is in it.
 VOLATILE_ATTRIBUTES = {"command_line", "wall_time_s"}
 # stderr lines that break invariant 3.
-HDF5_ABORT_LINE = re.compile(r"H5Fclose failed|H5Dwrite failed")
+HDF5_ABORT_LINE = re.compile(r"H5Fclose failed|H5Dwrite failed|pwrite failed")
 RANK_LOCAL_LINE = re.compile(r"^error \(rank \d+\): ")
 STOPPED_BY_SIGTERM = re.compile(r"^error: \S+ stopped by SIGTERM before finishing")
 FORBIDDEN = [
@@ -304,9 +304,10 @@ def stderr_findings(text, kind):
         # The rank-local ending: MPI_Abort makes mpirun SIGTERM the other ranks, and root, stopped by it,
         # says so (README, "Exit codes"): part of the same ending, not a second failure.
         errors = [l for l in errors if not STOPPED_BY_SIGTERM.match(l)]
-    # README's only full-disk aborts: a failed H5Fclose, or a write that failed inside HDF5 itself (the file
-    # cannot be closed safely, and HDF5 would close it again in MPI_Finalize).
-    documented_abort = kind == "io" and any(HDF5_ABORT_LINE.search(l) for l in errors)
+    # README's only full-disk aborts, on a disk that is really full: a failed H5Fclose, a write that failed
+    # inside HDF5 itself, or a direct write whose disk stays full (the file cannot be closed safely, and HDF5
+    # would close it again in MPI_Finalize). Injected faults leave room, so they must end without one.
+    documented_abort = kind == "disk" and any(HDF5_ABORT_LINE.search(l) for l in errors)
     for label, pattern in FORBIDDEN:
         hits = [l for l in lines if pattern.search(l)]
         if (kind == "mpi" or documented_abort) and label == "abort banner":
@@ -637,7 +638,7 @@ def sweep_full_disk(app, runner, ranks, setup, base, opts, emit):
                 os.makedirs(os.path.join(directory, "runs"))
             result = runner.run(app, ranks, run_args(app), directory)
             violations = []
-            check_after_failure(app, "io", result, directory, None, reference, violations)
+            check_after_failure(app, "disk", result, directory, None, reference, violations)
             record = {"app": app.name, "ranks": ranks, "site": f"tmpfs {size} bytes", "kind": "full disk",
                       "rc": result.rc, "seconds": round(result.seconds, 2)}
             subprocess.run(["mount", "-o", "remount,size=1G", directory], check=True)
