@@ -23,30 +23,34 @@ communicator::communicator(MPI_Comm comm, bool owned) noexcept : comm_(comm), ow
   }
 }
 
+// A communicator made on the other ranks but not on this one (its creation, or the setting of its handler,
+// failed here alone) leaves them going on with it into collectives this rank never joins, and an agreement
+// on the parent communicator would not match them: such a failure is rank-local (check_mpi_alone), and the
+// job ends with the documented rank-local ending instead of hanging.
 communicator communicator::duplicate_of(MPI_Comm comm) {
   MPI_Comm copy = MPI_COMM_NULL;
-  detail::check_mpi(MPI_Comm_dup(comm, &copy), "MPI_Comm_dup");
+  detail::check_mpi_alone(MPI_Comm_dup(comm, &copy), "MPI_Comm_dup");
   communicator result(copy, true);
-  detail::check_mpi(MPI_Comm_set_errhandler(copy, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  detail::check_mpi_alone(MPI_Comm_set_errhandler(copy, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
   return result;
 }
 
 communicator communicator::split(int color, int key) const {
   MPI_Comm part = MPI_COMM_NULL;
-  detail::check_mpi(MPI_Comm_split(comm_, color, key, &part), "MPI_Comm_split");
+  detail::check_mpi_alone(MPI_Comm_split(comm_, color, key, &part), "MPI_Comm_split");
   communicator result(part, true);
   if (part != MPI_COMM_NULL) {
-    detail::check_mpi(MPI_Comm_set_errhandler(part, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+    detail::check_mpi_alone(MPI_Comm_set_errhandler(part, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
   }
   return result;
 }
 
 communicator communicator::split_shared() const {
   MPI_Comm node = MPI_COMM_NULL;
-  detail::check_mpi(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
-                    "MPI_Comm_split_type");
+  detail::check_mpi_alone(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
+                          "MPI_Comm_split_type");
   communicator result(node, true);
-  detail::check_mpi(MPI_Comm_set_errhandler(node, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  detail::check_mpi_alone(MPI_Comm_set_errhandler(node, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
   return result;
 }
 
@@ -57,9 +61,9 @@ communicator communicator::split_node() const {
   std::array<char, name_chars> mine{};
   if (const char* name = std::getenv("SLURMD_NODENAME")) std::strncpy(mine.data(), name, name_chars - 1);
   std::vector<char> names(name_chars * static_cast<std::size_t>(shared.size()));
-  detail::check_mpi(MPI_Allgather(mine.data(), static_cast<int>(name_chars), MPI_CHAR, names.data(),
-                                  static_cast<int>(name_chars), MPI_CHAR, shared.native()),
-                    "MPI_Allgather");
+  detail::check_mpi_alone(MPI_Allgather(mine.data(), static_cast<int>(name_chars), MPI_CHAR, names.data(),
+                                        static_cast<int>(name_chars), MPI_CHAR, shared.native()),
+                          "MPI_Allgather");
   // Colour: the lowest rank on this host with the same SLURM node name (the same on every rank of a node).
   int color = 0;
   while (std::strncmp(names.data() + name_chars * static_cast<std::size_t>(color), mine.data(), name_chars) != 0) {

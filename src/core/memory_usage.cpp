@@ -47,7 +47,8 @@ memory_usage current_memory_usage() {
 void check_node_memory(const communicator& comm, double bytes, const std::string& what, const std::string& advice) {
   const communicator node = comm.split_shared();
   double on_node = 0;
-  detail::check_mpi(MPI_Allreduce(&bytes, &on_node, 1, MPI_DOUBLE, MPI_SUM, node.native()), "MPI_Allreduce");
+  // Rank-local: the others go on into the Allgather on `comm`, which an agreement would not match.
+  detail::check_mpi_alone(MPI_Allreduce(&bytes, &on_node, 1, MPI_DOUBLE, MPI_SUM, node.native()), "MPI_Allreduce");
   const double node_bytes = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
   // The fullest node in proportion, with its numbers, the same on every rank (MAXLOC would need pairs).
   const double mine[3] = {on_node / node_bytes, on_node, node_bytes};

@@ -77,7 +77,8 @@ shared_window::shared_window(const communicator& comm, std::size_t bytes)
 }
 
 void shared_window::publish() const {
-  check_mpi(MPI_Win_sync(window_), "MPI_Win_sync");
+  // Rank-local: where it fails here alone, the other ranks of the node wait in the barrier.
+  check_mpi_alone(MPI_Win_sync(window_), "MPI_Win_sync");
   node_.barrier();
   check_mpi(MPI_Win_sync(window_), "MPI_Win_sync");
 }
@@ -113,8 +114,9 @@ void shared_window::release() noexcept {
   int finalized = 0;
   MPI_Finalized(&finalized);
   // See the destructor's docs: no collective free after MPI_Finalize, nor while an exception of this rank's
-  // own unwinds the stack.
-  if (finalized || std::uncaught_exceptions() > uncaught_at_creation_) {
+  // own unwinds the stack, nor in a handler of an MPI failure of this rank alone that no agreement followed
+  // (node_shared frees its window in a handler, expecting an agreed failure; the others never join).
+  if (finalized || std::uncaught_exceptions() > uncaught_at_creation_ || mpi_out_of_step()) {
     window_ = MPI_WIN_NULL;
     return;
   }

@@ -34,7 +34,7 @@ work_counter::work_counter(const communicator& comm) {
   }
   // The zeroing above must be visible before anyone draws: the barrier orders it.
   check_mpi(MPI_Win_lock_all(MPI_MODE_NOCHECK, window_), "MPI_Win_lock_all");
-  check_mpi(MPI_Win_sync(window_), "MPI_Win_sync");
+  check_mpi_alone(MPI_Win_sync(window_), "MPI_Win_sync");  // failed here alone, the others wait in the barrier
   comm.barrier();
 }
 
@@ -65,7 +65,8 @@ void work_counter::reset() {
   base_[slot_next] = 0;
   base_[slot_done] = 0;
   base_[slot_failed] = 0;
-  check_mpi(MPI_Win_sync(window_), "MPI_Win_sync");
+  // Rank-local: root alone syncs, and the others go on into the call's first exchange (an Allgather).
+  check_mpi_alone(MPI_Win_sync(window_), "MPI_Win_sync");
 }
 
 work_counter& cached_work_counter(const communicator& comm) {

@@ -161,7 +161,9 @@ class Runner:
         env.update(env_extra or {})
         env["PLX_SWEEP_DIR"] = os.path.abspath(cwd)  # the farm's tasks record their runs there
         start = time.monotonic()
-        with open(os.path.join(cwd, ".stdout"), "w+") as out, open(os.path.join(cwd, ".stderr"), "w+") as err:
+        # The streams go beside the run directory, not into it: a full-disk run's tmpfs would swallow them.
+        beside = os.path.dirname(os.path.abspath(cwd))
+        with tempfile.TemporaryFile("w+", dir=beside) as out, tempfile.TemporaryFile("w+", dir=beside) as err:
             proc = subprocess.Popen(self.command(app, ranks, args), cwd=cwd, env=env, stdout=out, stderr=err,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
             timed_out = False
@@ -180,8 +182,6 @@ class Runner:
             out.seek(0)
             err.seek(0)
             stdout, stderr = out.read(), err.read()
-        for name in (".stdout", ".stderr"):
-            os.remove(os.path.join(cwd, name))
         return Result(rc, stdout, stderr, time.monotonic() - start, timed_out)
 
 
