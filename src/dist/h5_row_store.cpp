@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <limits.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -12,14 +11,13 @@
 #include <cstring>
 #include <filesystem>
 #include <utility>
-#include <iostream>
 
 #include <fmt/format.h>
 
 #include <parallax/core/communicator.hpp>
+#include <parallax/core/detail/posix_file.hpp>
 #include <parallax/core/detail/fault_injection.hpp>
 #include <parallax/core/error.hpp>
-#include <parallax/io/detail/file_sync.hpp>
 
 namespace plx::detail {
 
@@ -34,99 +32,43 @@ constexpr std::uint64_t record_kinds = 4;
 constexpr std::uint64_t no_address = ~std::uint64_t{0};
 constexpr std::size_t extent_bytes = 2 * sizeof(std::uint64_t);  // a ragged row: (byte offset, byte length)
 
-std::string system_reason(int saved_errno) { return std::strerror(saved_errno); }
 
-/// An io_error that keeps the system's error number (write_run tells O_DIRECT's EINVAL from the rest).
-class system_io_error : public io_error {
- public:
-  system_io_error(const std::string& message, int code) : io_error(message), code_(code) {}
-  [[nodiscard]] int code() const noexcept { return code_; }
-
- private:
-  int code_;
-};
-
-[[noreturn]] void throw_io(const std::string& what, const std::string& path, int saved_errno) {
-  throw system_io_error(fmt::format("map_to_h5: cannot {} '{}': {}", what, path, system_reason(saved_errno)),
-                        saved_errno);
-}
-
-int open_or_throw(const std::string& path, int flags, const char* what) {
-  const int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
-  if (fd < 0) throw_io(what, path, errno);
-  return fd;
-}
-
-void sync_or_throw(int fd, const std::string& path) {
-  if (::fdatasync(fd) != 0) throw_io("sync", path, errno);
-}
-
+/// A file's durable name after HDF5 wrote it: fsync through the durable-I/O door, or file_error.
 void sync_path(const std::string& path) {
-  if (const std::string reason = io::detail::sync_path(path); !reason.empty()) {
-    throw system_io_error(fmt::format("map_to_h5: cannot sync '{}': {}", path, reason), EIO);
-  }
+  posix_file file = posix_file::open(path, O_RDONLY);
+  file.sync();
+  file.close();
 }
 
-using io::detail::sync_directory_of;
-
-/// pwrite of everything, or throws. The fault site "h5map.write" fails it with ENOSPC (tests).
-void pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset, const std::string& path) {
-  while (size > 0) {
-    ssize_t n = 0;
-    if (fault_point(plx::detail::fault_sites::h5map_write)) {
-      errno = ENOSPC;
-      n = -1;
-    } else {
-      n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw_io("write rows to", path, n < 0 ? errno : EIO);
-    data += n;
-    size -= static_cast<std::size_t>(n);
-    offset += static_cast<std::uint64_t>(n);
-  }
+/// A row write through `file` (pwrite, or pwritev for `buffers`), with its own fault site "h5map.write"
+/// (ENOSPC) in front of the door's fs.write: the tests that fail a map_to_h5 writer mid-map arm that one.
+void fail_if_injected(const posix_file& file) {
+  if (fault_point(fault_sites::h5map_write)) throw file_error(file_failure("write", file.path(), ENOSPC), ENOSPC);
 }
 
-/// pwritev of every iovec (advancing through short writes), or throws.
-void pwritev_all(int fd, std::vector<iovec>& iov, std::uint64_t offset, const std::string& path) {
-  std::size_t first = 0;
-  while (first < iov.size()) {
-    const int count = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
-    ssize_t n = 0;
-    if (fault_point(plx::detail::fault_sites::h5map_write)) {
-      errno = ENOSPC;
-      n = -1;
-    } else {
-      n = ::pwritev(fd, iov.data() + first, count, static_cast<off_t>(offset));
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw_io("write rows to", path, n < 0 ? errno : EIO);
-    offset += static_cast<std::uint64_t>(n);
-    auto left = static_cast<std::size_t>(n);
-    while (left > 0 && first < iov.size()) {
-      if (left >= iov[first].iov_len) {
-        left -= iov[first].iov_len;
-        ++first;
-      } else {
-        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
-        iov[first].iov_len -= left;
-        left = 0;
-      }
-    }
-  }
+void write_rows_at(posix_file& file, const char* data, std::size_t size, std::uint64_t offset) {
+  fail_if_injected(file);
+  file.pwrite_all(std::as_bytes(std::span(data, size)), offset);
 }
 
 /// pread of everything; false at a short file or an error (a resume's check of what the journal says).
-bool pread_full(int fd, char* data, std::size_t size, std::uint64_t offset) {
-  while (size > 0) {
-    const ssize_t n = ::pread(fd, data, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<std::size_t>(n);
-    offset += static_cast<std::uint64_t>(n);
+bool pread_full(posix_file& file, char* data, std::size_t size, std::uint64_t offset) {
+  if (!file.is_open()) return false;
+  try {
+    file.pread_all(std::as_writable_bytes(std::span(data, size)), offset);
+    return true;
+  } catch (const file_error&) {
+    return false;
   }
-  return true;
+}
+
+/// The file at `path` for reading, or a file that is not open when it is missing (verify_rows fails the
+/// ranges that need it); any other failure throws.
+posix_file open_if_there(const std::string& path) {
+  int error_number = 0;
+  posix_file file = posix_file::try_open(path, O_RDONLY, 0, error_number);
+  if (error_number != 0 && error_number != ENOENT) throw file_error(file_failure("open", path, error_number), error_number);
+  return file;
 }
 
 // A 64-bit hash of one row's bytes in one column (xxHash64's rounds and mixing; not its exact values). The
@@ -192,29 +134,6 @@ std::vector<std::uint64_t> flat_of(const std::vector<checked_range>& ranges) {
   flat.reserve(3 * ranges.size());
   for (const checked_range& r : ranges) flat.insert(flat.end(), {r.begin, r.end, r.sum});
   return flat;
-}
-
-/// A file descriptor that closes itself (-1: none).
-struct fd_closer {
-  int fd = -1;
-  fd_closer() = default;
-  explicit fd_closer(int f) : fd(f) {}
-  fd_closer(const fd_closer&) = delete;
-  fd_closer& operator=(const fd_closer&) = delete;
-  ~fd_closer() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-void pread_all(int fd, char* data, std::size_t size, std::uint64_t offset, const std::string& path) {
-  while (size > 0) {
-    const ssize_t n = ::pread(fd, data, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw_io("read", path, n < 0 ? errno : EIO);
-    data += n;
-    size -= static_cast<std::size_t>(n);
-    offset += static_cast<std::uint64_t>(n);
-  }
 }
 
 template <class T>
@@ -297,24 +216,19 @@ std::string h5_output_paths::ragged_rows(std::size_t column) const {
 
 void h5_output_paths::remove_partial_files() const {
   namespace fs = std::filesystem;
+  static_cast<void>(unlink_file(partial()));
   std::error_code error;
-  fs::remove(partial(), error);
-  if (error) throw io_error(fmt::format("cannot remove '{}': {}", partial(), error.message()));
   const fs::path final_file(final_path);
   const fs::path dir = final_file.parent_path().empty() ? fs::path(".") : final_file.parent_path();
   const std::string prefix = final_file.filename().string() + ".partial.ragged.";
   for (const auto& entry : fs::directory_iterator(dir, error)) {
-    if (entry.path().filename().string().starts_with(prefix)) fs::remove(entry.path(), error);
+    if (entry.path().filename().string().starts_with(prefix)) static_cast<void>(unlink_file(entry.path().string()));
   }
 }
 
 void h5_output_paths::remove_work_files() const {
   remove_partial_files();
-  std::error_code error;
-  for (const std::string& path : {old_partial(), journal() + ".new", journal()}) {
-    std::filesystem::remove(path, error);
-    if (error) throw io_error(fmt::format("cannot remove '{}': {}", path, error.message()));
-  }
+  for (const std::string& path : {old_partial(), journal() + ".new", journal()}) static_cast<void>(unlink_file(path));
 }
 
 bool h5_output_paths::has_work_files() const {
@@ -328,13 +242,15 @@ work_files_lock::work_files_lock(const h5_output_paths& paths) : path_(paths.loc
   // Taken on the file that is at the path once we hold it: a run that releases (and removes) the lock file
   // between our open and our flock leaves us holding a name-less file, so then we try again.
   for (int attempt = 0; attempt < 16; ++attempt) {
-    fd_closer file(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-    if (file.fd < 0) throw_io("create the lock", path_, errno);
-    if (::flock(file.fd, LOCK_EX | LOCK_NB) != 0) {
+    posix_file file = posix_file::open(path_, O_RDWR | O_CREAT, 0644);
+    if (::flock(file.fd(), LOCK_EX | LOCK_NB) != 0) {
       if (errno == EWOULDBLOCK) {
-        char text[256] = {};
-        const ssize_t n = ::pread(file.fd, text, sizeof text - 1, 0);
-        std::string holder = n > 0 ? std::string(text, static_cast<std::size_t>(n)) : std::string();
+        std::string holder;
+        try {
+          holder = file.read_contents().substr(0, 255);
+        } catch (const file_error&) {
+          // only what the refused run is told
+        }
         while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
         throw config_error(fmt::format(
             "the work files of '{}' are in use by another run ({}; it holds the lock '{}'): wait for it to end, "
@@ -345,7 +261,7 @@ work_files_lock::work_files_lock(const h5_output_paths& paths) : path_(paths.loc
     }
     struct stat held {};
     struct stat named {};
-    if (::fstat(file.fd, &held) != 0 || ::stat(path_.c_str(), &named) != 0 || held.st_ino != named.st_ino ||
+    if (::fstat(file.fd(), &held) != 0 || ::stat(path_.c_str(), &named) != 0 || held.st_ino != named.st_ino ||
         held.st_dev != named.st_dev) {
       continue;
     }
@@ -353,19 +269,20 @@ work_files_lock::work_files_lock(const h5_output_paths& paths) : path_(paths.loc
     if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "unknown host");
     const std::string text = fmt::format("host {} pid {}\n", host, static_cast<long>(::getpid()));
     // Only what a refused run is told: a failure to write it takes nothing from the lock.
-    if (::ftruncate(file.fd, 0) == 0) {
-      [[maybe_unused]] const ssize_t written = ::pwrite(file.fd, text.data(), text.size(), 0);
+    try {
+      file.truncate(0);
+      file.pwrite_all(std::as_bytes(std::span(text.data(), text.size())), 0);
+    } catch (const file_error&) {
     }
-    fd_ = std::exchange(file.fd, -1);
+    file_ = std::move(file);
     return;
   }
   throw io_error(fmt::format("map_to_h5: cannot take the lock '{}': it keeps being replaced", path_));
 }
 
 work_files_lock::~work_files_lock() {
-  if (fd_ < 0) return;
-  ::unlink(path_.c_str());  // while we hold it: see the constructor
-  ::close(fd_);
+  if (!file_.is_open()) return;
+  static_cast<void>(unlink_quietly(path_));  // while we hold it: see the constructor; closed after this
 }
 
 void raw_bytes::aligned_delete::operator()(char* p) const noexcept {
@@ -412,8 +329,8 @@ h5_row_store::h5_row_store(h5_output_paths paths, std::vector<h5_store_column> c
       provenance_(provenance) {
   const std::size_t c = columns_.size();
   offsets_.assign(c, no_address);
-  values_fd_.assign(c, -1);
-  rows_fd_.assign(c, -1);
+  values_files_.resize(c);  // ragged columns only: the others stay not open
+  rows_files_.resize(c);
   values_end_.assign(c, 0);
   mark_fixed_.assign(c, 0);
   mark_values_.assign(c, 0);
@@ -474,7 +391,7 @@ void h5_row_store::open_or_create() {
   std::error_code error;
   if (!have_layout) {
     paths_.remove_partial_files();
-    std::filesystem::remove(paths_.old_partial(), error);
+    static_cast<void>(unlink_file(paths_.old_partial()));
     try {
       create_partial();
       record_layout();
@@ -496,7 +413,7 @@ void h5_row_store::open_or_create() {
     return;
   }
   // The partial file checks out: its rows count once they read back as recorded.
-  std::vector<checked_range> verified = verify_rows(paths_.partial(), offsets_, recorded_, -1);
+  std::vector<checked_range> verified = verify_rows(paths_.partial(), offsets_, recorded_, nullptr);
   if (verified != recorded_) rewrite_journal(verified);
   std::vector<index_range> durable;
   for (const checked_range& r : verified) durable.push_back({r.begin, r.end});
@@ -559,43 +476,43 @@ void h5_row_store::rebuild_partial(bool have_old) {
   if (have_old) {
     // An earlier rebuild died before its new journal was in place: P.partial.old is still the file the
     // journal describes, and P.partial that rebuild's unfinished new file. Never rename over the old one.
-    fs::remove(paths_.partial(), error);
-    if (error) throw io_error(fmt::format("cannot remove '{}': {}", paths_.partial(), error.message()));
+    unlink_file(paths_.partial());
   } else if (fs::exists(paths_.partial(), error)) {
-    fs::rename(paths_.partial(), old_path, error);
-    if (error) throw io_error(fmt::format("cannot rename '{}': {}", paths_.partial(), error.message()));
-    sync_directory_of(old_path);
+    rename_file(paths_.partial(), old_path);  // and its directory synced
   }
   create_partial();
 
   // Copy the rows that verify from the old file's recorded addresses (those that do not are computed again).
   std::vector<checked_range> verified;
   {
-    fd_closer out(open_or_throw(paths_.partial(), O_WRONLY, "open"));
-    verified = verify_rows(old_path, old_offsets, recorded_, out.fd);
-    sync_or_throw(out.fd, paths_.partial());
+    posix_file out = posix_file::open(paths_.partial(), O_WRONLY);
+    verified = verify_rows(old_path, old_offsets, recorded_, &out);
+    out.sync_data();
+    out.close();
   }
   rewrite_journal(verified);
   std::vector<index_range> durable;
   for (const checked_range& r : verified) durable.push_back({r.begin, r.end});
   durable_at_open_ = index_ranges(std::move(durable));
   finalizing_seen_ = false;
-  fs::remove(old_path, error);
+  // Must go: a P.partial.old found at open is taken for the source of a rebuild that died.
+  static_cast<void>(unlink_file(old_path));
 }
 
 std::vector<checked_range> h5_row_store::verify_rows(const std::string& source,
                                                      const std::vector<std::uint64_t>& source_offsets,
-                                                     const std::vector<checked_range>& recorded, int copy_to) const {
+                                                     const std::vector<checked_range>& recorded,
+                                                     posix_file* copy_to) const {
   std::vector<checked_range> verified;
   if (recorded.empty()) return verified;
-  // Missing files (-1) fail the ranges that need them.
-  fd_closer in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
-  std::vector<std::unique_ptr<fd_closer>> values(columns_.size());
-  std::vector<std::unique_ptr<fd_closer>> rows(columns_.size());
+  // Missing files (not open) fail the ranges that need them.
+  posix_file in = open_if_there(source);
+  std::vector<posix_file> values(columns_.size());
+  std::vector<posix_file> rows(columns_.size());
   for (std::size_t c = 0; c < columns_.size(); ++c) {
     if (!columns_[c].ragged) continue;
-    values[c] = std::make_unique<fd_closer>(::open(paths_.ragged_values(c).c_str(), O_RDONLY | O_CLOEXEC));
-    rows[c] = std::make_unique<fd_closer>(::open(paths_.ragged_rows(c).c_str(), O_RDONLY | O_CLOEXEC));
+    values[c] = open_if_there(paths_.ragged_values(c));
+    rows[c] = open_if_there(paths_.ragged_rows(c));
   }
   constexpr std::size_t block_bytes = std::size_t{8} << 20;
   std::vector<char> buffer;
@@ -606,9 +523,9 @@ std::vector<checked_range> h5_row_store::verify_rows(const std::string& source,
     for (std::size_t c = 0; c < columns_.size() && readable; ++c) {
       const h5_store_column& column = columns_[c];
       if (column.ragged) {
-        const int rows_fd = rows[c]->fd;
-        const int values_fd = values[c]->fd;
-        if (rows_fd < 0 || values_fd < 0) {
+        posix_file& rows_file = rows[c];
+        posix_file& values_file = values[c];
+        if (!rows_file.is_open() || !values_file.is_open()) {
           readable = false;
           break;
         }
@@ -616,7 +533,7 @@ std::vector<checked_range> h5_row_store::verify_rows(const std::string& source,
         for (std::uint64_t first = range.begin; first < range.end && readable; first += block_rows) {
           const std::uint64_t count = std::min(block_rows, range.end - first);
           extents.resize(2 * count);
-          if (!pread_full(rows_fd, reinterpret_cast<char*>(extents.data()), count * extent_bytes, first * extent_bytes)) {
+          if (!pread_full(rows_file, reinterpret_cast<char*>(extents.data()), count * extent_bytes, first * extent_bytes)) {
             readable = false;
             break;
           }
@@ -627,7 +544,7 @@ std::vector<checked_range> h5_row_store::verify_rows(const std::string& source,
               break;
             }
             buffer.resize(bytes);
-            if (bytes > 0 && !pread_full(values_fd, buffer.data(), bytes, extents[2 * k])) {
+            if (bytes > 0 && !pread_full(values_file, buffer.data(), bytes, extents[2 * k])) {
               readable = false;
               break;
             }
@@ -641,19 +558,19 @@ std::vector<checked_range> h5_row_store::verify_rows(const std::string& source,
         for (std::uint64_t i = range.begin; i < range.end; ++i) sum += row_hash(i, c, nullptr, 0);
         continue;
       }
-      if (in.fd < 0) {
+      if (!in.is_open()) {
         readable = false;
         break;
       }
       for (std::uint64_t i = range.begin; i < range.end;) {
         const std::uint64_t count = std::max<std::uint64_t>(1, std::min<std::uint64_t>(range.end - i, block_bytes / row));
         buffer.resize(count * row);
-        if (!pread_full(in.fd, buffer.data(), count * row, source_offsets[c] + i * row)) {
+        if (!pread_full(in, buffer.data(), count * row, source_offsets[c] + i * row)) {
           readable = false;
           break;
         }
         for (std::uint64_t k = 0; k < count; ++k) sum += row_hash(i + k, c, buffer.data() + k * row, row);
-        if (copy_to >= 0) pwrite_all(copy_to, buffer.data(), count * row, offsets_[c] + i * row, paths_.partial());
+        if (copy_to != nullptr) write_rows_at(*copy_to, buffer.data(), count * row, offsets_[c] + i * row);
         i += count;
       }
     }
@@ -663,46 +580,38 @@ std::vector<checked_range> h5_row_store::verify_rows(const std::string& source,
 }
 
 void h5_row_store::rewrite_journal(const std::vector<checked_range>& verified) {
-  namespace fs = std::filesystem;
   // A new journal that describes the file as it is now, swapped in atomically.
   const std::string new_journal = paths_.journal() + ".new";
-  std::error_code error;
-  fs::remove(new_journal, error);
+  static_cast<void>(unlink_file(new_journal));
   {
     checkpoint_log fresh(new_journal, n_, descriptor_, record_kinds);
     fresh.append(record_layout_kind, as_bytes_of(offsets_));
     if (!verified.empty()) fresh.append(record_checked_rows_kind, as_bytes_of(flat_of(verified)));
   }
   journal_.reset();
-  fs::rename(new_journal, paths_.journal(), error);
-  if (error) throw io_error(fmt::format("cannot rename '{}': {}", new_journal, error.message()));
-  sync_directory_of(paths_.journal());
+  rename_file(new_journal, paths_.journal());  // and its directory synced
   journal_ = std::make_unique<checkpoint_log>(paths_.journal(), n_, descriptor_, record_kinds);
 }
 
 void h5_row_store::open_row_files() {
-  partial_fd_ = open_or_throw(paths_.partial(), O_WRONLY, "open");
-  direct_fd_ = ::open(paths_.partial().c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);  // -1: not here (tmpfs)
+  partial_file_ = posix_file::open(paths_.partial(), O_WRONLY);
+  int refused = 0;  // the file system takes no O_DIRECT (tmpfs): not open, and buffered writes only
+  direct_file_ = posix_file::try_open(paths_.partial(), O_WRONLY | O_DIRECT, 0, refused);
   for (std::size_t c = 0; c < columns_.size(); ++c) {
     if (!columns_[c].ragged) continue;
-    values_fd_[c] = open_or_throw(paths_.ragged_values(c), O_WRONLY | O_CREAT, "open");
-    rows_fd_[c] = open_or_throw(paths_.ragged_rows(c), O_RDWR | O_CREAT, "open");
-    const off_t end = ::lseek(values_fd_[c], 0, SEEK_END);
-    if (end < 0) throw_io("seek in", paths_.ragged_values(c), errno);
-    values_end_[c] = static_cast<std::uint64_t>(end);
+    values_files_[c] = posix_file::open(paths_.ragged_values(c), O_WRONLY | O_CREAT, 0644);
+    rows_files_[c] = posix_file::open(paths_.ragged_rows(c), O_RDWR | O_CREAT, 0644);
+    values_end_[c] = values_files_[c].size();
   }
 }
 
 void h5_row_store::close_row_files() noexcept {
-  for (int* fd : {&partial_fd_, &direct_fd_}) {
-    if (*fd >= 0) ::close(*fd);
-    *fd = -1;
-  }
-  for (auto* fds : {&values_fd_, &rows_fd_}) {
-    for (int& fd : *fds) {
-      if (fd >= 0) ::close(fd);
-      fd = -1;
-    }
+  // Closed without a word: every row they took was synced (sync_and_record) before it counted, and commit
+  // syncs the partial again by name.
+  partial_file_ = posix_file();
+  direct_file_ = posix_file();
+  for (auto* files : {&values_files_, &rows_files_}) {
+    for (posix_file& file : *files) file = posix_file();
   }
 }
 
@@ -850,7 +759,7 @@ void h5_row_store::write_batch(batch& b) {
       // Values in arrival order, then each row's (offset, length) at row * 16, one write per run.
       const std::uint64_t base = values_end_[c];
       const auto& values = b.values[c];
-      if (!values.empty()) pwrite_all(values_fd_[c], values.data(), values.size(), base, paths_.ragged_values(c));
+      if (!values.empty()) write_rows_at(values_files_[c], values.data(), values.size(), base);
       values_end_[c] += values.size();
       std::vector<std::uint64_t> extents;
       for (const run& r : runs) {
@@ -859,8 +768,8 @@ void h5_row_store::write_batch(batch& b) {
           extents[2 * k] = base + b.extents[c][2 * (r.slot + k)];
           extents[2 * k + 1] = b.extents[c][2 * (r.slot + k) + 1];
         }
-        pwrite_all(rows_fd_[c], reinterpret_cast<const char*>(extents.data()), extents.size() * sizeof(std::uint64_t),
-                   r.first * extent_bytes, paths_.ragged_rows(c));
+        write_rows_at(rows_files_[c], reinterpret_cast<const char*>(extents.data()),
+                      extents.size() * sizeof(std::uint64_t), r.first * extent_bytes);
       }
       continue;
     }
@@ -887,27 +796,27 @@ void h5_row_store::write_batch(batch& b) {
 }
 
 void h5_row_store::write_run(std::vector<iovec>& iov, std::uint64_t offset, bool direct) {
-  if (direct && direct_fd_ >= 0) {
-    std::vector<iovec> copy = iov;  // pwritev_all advances it; kept for a retry without O_DIRECT
+  fail_if_injected(partial_file_);
+  if (direct && direct_file_.is_open()) {
     try {
-      pwritev_all(direct_fd_, copy, offset, paths_.partial());
+      direct_file_.pwritev_all(iov, offset);
       return;
-    } catch (const system_io_error& e) {
-      if (e.code() != EINVAL) throw;
-      ::close(direct_fd_);  // the file system takes no direct writes after all: buffered from now on
-      direct_fd_ = -1;
+    } catch (const file_error& e) {
+      if (e.error_number() != EINVAL) throw;
+      direct_file_ = posix_file();  // the file system takes no direct writes after all: buffered from now on
     }
   }
-  pwritev_all(partial_fd_, iov, offset, paths_.partial());
+  partial_file_.pwritev_all(iov, offset);
 }
 
 void h5_row_store::sync_and_record() {
   if (unsynced_.empty()) return;
-  sync_or_throw(partial_fd_, paths_.partial());
+  // Rows written with O_DIRECT are on the disk's cache already; the sync of the same file flushes that.
+  partial_file_.sync_data();
   for (std::size_t c = 0; c < columns_.size(); ++c) {
     if (!columns_[c].ragged) continue;
-    sync_or_throw(values_fd_[c], paths_.ragged_values(c));
-    sync_or_throw(rows_fd_[c], paths_.ragged_rows(c));
+    values_files_[c].sync_data();
+    rows_files_[c].sync_data();
   }
   // The rows are on disk: now they count.
   journal_->append(record_checked_rows_kind, as_bytes_of(flat_of(merged(std::move(unsynced_)))));
@@ -958,20 +867,15 @@ void h5_row_store::build_ragged(io::h5_file& file, std::size_t c) {
   const std::size_t value_bytes = column.row_bytes;
   const std::string values_path = column.path + "/values";
   const std::string offsets_path = column.path + "/offsets";
-  const int rows_fd = rows_fd_[c];
-  const int values_fd = open_or_throw(paths_.ragged_values(c), O_RDONLY, "open");
-  struct closer {
-    int fd;
-    ~closer() { ::close(fd); }
-  } close_values{values_fd};
+  posix_file& rows_file = rows_files_[c];
+  posix_file values_file = posix_file::open(paths_.ragged_values(c), O_RDONLY);
 
   // Pass 1: the total, from the row table in blocks.
   constexpr std::uint64_t block_rows = 1 << 16;
   std::vector<std::uint64_t> extents;
   const auto read_block = [&](std::uint64_t first, std::uint64_t count) {
     extents.resize(2 * count);
-    pread_all(rows_fd, reinterpret_cast<char*>(extents.data()), count * extent_bytes, first * extent_bytes,
-              paths_.ragged_rows(c));
+    rows_file.pread_all(std::as_writable_bytes(std::span(extents.data(), 2 * count)), first * extent_bytes);
   };
   std::uint64_t total_values = 0;
   for (std::uint64_t first = 0; first < n_; first += block_rows) {
@@ -1013,7 +917,7 @@ void h5_row_store::build_ragged(io::h5_file& file, std::size_t c) {
       if (buffer.size() + bytes > settings_.buffer_bytes && !buffer.empty()) flush_values();
       const std::size_t at = buffer.size();
       buffer.resize(at + bytes);
-      if (bytes > 0) pread_all(values_fd, buffer.data() + at, bytes, extents[2 * k], paths_.ragged_values(c));
+      if (bytes > 0) values_file.pread_all(std::as_writable_bytes(std::span(buffer.data() + at, bytes)), extents[2 * k]);
       position += bytes / value_bytes;
     }
     write_rows(file, offsets, offsets_path, io::detail::native_uint64(), offset_dims, first, count, offset_block.data());
@@ -1024,16 +928,13 @@ void h5_row_store::build_ragged(io::h5_file& file, std::size_t c) {
 }
 
 void h5_row_store::commit() {
-  namespace fs = std::filesystem;
   close_row_files();
   sync_path(paths_.partial());
-  std::error_code error;
-  fs::rename(paths_.partial(), paths_.final_path, error);
-  if (error) {
-    throw io_error(fmt::format("cannot rename '{}' to '{}': {} (the finished file is kept under the first name)",
-                               paths_.partial(), paths_.final_path, error.message()));
+  try {
+    rename_file(paths_.partial(), paths_.final_path);  // and its directory synced
+  } catch (const file_error& e) {
+    throw file_error(std::string(e.what()) + " (the finished file is kept under the first name)", e.error_number());
   }
-  sync_directory_of(paths_.final_path);
   journal_.reset();
   paths_.remove_work_files();
 }

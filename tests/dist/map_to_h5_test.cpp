@@ -617,7 +617,9 @@ TEST(MapToH5, root_holds_a_bounded_buffer_not_the_results) {
     std::vector<hsize_t> dims;
     const auto values = read_all<double>(path, "/v", H5T_NATIVE_DOUBLE, &dims);
     EXPECT_EQ(values.size(), n);
-    if (values.size() == n) EXPECT_EQ(values[n - 1], static_cast<double>(n - 1));
+    if (values.size() == n) {
+      EXPECT_EQ(values[n - 1], static_cast<double>(n - 1));
+    }
   }
   remove_all(path);
   // Under ASan the freed message buffers stay in its quarantine: about 180 MB more at 2 ranks.

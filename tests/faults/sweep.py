@@ -711,7 +711,8 @@ def main():
     kinds = site_kinds(opts.build)
     if opts.work:
         os.makedirs(opts.work, exist_ok=True)
-    base = tempfile.mkdtemp(prefix="sweep-", dir=opts.work or None)
+    # Absolute: the runs start in their own directories, and PLX_FAULT_COUNT's prefix is a path under it.
+    base = os.path.abspath(tempfile.mkdtemp(prefix="sweep-", dir=opts.work or None))
     setup = os.path.join(base, "setup")
     records = []
     jsonl = open(opts.jsonl, "w") if opts.jsonl else None

@@ -51,6 +51,7 @@
 #include <thread>
 #include <vector>
 
+#include <parallax/core/detail/posix_file.hpp>
 #include <parallax/dist/detail/checkpoint_log.hpp>
 #include <parallax/dist/detail/index_ranges.hpp>
 #include <parallax/dist/h5_row.hpp>
@@ -114,7 +115,7 @@ class work_files_lock {
 
  private:
   std::string path_;
-  int fd_ = -1;
+  posix_file file_;  // open (and flocked where the file system locks) while held
 };
 
 /// A growable byte buffer that does not zero what it adds (rows are written over it at once, and zeroing
@@ -209,11 +210,12 @@ class h5_row_store {
   [[nodiscard]] bool partial_checks_out() const;
   void rebuild_partial(bool have_old);
   /// The ranges of `recorded` whose rows read back from `source` (fixed columns, at `source_offsets`) and
-  /// from the ragged files match their checksums. `copy_to` >= 0: the fixed rows read are also written there
+  /// from the ragged files match their checksums. `copy_to` not null: the fixed rows read are also written there
   /// at this store's offsets (a rebuild).
   [[nodiscard]] std::vector<checked_range> verify_rows(const std::string& source,
                                                        const std::vector<std::uint64_t>& source_offsets,
-                                                       const std::vector<checked_range>& recorded, int copy_to) const;
+                                                       const std::vector<checked_range>& recorded,
+                                                       posix_file* copy_to) const;
   /// Swaps in a journal that holds the layout and `verified` only.
   void rewrite_journal(const std::vector<checked_range>& verified);
   void build_ragged(io::h5_file& file, std::size_t column);
@@ -240,14 +242,14 @@ class h5_row_store {
   std::vector<checked_range> recorded_;  // at open: what the journal says is durable, before verify_rows
   bool finalizing_seen_ = false;         // the journal has the mark: the metadata may be half-written
 
-  int partial_fd_ = -1;
-  // The same file opened with O_DIRECT (-1 where the file system refuses it): rows whose bytes and file
+  posix_file partial_file_;
+  // The same file opened with O_DIRECT (not open where the file system refuses it): rows whose bytes and file
   // offsets are page multiples (1 MiB rows) go from the buffer to the disk without a copy into the page
   // cache, the copy that dominated the profile of 1 MiB rows (twice dd's kernel time: dd's source buffer
   // is hot in cache, a 32 MiB batch is not).
-  int direct_fd_ = -1;
-  std::vector<int> values_fd_;           // per column (ragged only, else -1)
-  std::vector<int> rows_fd_;
+  posix_file direct_file_;
+  std::vector<posix_file> values_files_;  // per column (ragged only, else not open)
+  std::vector<posix_file> rows_files_;
   std::vector<std::uint64_t> values_end_;
 
   // Between the sink's thread and the writer.
