@@ -105,7 +105,7 @@ case "$command" in
     build release
     mpi_environment
     mkdir -p build/faults
-    say "fault sweep: every site of every app on 2 and 3 ranks, then kill -9, SIGINT and SIGTERM (tens of minutes)"
+    say "fault sweep: every site of every app on 2 and 3 ranks, then kill -9, SIGINT and SIGTERM (hours with the defaults on 2 cores; --max-per-site 2: about an hour)"
     /usr/bin/python3 tests/faults/sweep.py --build build/release --crashes 20 --signals --full-disk \
       --mpiexec "mpiexec $(mpi_flags)" --jsonl build/faults/runs.jsonl --work build/faults/runs "$@" |
       tee build/faults/table.txt

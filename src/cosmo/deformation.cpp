@@ -125,13 +125,25 @@ web_classes classify_cells(std::span<const fft::field* const> components, double
 web_classes deformation_classes(const fft::slab_ranks& ranks, const fft::transforms& plans, fft::field& potential,
                                 double box, double threshold) {
   const fft::slab_geometry& g = potential.geometry();
+  // The tensor's fields first, on every rank or on none: a rank out of memory alone would leave the others
+  // waiting in the transforms' collectives (the job then ended with MPI_Abort; now one line, exit 1).
+  const auto allocate = [&] {
+    std::vector<std::unique_ptr<fft::field>> fields;
+    try {
+      for (int c = 0; c + 1 < tensor_components(g.dim); ++c) fields.push_back(std::make_unique<fft::field>(g));
+    } catch (const std::exception& e) {
+      if (ranks.is_serial()) throw;
+      throw error(std::string(e.what()) + " (rank " + std::to_string(ranks.comm().rank()) + " of " +
+                  std::to_string(ranks.comm().size()) + ")");
+    }
+    return fields;
+  };
+  std::vector<std::unique_ptr<fft::field>> owned =
+      ranks.is_serial() ? allocate() : detail::on_all_ranks(ranks.comm(), allocate);
   plans.forward(potential);
   scale(potential, 1.0 / g.global_cells());  // ready to invert
-  std::vector<std::unique_ptr<fft::field>> owned;
   std::vector<fft::field*> components;
-  for (int c = 0; c + 1 < tensor_components(g.dim); ++c) {
-    components.push_back(owned.emplace_back(std::make_unique<fft::field>(g)).get());
-  }
+  for (const auto& field : owned) components.push_back(field.get());
   components.push_back(&potential);
   deformation_from_fourier_potential(plans, components, box);
 

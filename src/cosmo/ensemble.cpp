@@ -1,10 +1,13 @@
 #include <parallax/cosmo/ensemble.hpp>
 
+#include <sys/statvfs.h>
+
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <iterator>
 #include <cstdint>
+#include <filesystem>
 #include <span>
 #include <tuple>
 #include <vector>
@@ -203,6 +206,21 @@ ensemble_report run_ensemble(const communicator& comm, const ensemble_params& pa
       throw config_error(fmt::format("--realizations {}: their rows of {} bytes each would need more than 2^62 bytes "
                                      "(4 EiB), more than any file system holds",
                                      m, row_bytes));
+    }
+    // Past the size of the output's whole file system, the run would only fail at its first write (EFBIG,
+    // ENOSPC) after the partial file and the MPI-IO layer had their say: refused here, as bad input.
+    if (comm.is_root()) {
+      const std::filesystem::path parent = std::filesystem::path(params.field.out).parent_path();
+      struct statvfs disk {};
+      if (::statvfs(parent.empty() ? "." : parent.c_str(), &disk) == 0) {
+        const double capacity = static_cast<double>(disk.f_blocks) * static_cast<double>(disk.f_frsize);
+        const double needed = static_cast<double>(m) * static_cast<double>(row_bytes);
+        if (capacity > 0 && needed > capacity) {
+          throw config_error(fmt::format("--realizations {}: their rows of {} bytes each need {:.3g} bytes, more than "
+                                         "the whole file system of '{}' holds ({:.3g} bytes)",
+                                         m, row_bytes, needed, params.field.out, capacity));
+        }
+      }
     }
     return made;
   });

@@ -197,8 +197,9 @@ atomic_output::atomic_output(atomic_output&& other) noexcept
       committed_(std::exchange(other.committed_, false)) {}
 
 atomic_output::~atomic_output() {
-  // Root removes the file below. Another rank keeps it registered for remove_unfinished_outputs: unwinding
-  // here on its own (an MPI failure), it may go on to abort the job before root's destructor ever runs.
+  // Root removes the file below. Another rank keeps it registered for remove_unfinished_outputs until
+  // commit() (see there): unwinding here on its own (an MPI failure), it may go on to abort the job before
+  // root's destructor ever runs.
   if (temporary_path_.empty() || !comm_.is_root()) return;
   plx::detail::unregister_removal_on_signal(temporary_path_);
   if (committed_) return;
@@ -216,6 +217,11 @@ void atomic_output::commit() {
   // rank's writes before the rename): ranks write their own slabs (slab_io.cpp), and on a parallel file
   // system each node's client holds its ranks' dirty pages, which root's fsync would not reach. On one node
   // the first fsync does the work and the others find little left.
+  // From here root alone decides the file's fate (the rename, or its destructor's or signal handler's
+  // removal). Another rank that ends the job on its own now (a rank-local MPI failure, even in the agreement
+  // just below, which root may have passed) must not remove it under root's rename: root would report a
+  // rename of a file that vanished, and lose a finished output.
+  if (!comm_.is_root()) plx::detail::unregister_removal_on_signal(temporary_path_);
   std::string failure = detail::sync_on_every_rank(comm_, temporary_path_, final_path_);
   const bool synced_everywhere = failure.empty();
   if (synced_everywhere && comm_.is_root()) {
@@ -225,11 +231,10 @@ void atomic_output::commit() {
       // A signal from here on has no unfinished file to remove: committed.
       plx::detail::unregister_removal_on_signal(temporary_path_);
     } catch (const plx::detail::file_error& e) {
-      std::error_code ignored;
-      // The rename itself failed (the temporary is still there): the run has no output, and its temporary
-      // goes as any unfinished one does (the destructor). Only the directory's sync after it failed: the
-      // output is complete, under its name.
-      const bool renamed = !fs::exists(temporary_path_, ignored);
+      // The rename itself failed: the run has no output, and its temporary goes as any unfinished one does
+      // (the destructor). Only the directory's sync after it failed (rename_file's second step, whose
+      // message is "cannot sync directory ..."): the output is complete, under its name.
+      const bool renamed = std::string_view(e.what()).starts_with("cannot sync directory");
       failure = std::string(e.what()) +
                 (renamed ? "; '" + final_path_ + "' is complete, but its name may not survive a crash (on rank 0)"
                          : "; no output is written: run again (on rank 0)");

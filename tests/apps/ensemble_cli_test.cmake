@@ -46,6 +46,12 @@ if(last_output_all MATCHES "HDF5-DIAG")
   message(SEND_ERROR "--realizations 1e19: HDF5's error stack printed:\n${last_output_all}")
 endif()
 expect_no_output(bad.h5 "bad input")
+# More rows than the output's whole file system holds (1e15 rows of 136 bytes: 136 PB) is bad input too; it
+# ended at run time with EFBIG and Open MPI's own lines about it.
+run_case("--realizations 1e15" 2 "--realizations 1000000000000000: their rows of 136 bytes each need .* more than the whole file system"
+         ${mpi} -n 2 ${PLX_ENSEMBLE} --realizations 1e15 --dim 2 --n 16 --out bad.h5 --quiet)
+expect_one_clean_line("--realizations 1e15")
+expect_no_output(bad.h5 "a file larger than its file system")
 
 # A run, its JSON line, and an existing output.
 run_case("a run on 2 ranks" 0 "\"realizations\": 20"

@@ -283,7 +283,7 @@ def files_in(directory):
 def stray_files(app, directory, committed, finished=False):
     """Files that should not be there: after a stop, anything but the inputs, the output (when committed or
     there before) and the documented resume state; after a finished run, the resume state too."""
-    allowed = set(app.inputs) | {"tasks_long.txt"}
+    allowed = set(app.inputs) | {"tasks_long.txt", ".filler"}  # .filler: what fills a full-disk run's tmpfs
     if committed and app.output:
         allowed |= {app.output, *app.sidecars}
     stray = []
@@ -532,6 +532,9 @@ def sweep_faults(app, runner, ranks, setup, base, kinds, opts, emit):
     cases = enumerate_cases(app, ranks, counts, kinds, opts)
     print(f"{app.name} x {ranks} ranks: {len(counts)} (site, rank) pairs, {sum(counts.values())} passes, "
           f"{len(cases)} faulted runs", flush=True)
+    if opts.count_only:
+        return len(cases)
+
     def run_case(number, case):
         directory = os.path.join(base, f"{app.name}-{ranks}-{number}")
         prepare_directory(app, setup, directory, reference.get("output"))
@@ -553,6 +556,7 @@ def sweep_faults(app, runner, ranks, setup, base, kinds, opts, emit):
     with concurrent.futures.ThreadPoolExecutor(max_workers=opts.jobs) as pool:
         for future in [pool.submit(run_case, number, case) for number, case in enumerate(cases)]:
             future.result()
+    return len(cases)
 
 
 def sweep_interruptions(app, runner, ranks, setup, base, opts, emit):
@@ -625,8 +629,10 @@ def sweep_full_disk(app, runner, ranks, setup, base, opts, emit):
     for number, size in enumerate(sizes):
         directory = os.path.join(base, f"{app.name}-{ranks}-disk{number}")
         os.makedirs(directory)
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size + inputs + 8192}", "tmpfs", directory],
-                                 capture_output=True, text=True)
+        # Larger than the output, then filled by another file to `size` bytes free: a disk that others filled
+        # (plx-ensemble refuses up front an output larger than its whole file system).
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={written + inputs + (1 << 20)}", "tmpfs",
+                                  directory], capture_output=True, text=True)
         if mounted.returncode != 0:
             print(f"full-disk runs skipped: cannot mount a tmpfs ({mounted.stderr.strip()})", flush=True)
             os.rmdir(directory)
@@ -636,11 +642,16 @@ def sweep_full_disk(app, runner, ranks, setup, base, opts, emit):
                 shutil.copy(os.path.join(setup, name), os.path.join(directory, name))
             if app.name == "run":
                 os.makedirs(os.path.join(directory, "runs"))
+            filler = os.path.join(directory, ".filler")
+            free = shutil.disk_usage(directory).free
+            with open(filler, "wb") as f:
+                f.write(b"\0" * max(0, free - size - 8192))
             result = runner.run(app, ranks, run_args(app), directory)
             violations = []
             check_after_failure(app, "disk", result, directory, None, reference, violations)
             record = {"app": app.name, "ranks": ranks, "site": f"tmpfs {size} bytes", "kind": "full disk",
                       "rc": result.rc, "seconds": round(result.seconds, 2)}
+            os.remove(filler)
             subprocess.run(["mount", "-o", "remount,size=1G", directory], check=True)
             if not result.timed_out:
                 record |= check_rerun(app, runner, ranks, directory, reference, violations)
@@ -697,6 +708,8 @@ def main():
     parser.add_argument("--work", default="", help="directory for the runs (a new sweep-* folder inside it; "
                         "default: the system's temporary directory); removed when no run broke an invariant")
     parser.add_argument("--keep", action="store_true", help="keep the directories of runs without violations")
+    parser.add_argument("--count-only", action="store_true",
+                        help="only the clean counting runs: how many faulted runs the other options make")
     parser.add_argument("--mpiexec", default=os.environ.get("PLX_MPIEXEC", "mpiexec --oversubscribe"))
     opts = parser.parse_args()
 
@@ -736,12 +749,15 @@ def main():
             if record.get("stderr"):
                 print("  stderr: " + record["stderr"].strip().replace("\n", "\n  stderr: "), flush=True)
 
+    planned = 0
     try:
         make_setup(apps, runner, setup, opts)
         for name in opts.apps.split(","):
             for ranks in [int(r) for r in opts.ranks.split(",")]:
                 if not opts.no_faults:
-                    sweep_faults(apps[name], runner, ranks, setup, base, kinds, opts, emit)
+                    planned += sweep_faults(apps[name], runner, ranks, setup, base, kinds, opts, emit)
+                if opts.count_only:
+                    continue
                 if opts.crashes or opts.signals:
                     sweep_interruptions(apps[name], runner, ranks, setup, base, opts, emit)
                 if opts.full_disk and ranks == min(int(r) for r in opts.ranks.split(",")):
@@ -749,6 +765,10 @@ def main():
     finally:
         if jsonl:
             jsonl.close()
+    if opts.count_only:
+        print(f"{planned} faulted runs planned (clean counting runs only: {time.monotonic() - started:.0f} s)")
+        shutil.rmtree(base, ignore_errors=True)
+        return 0
     broken = print_table(records)
     print(f"sweep time {time.monotonic() - started:.0f} s", flush=True)
     if not opts.keep and not broken:

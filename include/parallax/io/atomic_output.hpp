@@ -76,7 +76,8 @@ namespace detail {
 /// without a collective call: for an app that must end with MPI_Abort (a failure on some ranks only, while
 /// others wait in a collective), which ends the other ranks before their destructors run. Every rank knows
 /// the temporary's name, so whichever rank aborts removes it (on a file system that every rank sees, as the
-/// parallel writes need). Never throws; a file that is gone already is fine. Thread-safe.
+/// parallel writes need), up to the commit: from there root alone renames or removes it. Never throws; a
+/// file that is gone already is fine. Thread-safe.
 void remove_unfinished_outputs() noexcept;
 
 /// True when `path` is the temporary file of an atomic_output of this process that is not committed: its
