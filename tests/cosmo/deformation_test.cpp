@@ -229,11 +229,12 @@ TEST(Deformation, writes_eigenvalues_and_uint8_classes_in_densitys_shape) {
 
 TEST(Deformation, a_failure_on_one_rank_ends_every_rank) {
   // The counts' reduction fails on the last rank only (after the allreduce itself completed everywhere): every
-  // rank must throw, not go on into the next collective without it.
+  // rank must throw, not go on into the next collective without it. Its MPI_Allreduce is the second: the
+  // first is the agreement on the tensor's allocation.
   const gaussian_box b = make_box(rt().world(), 3, 12, 1);
   fft::field scratch(b.g);
   scratch.copy_from(*b.phi);
-  if (rt().rank() == rt().size() - 1) plx::detail::arm_fault("MPI_Allreduce");
+  if (rt().rank() == rt().size() - 1) plx::detail::arm_fault("MPI_Allreduce", 1, 1);
   bool threw = false;
   bool collective = false;
   try {
@@ -245,6 +246,26 @@ TEST(Deformation, a_failure_on_one_rank_ends_every_rank) {
   plx::detail::disarm_faults();
   EXPECT_TRUE(threw);
   EXPECT_TRUE(collective);
+}
+
+TEST(Deformation, an_allocation_that_fails_on_one_rank_fails_on_every_rank) {
+  // The tensor's fields come first, agreed: one rank out of memory must not leave the others in the
+  // transforms (plx-web ended with MPI_Abort there; found by the fault sweep, alloc.buffer at 3 ranks).
+  const gaussian_box b = make_box(rt().world(), 3, 12, 1);
+  fft::field scratch(b.g);
+  scratch.copy_from(*b.phi);
+  if (rt().rank() == rt().size() - 1) plx::detail::arm_fault("alloc.buffer");
+  std::string message;
+  bool collective = false;
+  try {
+    (void)cosmo::deformation_classes(rt().world(), *b.plans, scratch, 12.0, 0.0);
+  } catch (const plx::error& e) {
+    message = e.what();
+    collective = e.is_collective();
+  }
+  plx::detail::disarm_faults();
+  EXPECT_NE(message.find("cannot allocate a field"), std::string::npos) << message;
+  EXPECT_TRUE(collective || rt().size() == 1);
 }
 
 }  // namespace

@@ -13,7 +13,8 @@ and checks the invariants of a faulted run:
   5. the output that existed before the run (--force) is intact;
   6. without the fault, a rerun (--resume where the app has it) exits 0 with an output identical, dataset by
      dataset and bitwise, to the uninterrupted reference run (attributes recording the command line aside).
---full-disk runs each app in a tmpfs too small for its output (as root), then grows it and reruns.
+--full-disk runs each app in a tmpfs (as root) that another file has filled to less room than its output needs,
+then frees it and reruns.
 --crashes K kills mpiexec and every rank with SIGKILL at K instants spread over a run of each resumable app,
 and --signals sends SIGINT and SIGTERM to mpiexec and to the ranks; each is then resumed and checked likewise
 (mpiexec exits 1 after a signal whatever the ranks did: a run without an error line must then have finished
@@ -616,8 +617,9 @@ def directory_bytes(directory):
 
 
 def sweep_full_disk(app, runner, ranks, setup, base, opts, emit):
-    """A real full disk: the run directory is a tmpfs (root only) too small for the output, at sizes spread
-    below what the clean run writes; then the tmpfs grows and the rerun (resume) must finish correctly."""
+    """A real full disk: the run directory is a tmpfs (root only) that another file fills to less free space
+    than the output needs, at sizes spread below what the clean run writes; then that file goes, and the
+    rerun (resume) must finish correctly."""
     if not app.output and app.compare != "farm":
         return
     reference, _ = reference_run(app, runner, ranks, setup, base)
@@ -700,7 +702,7 @@ def main():
     parser.add_argument("--crashes", type=int, default=0, help="kill -9 instants per resumable app and ranks")
     parser.add_argument("--signals", action="store_true", help="SIGINT and SIGTERM to mpiexec and to the ranks")
     parser.add_argument("--full-disk", action="store_true",
-                        help="also real full disks: each app in tmpfs mounts too small for its output (root only)")
+                        help="also real full disks: each app in a tmpfs filled to less room than its output needs (root only)")
     parser.add_argument("--no-faults", action="store_true", help="no armed fault sites (crashes, signals, disks only)")
     parser.add_argument("--jobs", type=int, default=1, help="faulted runs at once (each in its own directory)")
     parser.add_argument("--timeout", type=float, default=60, help="seconds before a run counts as hung")
