@@ -36,8 +36,10 @@ node_shared<double> read_node_shared(h5_file& file, const std::string& dataset_p
     // Every rank joins every collective read, with an empty share once its own rows are done.
     const std::uint64_t my_batches = (my_rows + batch_rows - 1) / batch_rows;
     std::uint64_t batches = 0;
-    plx::detail::check_mpi(MPI_Allreduce(&my_batches, &batches, 1, MPI_UINT64_T, MPI_MAX, file.comm().native()),
-                           "MPI_Allreduce");
+    // Rank-local: failed here alone, the others go on into the collective reads, which no agreement matches.
+    plx::detail::check_mpi_alone(MPI_Allreduce(&my_batches, &batches, 1, MPI_UINT64_T, MPI_MAX,
+                                               file.comm().native()),
+                                 "MPI_Allreduce");
     for (std::uint64_t b = 0; b < batches; ++b) {
       const std::size_t done = std::min<std::size_t>(b * batch_rows, my_rows);
       const std::size_t count = std::min(batch_rows, my_rows - done);
