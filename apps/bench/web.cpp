@@ -1,8 +1,11 @@
-// plx-bench web: the adhesion model through plx::web::write_adhesion_times (the times over every rank x thread,
-// one time per task) against the workshop's method in scipy (apps/web/adhesion_scipy.py: Qhull in one
-// process) on the same plx-cosmo potential, in the same run: 2D N=256 at the workshop's 10 times from 0 to 4,
-// and 3D N=64 at fewer times (scipy's 4D hulls take minutes each). Memory: the peak RSS growth of root (plx)
-// or of the Python process (scipy) during the tool's run, per grid point.
+// plx-bench web: the adhesion model through plx::web::write_adhesion_times (the (time, domain) tasks over every
+// rank x thread) against the workshop's method in scipy (apps/web/adhesion_scipy.py: Qhull in one process) on
+// the same plx-cosmo potential, in the same run: 2D N=256 at the workshop's 10 times from 0 to 4, and 3D N=64
+// at fewer times (scipy's 4D hulls take minutes each). The floor beside them: CGAL's own serial regular
+// triangulation of N^d random weighted points (plx::web::regular_triangulation_floor_seconds), and plx-web's
+// cost per time in core-seconds (seconds x ranks x threads / times) against it. Memory: the peak RSS growth
+// of root (plx) or of the Python process (scipy) during the tool's run, per grid point.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -103,6 +106,25 @@ void report(const runtime& rt, bool as_json, const char* tool, const web_case& c
   std::fflush(stdout);
 }
 
+// CGAL's floor, and plx-web's core-seconds per time against it.
+void report_floor(const runtime& rt, bool as_json, const web_case& c, std::size_t times, const measurement& plx,
+                  double floor_seconds) {
+  const double core_seconds_per_time =
+      plx.seconds * rt.size() * rt.threads() / static_cast<double>(std::max<std::size_t>(1, times));
+  const double ratio = floor_seconds > 0 ? core_seconds_per_time / floor_seconds : 0;
+  if (as_json) {
+    print_json_line({{"benchmark", "web"}, {"tool", "cgal-floor"}, {"dim", c.dim}, {"n", c.n},
+                     {"seconds", rounded(floor_seconds, 3)},
+                     {"plx_core_seconds_per_time", rounded(core_seconds_per_time, 3)},
+                     {"plx_over_floor", rounded(ratio, 2)}});
+  } else {
+    std::printf("  %-8s %dD N=%-4d one triangulation of N^%d random weighted points: %.3f s; plx-web %.3f "
+                "core-s per time, %.2fx the floor\n",
+                "cgal", c.dim, c.n, c.dim, floor_seconds, core_seconds_per_time, ratio);
+  }
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int run_web_bench(runtime& rt, const web_bench_options& options) {
@@ -117,11 +139,19 @@ int run_web_bench(runtime& rt, const web_bench_options& options) {
     const std::string cosmo_path = make_cosmo_file(rt, c, options, dir);
     const std::size_t times = cosmo::parse_times(c.times, "--times").size();
     const measurement plx = time_plx(rt, c, cosmo_path, dir);
+    // The floor on root alone (the others wait asleep): the same number of points as the grid, serially.
+    double floor_seconds = 0;
+    if (comm.is_root()) {
+      floor_seconds = web::regular_triangulation_floor_seconds(
+          c.dim, static_cast<std::size_t>(std::pow(static_cast<double>(c.n), c.dim)), options.seed);
+    }
+    sleeping_barrier(comm);
     std::optional<measurement> scipy;
     if (comm.is_root() && options.scipy) scipy = time_scipy(c, options, cosmo_path);
     sleeping_barrier(comm);
     if (comm.is_root()) {
       report(rt, options.json, "plx-web", c, times, plx);
+      report_floor(rt, options.json, c, times, plx, floor_seconds);
       if (scipy) report(rt, options.json, "scipy", c, times, *scipy);
     }
   }

@@ -1,12 +1,16 @@
 // plx-web: the cosmic web of a plx-cosmo run. Reads its potential, classifies every cell by the eigenvalues
 // of the deformation tensor (the T-web) and computes the adhesion model's nodes and filaments at each time,
 // into one HDF5 file written under a temporary name and renamed when complete.
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include <parallax/app/json_line.hpp>
 #include <parallax/app/number_option.hpp>
@@ -28,7 +32,8 @@ namespace {
 
 struct web_options {
   std::string input;
-  std::string times = "0:4:10";  // the workshop's 10 times, as plx-cosmo's default
+  std::string times = "0:4:10";  // the workshop's 10 times, as plx-cosmo's default; "none": classes only
+  int domains = 0;               // spatial domains per time (0: as the workers and the memory need)
   double threshold = 0;
   // The adhesion model's selection of stored structures (plx::web::adhesion_options): 0 stores every node
   // and filament, the adhesion library's default.
@@ -54,7 +59,13 @@ int main(int argc, char** argv) {
                "plx-web"};
   web_options o;
   cli.add_option("input", o.input, "plx-cosmo output file (HDF5 with /potential)")->required();
-  cli.add_option("--times", o.times, "growth factors of the adhesion model: list 0,1,2 or start:stop:count (default 0:4:10)");
+  cli.add_option("--times", o.times,
+                 "growth factors of the adhesion model: list 0,1,2 or start:stop:count (default 0:4:10), or none: "
+                 "the deformation classes only");
+  plx::add_number(cli, "--domains", o.domains,
+                  "spatial domains per time, slabs of grid planes that threads and ranks triangulate apart; the "
+                  "output is the same for any count (default 0: enough for every worker and for the memory)",
+                  plx::at_least(0));
   plx::add_number(cli, "--threshold", o.threshold, "eigenvalue threshold of the deformation classes (default 0)");
   plx::add_number(cli, "--min-node-mass", o.min_node_mass,
                   "store adhesion nodes of at least this mass, in cells (default 0: all)", plx::at_least(0));
@@ -73,11 +84,18 @@ int main(int argc, char** argv) {
     };
     // Bad input is refused before any output exists, with one message naming it (exit code 2).
     const std::vector<double> times = plx::detail::on_all_ranks(world, [&] {
+      if (o.times == "none") return std::vector<double>{};
       std::vector<double> parsed = plx::cosmo::parse_times(o.times);
       plx::cosmo::check_times(parsed);
       return parsed;
     });
     plx::cosmo::cosmo_input input = plx::cosmo::open_cosmo_input(world, o.input);
+    plx::detail::on_all_ranks(world, [&] {
+      if (o.domains > input.n) {
+        throw plx::config_error("--domains " + std::to_string(o.domains) + " is more than the grid's " +
+                                std::to_string(input.n) + " planes");
+      }
+    });
     plx::detail::on_all_ranks(world, [&] {
       std::error_code ignored;
       if (std::filesystem::equivalent(o.input, o.out, ignored)) {
@@ -88,7 +106,7 @@ int main(int argc, char** argv) {
     const plx::fft::slab_geometry g = plx::fft::make_slab_geometry(world, input.dim, input.n);
     plx::check_node_memory(world,
                            plx::web::web_memory_estimate_bytes(input.dim, input.n, g.alloc_doubles(), rt.threads(),
-                                                               rt.node().size()),
+                                                               rt.node().size(), 0.0),
                            "the " + std::to_string(input.n) + "^" + std::to_string(input.dim) + " input grid",
                            "use fewer --threads per rank, or ranks on more nodes");
     plx::io::atomic_output output(world, o.out, o.force);
@@ -118,13 +136,46 @@ int main(int argc, char** argv) {
     log("deformation classes: " + std::to_string(deformation_s) + " s, written in " +
         std::to_string(deformation_write_s) + " s");
 
-    // The adhesion model: one task per time, handed out dynamically over the ranks and their threads.
+    // The adhesion model: one task per time and domain, handed out dynamically over the ranks and their
+    // threads. The domains per time: enough for every worker, and for each worker's triangulation to fit.
+    const int domains = plx::detail::on_all_ranks(world, [&] {
+      if (times.empty()) return 0;
+      const auto [lowest, highest] = std::minmax_element(potential.values().begin(), potential.values().end());
+      const double range = *highest - *lowest;
+      const double growth = times.back();  // increasing: the largest margin
+      const auto workers = static_cast<std::uint64_t>(world.size()) * static_cast<std::uint64_t>(rt.threads());
+      int count = o.domains > 0 ? o.domains : plx::web::adhesion_domains_for_workers(input.n, times.size(), workers);
+      const double share = plx::physical_memory_bytes() / rt.node().size() / 2;
+      const auto fits = [&](int k) {
+        return plx::web::web_memory_estimate_bytes(input.dim, input.n, g.alloc_doubles(), rt.threads(),
+                                                   rt.node().size(),
+                                                   plx::web::adhesion_domain_points(input.dim, input.n, input.box,
+                                                                                    range, growth, k)) <= share;
+      };
+      while (o.domains == 0 && count < input.n && !fits(count)) count = std::min<int>(2 * count, static_cast<int>(input.n));
+      return count;
+    });
+    if (!times.empty()) {
+      const auto [lowest, highest] = std::minmax_element(potential.values().begin(), potential.values().end());
+      plx::check_node_memory(
+          world,
+          plx::web::web_memory_estimate_bytes(input.dim, input.n, g.alloc_doubles(), rt.threads(), rt.node().size(),
+                                              plx::web::adhesion_domain_points(input.dim, input.n, input.box,
+                                                                               *highest - *lowest, times.back(),
+                                                                               domains)),
+          "the adhesion model of the " + std::to_string(input.n) + "^" + std::to_string(input.dim) + " grid at D = " +
+              fmt::format("{}", times.back()) + " in " + std::to_string(domains) + " domains per time",
+          "use fewer --threads per rank, more --domains, or ranks on more nodes");
+    }
+    log("adhesion model: " + std::to_string(times.size()) + " times, " + std::to_string(domains) +
+        " domains per time");
     lap = clock_type::now();
     plx::map_options map;
     map.progress = o.progress;
     map.label = "adhesion";
     const plx::web::adhesion_options adhesion{.min_node_mass = o.min_node_mass, .min_filament_mass = o.min_filament_mass};
-    plx::web::write_adhesion_times(world, input.dim, input.n, input.box, potential.values(), times, adhesion, file, map);
+    plx::web::write_adhesion_times(world, input.dim, input.n, input.box, potential.values(), times, adhesion, file, map,
+                                   domains);
     const double adhesion_s = seconds_since(lap);
     log("adhesion model: " + std::to_string(times.size()) + " times in " + std::to_string(adhesion_s) + " s");
 
@@ -136,6 +187,7 @@ int main(int argc, char** argv) {
     plx::io::set_attribute(file, "/", "N", static_cast<std::int64_t>(input.n));
     plx::io::set_attribute(file, "/", "L", input.box);
     plx::io::set_attribute(file, "/", "times", std::span<const double>(times));
+    plx::io::set_attribute(file, "/", "domains", std::int64_t{domains});
     plx::io::set_attribute(file, "/", "threshold", o.threshold);
     plx::io::set_attribute(file, "/", "min_node_mass", o.min_node_mass);
     plx::io::set_attribute(file, "/", "min_filament_mass", o.min_filament_mass);
@@ -161,6 +213,7 @@ int main(int argc, char** argv) {
                             {"dim", input.dim},
                             {"n", input.n},
                             {"times", times.size()},
+                            {"domains", domains},
                             {"ranks", world.size()},
                             {"threads", rt.threads()},
                             {"out", o.out}});

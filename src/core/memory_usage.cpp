@@ -44,12 +44,16 @@ memory_usage current_memory_usage() {
   throw io_error("cannot read /proc/self/smaps_rollup nor /proc/self/smaps: memory usage is known on Linux only");
 }
 
+double physical_memory_bytes() {
+  return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+}
+
 void check_node_memory(const communicator& comm, double bytes, const std::string& what, const std::string& advice) {
   const communicator node = comm.split_shared();
   double on_node = 0;
   // Rank-local: the others go on into the Allgather on `comm`, which an agreement would not match.
   detail::check_mpi_alone(MPI_Allreduce(&bytes, &on_node, 1, MPI_DOUBLE, MPI_SUM, node.native()), "MPI_Allreduce");
-  const double node_bytes = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  const double node_bytes = physical_memory_bytes();
   // The fullest node in proportion, with its numbers, the same on every rank (MAXLOC would need pairs).
   const double mine[3] = {on_node / node_bytes, on_node, node_bytes};
   std::vector<double> all(3 * static_cast<std::size_t>(comm.size()));

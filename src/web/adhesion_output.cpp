@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -57,7 +58,7 @@ void write_batch(const communicator& comm, io::h5_file& file, int dim, std::span
 
 void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, double box,
                           std::span<const double> potential, std::span<const double> times,
-                          const adhesion_options& options, io::h5_file& file, const map_options& map) {
+                          const adhesion_options& options, io::h5_file& file, const map_options& map, int domains) {
   // Checked before any work, identically on every rank (they all pass the same arguments): every rank throws
   // the same config_error.
   for (const double t : times) {
@@ -66,37 +67,66 @@ void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, d
     }
   }
   detail::check_adhesion_arguments(dim, n, box, potential, 0.0);
+  if (domains < 0 || domains > n) {
+    throw config_error(fmt::format("adhesion: the domains per time must be between 1 and the grid's {} planes (0: "
+                                   "automatic), not {}",
+                                   n, domains));
+  }
   if (times.empty()) return;
 
   map_options m = map;
   if (m.label == map_options{}.label) m.label = "adhesion";
-  // Times go out in batches of twice the workers (every thread of every rank; root's count, shared), each
-  // written before the next starts: root holds one batch's structures, not every time's (3D filaments alone
-  // are ~100 MB per time at N = 64), and twice the workers still lets the dynamic schedule even out times of
-  // different cost.
+  // Every thread of every rank (root's count, shared).
   std::uint64_t workers = static_cast<std::uint64_t>(comm.size()) *
                           static_cast<std::uint64_t>(m.threads > 0 ? m.threads : omp_get_max_threads());
   plx::detail::broadcast_chunked(comm, std::span<std::uint64_t>(&workers, 1), 0);
-  const std::size_t batch = 2 * static_cast<std::size_t>(workers);
+  // Fewer times than workers: each time is cut into spatial domains, so that every worker has one (the
+  // result is the same bitwise for any cut).
+  const auto per_time =
+      static_cast<std::size_t>(domains > 0 ? domains : adhesion_domains_for_workers(n, times.size(), workers));
+  // Tasks (a time's domain each) go out in batches of about twice the workers, whole times each, written
+  // before the next batch starts: root holds one batch's structures, not every time's (3D filaments alone
+  // are ~100 MB per time at N = 64), and twice the workers still lets the dynamic schedule even out tasks of
+  // different cost.
+  const std::size_t batch = std::max<std::size_t>(1, 2 * static_cast<std::size_t>(workers) / per_time);
   for (std::size_t first = 0; first < times.size(); first += batch) {
     const std::size_t count = std::min(batch, times.size() - first);
-    const std::vector<adhesion_structures> results = plx::map(
-        comm, count, [&](std::size_t i) { return adhesion(dim, n, box, potential, times[first + i], options); }, m);
+    std::vector<adhesion_structures> parts = plx::map(
+        comm, count * per_time,
+        [&](std::size_t task) {
+          return adhesion_domain(dim, n, box, potential, times[first + task / per_time], options,
+                                 static_cast<int>(task % per_time), static_cast<int>(per_time));
+        },
+        m);
+    std::vector<adhesion_structures> results;
+    if (comm.is_root()) {
+      for (std::size_t i = 0; i < count; ++i) {
+        std::vector<adhesion_structures> time_parts;
+        for (std::size_t d = 0; d < per_time; ++d) time_parts.push_back(std::move(parts[i * per_time + d]));
+        results.push_back(join_domains(std::move(time_parts)));
+      }
+    }
+    parts = {};
     write_batch(comm, file, dim, times, first, count, results);
   }
 }
 
+int adhesion_domains_for_workers(std::ptrdiff_t n, std::size_t times, std::uint64_t workers) {
+  if (times == 0) return 1;
+  return static_cast<int>(std::clamp<std::uint64_t>((workers + times - 1) / times, 1, static_cast<std::uint64_t>(n)));
+}
+
 double web_memory_estimate_bytes(int dim, std::ptrdiff_t n, std::ptrdiff_t slab_doubles, int threads,
-                                 int ranks_on_node) {
+                                 int ranks_on_node, double domain_points) {
   const double cells = std::pow(static_cast<double>(n), dim);
   const double potential = cells * sizeof(double) / std::max(1, ranks_on_node);
   const double tensor = dim * (dim + 1) / 2.0 * static_cast<double>(slab_doubles) * sizeof(double);
-  // Per grid point of a thread's triangulation: its weight, CGAL's vertex and cells, the simplex list and the
-  // solved simplices. README's plx-bench web measured 1.4-2.2 kB per point with the ghost margin (1.4x to 2.4x
-  // the points); taken lower, without the margin, so that the check refuses only what surely cannot run.
+  // Per weighted point of a thread's triangulation: its weight, CGAL's vertex and cells, the simplex list, the
+  // solved simplices and the sorted structures. Measured 1.5-2.5 kB per point in 3D (plx-bench web, README);
+  // taken lower, so that the check refuses only what surely cannot run.
   const double per_point = dim == 3 ? 1000.0 : 500.0;
   const double io_buffers = 24.0 * (1 << 20);  // ROMIO's collective buffer and HDF5's caches
-  return potential + tensor + threads * cells * per_point + io_buffers;
+  return potential + tensor + threads * domain_points * per_point + io_buffers;
 }
 
 }  // namespace plx::web

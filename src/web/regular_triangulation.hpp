@@ -1,41 +1,74 @@
 // Private to src/web: the CGAL boundary. The regular triangulation of a weighted grid with ghost copies,
-// handed back as plain index arrays, so that CGAL's headers (slow to compile) stay in
+// grown shell by shell, handed back as plain index arrays, so that CGAL's headers (slow to compile) stay in
 // regular_triangulation_2.cpp and regular_triangulation_3.cpp and nothing else recompiles them.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 namespace plx::web::detail {
 
-/// The weighted points: the primary grid [0, n)^dim and its periodic copies in a margin, i.e. every
-/// integer point c in [-margin, n + margin)^dim, with the weight of the primary point c mod n.
-/// Coordinates are in cells (exact integers), weights in cells^2.
+/// The weighted points of one domain: the slab of grid planes [begin, end) along axis 0 (the whole box when
+/// begin = 0 and end = n) and its periodic copies in a margin, i.e. every integer point c with
+/// begin - margin <= c_0 < end + margin and -margin <= c_a < n + margin on the other axes, each with the
+/// weight of the primary point c mod n. Coordinates are absolute (the same point has the same coordinates in
+/// every domain), in cells (exact integers); weights in cells^2.
 struct ghost_grid {
   int dim = 0;
   std::ptrdiff_t n = 0;
   std::ptrdiff_t margin = 0;
   std::span<const double> weight;  ///< n^dim, C order
+  std::ptrdiff_t begin = 0;        ///< the domain's first grid plane along axis 0
+  std::ptrdiff_t end = 0;          ///< one past its last
 
-  [[nodiscard]] std::ptrdiff_t side() const noexcept { return n + 2 * margin; }
-  /// Index of an extended point in C order over [-margin, n + margin)^dim; the points' ids below.
+  /// The extended points' range along `axis`: [lo, hi).
+  [[nodiscard]] std::ptrdiff_t lo(int axis) const noexcept { return (axis == 0 ? begin : 0) - margin; }
+  [[nodiscard]] std::ptrdiff_t hi(int axis) const noexcept { return (axis == 0 ? end : n) + margin; }
+  [[nodiscard]] std::ptrdiff_t extent(int axis) const noexcept { return hi(axis) - lo(axis); }
+  [[nodiscard]] std::ptrdiff_t frame_lo(int axis) const noexcept { return (axis == 0 ? begin : 0) - max_margin_boxes * n; }
+  [[nodiscard]] std::ptrdiff_t frame_extent(int axis) const noexcept {
+    return (axis == 0 ? end - begin : n) + 2 * max_margin_boxes * n;
+  }
+  [[nodiscard]] std::size_t point_count() const noexcept {
+    std::size_t count = 1;
+    for (int a = 0; a < dim; ++a) count *= static_cast<std::size_t>(extent(a));
+    return count;
+  }
+  /// The margin never grows beyond this many boxes: a triangulation that needs more has simplices as big as
+  /// the box, which a periodic ghost margin cannot settle (and memory would not hold).
+  static constexpr std::ptrdiff_t max_margin_boxes = 2;
+  /// A point's id: its index in C order over the largest extended range (margin max_margin_boxes * n), so
+  /// that ids stay valid while the margin grows.
   [[nodiscard]] std::int64_t id(std::span<const std::ptrdiff_t> c) const noexcept {
     std::int64_t id = 0;
-    for (const std::ptrdiff_t x : c) id = id * side() + (x + margin);
+    for (int a = 0; a < dim; ++a) id = id * frame_extent(a) + (c[static_cast<std::size_t>(a)] - frame_lo(a));
     return id;
   }
   /// The coordinates of point `id` (cells), `dim` of them into `c`.
   void coordinates(std::int64_t id, std::span<std::ptrdiff_t> c) const noexcept {
     for (int a = dim - 1; a >= 0; --a) {
-      c[static_cast<std::size_t>(a)] = static_cast<std::ptrdiff_t>(id % side()) - margin;
-      id /= side();
+      c[static_cast<std::size_t>(a)] = static_cast<std::ptrdiff_t>(id % frame_extent(a)) + frame_lo(a);
+      id /= frame_extent(a);
     }
   }
-  [[nodiscard]] bool is_primary(std::span<const std::ptrdiff_t> c) const noexcept {
-    for (const std::ptrdiff_t x : c) {
-      if (x < 0 || x >= n) return false;
+  /// Whether `c` lies in the extended range of a margin `m`.
+  [[nodiscard]] bool within_margin(std::span<const std::ptrdiff_t> c, std::ptrdiff_t m) const noexcept {
+    for (int a = 0; a < dim; ++a) {
+      const std::ptrdiff_t x = c[static_cast<std::size_t>(a)];
+      if (x < lo(a) + margin - m || x >= hi(a) - margin + m) return false;
+    }
+    return true;
+  }
+  /// Whether `c` is a primary point of this domain: in the box, and in the domain's planes along axis 0.
+  /// Every simplex and face of the periodic triangulation is counted by the one domain that owns its
+  /// lowest vertex.
+  [[nodiscard]] bool is_owned(std::span<const std::ptrdiff_t> c) const noexcept {
+    if (c[0] < begin || c[0] >= end) return false;
+    for (std::size_t a = 1; a < c.size(); ++a) {
+      if (c[a] < 0 || c[a] >= n) return false;
     }
     return true;
   }
@@ -47,13 +80,13 @@ struct ghost_grid {
   }
 };
 
-/// The finite simplices of a regular triangulation that have at least one primary vertex (the rest are
-/// never needed: every canonical simplex and every neighbour across a canonical face has one).
+/// The finite simplices of a regular triangulation that have at least one owned vertex (the rest are
+/// never needed: every canonical simplex and every neighbour across an owned face has one).
 struct simplex_list {
   int dim = 0;
   std::vector<std::int64_t> vertex;    ///< count x (dim + 1): point ids (ghost_grid::id)
   /// count x (dim + 1): the simplex across the face opposite vertex j, an index into this list, or -1 when
-  /// that simplex is infinite or has no primary vertex.
+  /// that simplex is infinite or has no owned vertex.
   std::vector<std::int64_t> neighbor;
 
   [[nodiscard]] std::size_t size() const noexcept {
@@ -61,9 +94,23 @@ struct simplex_list {
   }
 };
 
-/// The regular triangulation of `grid` (dim 2), with CGAL's exact predicates.
-simplex_list regular_triangulation_2(const ghost_grid& grid);
-/// The regular triangulation of `grid` (dim 3), with CGAL's exact predicates.
-simplex_list regular_triangulation_3(const ghost_grid& grid);
+/// The regular triangulation of a ghost grid, with CGAL's exact predicates, grown shell by shell: a margin
+/// too small for the proof is widened by inserting the missing shell, not by starting again.
+class ghost_triangulation {
+ public:
+  virtual ~ghost_triangulation() = default;
+  /// Inserts the points of `grid` that lie outside the extended range of margin `inserted` (every point of
+  /// `grid` when `inserted` < 0): `inserted` is the margin of the points already in.
+  virtual void insert(const ghost_grid& grid, std::ptrdiff_t inserted) = 0;
+  /// The finite simplices with an owned vertex.
+  [[nodiscard]] virtual simplex_list touching(const ghost_grid& grid) = 0;
+};
+
+std::unique_ptr<ghost_triangulation> make_ghost_triangulation_2();
+std::unique_ptr<ghost_triangulation> make_ghost_triangulation_3();
+
+/// regular_triangulation_floor_seconds (see <parallax/web/adhesion.hpp>), in 2D and 3D.
+double random_triangulation_seconds_2(std::size_t count, std::uint64_t seed);
+double random_triangulation_seconds_3(std::size_t count, std::uint64_t seed);
 
 }  // namespace plx::web::detail

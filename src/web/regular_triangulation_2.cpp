@@ -1,10 +1,11 @@
 // The 2D regular triangulation with CGAL (one of the two files that include CGAL; see
 // regular_triangulation.hpp).
 #include "regular_triangulation.hpp"
-#include "touching_simplices.hpp"
+#include "cgal_triangulation.hpp"
 
-#include <array>
-#include <utility>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
 
 #include <CGAL/Exact_predicates_inexact_constructions_kernel.h>
 #include <CGAL/Regular_triangulation_2.h>
@@ -28,26 +29,26 @@ using face_base = CGAL::Triangulation_face_base_with_info_2<std::int64_t, kernel
                                                             CGAL::Regular_triangulation_face_base_2<kernel>>;
 using triangulation = CGAL::Regular_triangulation_2<kernel, CGAL::Triangulation_data_structure_2<vertex_base, face_base>>;
 
+class ghost_triangulation_2 final : public ghost_triangulation {
+ public:
+  void insert(const ghost_grid& grid, std::ptrdiff_t inserted) override {
+    insert_ghost_points<triangulation, 2>(rt_, grid, inserted);
+  }
+
+  simplex_list touching(const ghost_grid& grid) override {
+    return touching_simplices(rt_, grid, rt_.finite_face_handles(), rt_.all_faces_begin(), rt_.all_faces_end());
+  }
+
+ private:
+  triangulation rt_;
+};
+
 }  // namespace
 
-simplex_list regular_triangulation_2(const ghost_grid& grid) {
-  const std::ptrdiff_t lo = -grid.margin;
-  const std::ptrdiff_t hi = grid.n + grid.margin;
-  std::vector<std::pair<triangulation::Weighted_point, std::int64_t>> points;
-  points.reserve(static_cast<std::size_t>(grid.side() * grid.side()));
-  for (std::ptrdiff_t i = lo; i < hi; ++i) {
-    for (std::ptrdiff_t j = lo; j < hi; ++j) {
-      const std::array<std::ptrdiff_t, 2> c{i, j};
-      points.emplace_back(triangulation::Weighted_point(kernel::Point_2(static_cast<double>(i), static_cast<double>(j)),
-                                                        grid.weight_at(c)),
-                          grid.id(c));
-    }
-  }
-  triangulation rt;
-  rt.insert(points.begin(), points.end());  // spatially sorted inside
-  points = {};
+std::unique_ptr<ghost_triangulation> make_ghost_triangulation_2() { return std::make_unique<ghost_triangulation_2>(); }
 
-  return touching_simplices(rt, grid, rt.finite_face_handles(), rt.all_faces_begin(), rt.all_faces_end());
+double random_triangulation_seconds_2(std::size_t count, std::uint64_t seed) {
+  return random_triangulation_seconds<triangulation, 2>(count, seed);
 }
 
 }  // namespace plx::web::detail

@@ -1,10 +1,11 @@
 // The 3D regular triangulation with CGAL (one of the two files that include CGAL; see
 // regular_triangulation.hpp).
 #include "regular_triangulation.hpp"
-#include "touching_simplices.hpp"
+#include "cgal_triangulation.hpp"
 
-#include <array>
-#include <utility>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
 
 #include <CGAL/Exact_predicates_inexact_constructions_kernel.h>
 #include <CGAL/Regular_triangulation_3.h>
@@ -27,30 +28,26 @@ using cell_base = CGAL::Triangulation_cell_base_with_info_3<
     CGAL::Regular_triangulation_cell_base_3<kernel, CGAL::Triangulation_cell_base_3<kernel>, CGAL::Discard_hidden_points>>;
 using triangulation = CGAL::Regular_triangulation_3<kernel, CGAL::Triangulation_data_structure_3<vertex_base, cell_base>>;
 
+class ghost_triangulation_3 final : public ghost_triangulation {
+ public:
+  void insert(const ghost_grid& grid, std::ptrdiff_t inserted) override {
+    insert_ghost_points<triangulation, 3>(rt_, grid, inserted);
+  }
+
+  simplex_list touching(const ghost_grid& grid) override {
+    return touching_simplices(rt_, grid, rt_.finite_cell_handles(), rt_.all_cells_begin(), rt_.all_cells_end());
+  }
+
+ private:
+  triangulation rt_;
+};
+
 }  // namespace
 
-simplex_list regular_triangulation_3(const ghost_grid& grid) {
-  const std::ptrdiff_t lo = -grid.margin;
-  const std::ptrdiff_t hi = grid.n + grid.margin;
-  std::vector<std::pair<triangulation::Weighted_point, std::int64_t>> points;
-  points.reserve(static_cast<std::size_t>(grid.side() * grid.side() * grid.side()));
-  for (std::ptrdiff_t i = lo; i < hi; ++i) {
-    for (std::ptrdiff_t j = lo; j < hi; ++j) {
-      for (std::ptrdiff_t k = lo; k < hi; ++k) {
-        const std::array<std::ptrdiff_t, 3> c{i, j, k};
-        points.emplace_back(
-            triangulation::Weighted_point(
-                kernel::Point_3(static_cast<double>(i), static_cast<double>(j), static_cast<double>(k)),
-                grid.weight_at(c)),
-            grid.id(c));
-      }
-    }
-  }
-  triangulation rt;
-  rt.insert(points.begin(), points.end());  // spatially sorted inside
-  points = {};
+std::unique_ptr<ghost_triangulation> make_ghost_triangulation_3() { return std::make_unique<ghost_triangulation_3>(); }
 
-  return touching_simplices(rt, grid, rt.finite_cell_handles(), rt.all_cells_begin(), rt.all_cells_end());
+double random_triangulation_seconds_3(std::size_t count, std::uint64_t seed) {
+  return random_triangulation_seconds<triangulation, 3>(count, seed);
 }
 
 }  // namespace plx::web::detail

@@ -13,7 +13,7 @@ find_program(SYSTEM_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED
 find_program(H5DIFF h5diff REQUIRED)
 find_program(H5DUMP h5dump REQUIRED)
 
-run_case("--help" 0 "input.*--times.*--threshold.*--min-node-mass.*--min-filament-mass.*--out.*--force.*--json.*--progress"
+run_case("--help" 0 "input.*--times.*none.*--domains.*--threshold.*--min-node-mass.*--min-filament-mass.*--out.*--force.*--json.*--progress"
          ${PLX_WEB} --help)
 
 # The inputs: a 3D and a 2D cosmology run.
@@ -42,6 +42,10 @@ run_case("times not increasing" 2 "--times must be increasing: 2.000000 is follo
          ${mpi} -n 2 ${PLX_WEB} --quiet cosmo2.h5 --times 0,2,1 --out bad.h5)
 expect_one_clean_line("times not increasing")
 run_case("times that do not parse" 2 "--times: 'x' is not a number" ${PLX_WEB} --quiet cosmo2.h5 --times 0,x --out bad.h5)
+run_case("--domains beyond the grid's planes" 2 "--domains 49 is more than the grid's 48 planes"
+         ${mpi} -n 2 ${PLX_WEB} --quiet cosmo2.h5 --domains 49 --out bad.h5)
+expect_one_clean_line("--domains beyond the grid's planes")
+run_case("a negative --domains" 2 "--domains must be at least 0, not -1" ${PLX_WEB} --quiet cosmo2.h5 --domains -1 --out bad.h5)
 run_case("a negative --min-node-mass" 2 "--min-node-mass must be at least 0, not -1"
          ${PLX_WEB} --quiet cosmo2.h5 --min-node-mass -1 --out bad.h5)
 expect_no_file(bad.h5 "bad input")
@@ -85,7 +89,7 @@ expect_no_file(injected.h5 "an unreadable potential on rank 1 only")
 # A 3D run: datasets, attributes, JSON; then refused without --force, replaced with it.
 set(num "[0-9.e-]+")
 run_case("3D on 2 ranks, --json" 0
-         "\"class_fraction\": \\[${num}, ${num}, ${num}, ${num}\\], \"threshold\": 0.0, \"read\": ${num}, \"deformation\": ${num}, \"deformation_write\": ${num}, \"adhesion\": ${num}, \"total\": ${num}, \"dim\": 3, \"n\": 20, \"times\": 10, \"ranks\": 2, \"threads\": [0-9]+, \"out\": \"web3.h5\"}"
+         "\"class_fraction\": \\[${num}, ${num}, ${num}, ${num}\\], \"threshold\": 0.0, \"read\": ${num}, \"deformation\": ${num}, \"deformation_write\": ${num}, \"adhesion\": ${num}, \"total\": ${num}, \"dim\": 3, \"n\": 20, \"times\": 10, \"domains\": 1, \"ranks\": 2, \"threads\": [0-9]+, \"out\": \"web3.h5\"}"
          ${mpi} -n 2 ${PLX_WEB} --quiet cosmo3.h5 --out web3.h5 --json)
 expect_json("3D --json is JSON" dim=3 n=20 ranks=2 out=web3.h5)
 run_case("the classes are uint8 in /density's shape" 0 "H5T_STD_U8LE.*\\( 20, 20, 20 \\)"
@@ -131,6 +135,23 @@ run_case("2D: trace = density" 0 "trace ok" ${SYSTEM_PYTHON} check_web.py three.
 foreach(dataset /deformation/eigenvalues /deformation/class /adhesion)
   run_case("${dataset} identical on 1 and 3 ranks" 0 "" ${H5DIFF} one.h5 three.h5 ${dataset} ${dataset})
 endforeach()
+
+# One time cut into spatial domains (issue 19): 3D, every adhesion dataset bitwise the same on 1 rank in one
+# domain, on 3 ranks x 2 threads (automatic: 6 domains for the one time) and on 2 ranks in 7 domains.
+run_case("3D one time, 1 rank, 1 domain" 0 "wrote d1.h5" ${mpi} -n 1 ${PLX_WEB} --quiet cosmo3.h5 --times 2 --out d1.h5 --domains 1)
+run_case("3D one time, 3 ranks x 2 threads" 0 "\"domains\": 6"
+         ${mpi} -n 3 ${PLX_WEB} --quiet cosmo3.h5 --times 2 --out d6.h5 --threads 2 --json)
+run_case("3D one time, 2 ranks, 7 domains" 0 "wrote d7.h5" ${mpi} -n 2 ${PLX_WEB} --quiet cosmo3.h5 --times 2 --out d7.h5 --domains 7)
+foreach(other d6 d7)
+  run_case("/adhesion identical in 1 domain and in ${other}" 0 "" ${H5DIFF} d1.h5 ${other}.h5 /adhesion /adhesion)
+endforeach()
+
+# The deformation classes alone (--times none): no /adhesion, the classes as with the times.
+run_case("--times none" 0 "wrote classes.h5" ${mpi} -n 2 ${PLX_WEB} --quiet cosmo2.h5 --times none --out classes.h5)
+run_case("--times none: the same classes" 0 "" ${H5DIFF} one.h5 classes.h5 /deformation /deformation)
+file(WRITE "${WORK_DIR}/no_adhesion.py"
+     "import h5py\nf = h5py.File('classes.h5', 'r')\nprint('adhesion' in f, len(f.attrs['times']))\n")
+run_case("--times none: no /adhesion" 0 "^False 0" ${SYSTEM_PYTHON} no_adhesion.py)
 
 # The plotting tool renders the classes of a 3D and a 2D run, and names a file without them.
 run_case("plot.py renders a 3D run" 0 "classes.png" ${SYSTEM_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/../../apps/web/plot.py web3.h5 --out pictures3 --dpi 40)

@@ -9,9 +9,11 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <numbers>
 #include <numeric>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -206,6 +208,60 @@ TEST(Adhesion, thresholds_choose_what_is_stored_and_total_mass_counts_everything
   EXPECT_LT(few.node_mass.size(), all.node_mass.size());
   EXPECT_GT(few.node_mass.size(), 0u);
   EXPECT_TRUE(std::all_of(few.node_mass.begin(), few.node_mass.end(), [](double m) { return m >= 1; }));
+}
+
+bool bitwise_equal(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+void expect_bitwise_equal(const plx::web::adhesion_structures& a, const plx::web::adhesion_structures& b) {
+  EXPECT_EQ(a.dim, b.dim);
+  EXPECT_EQ(a.time, b.time);
+  EXPECT_EQ(a.total_mass, b.total_mass);
+  EXPECT_TRUE(bitwise_equal(a.node_position, b.node_position));
+  EXPECT_TRUE(bitwise_equal(a.node_mass, b.node_mass));
+  EXPECT_TRUE(bitwise_equal(a.filament_a, b.filament_a));
+  EXPECT_TRUE(bitwise_equal(a.filament_b, b.filament_b));
+  EXPECT_TRUE(bitwise_equal(a.filament_mass, b.filament_mass));
+}
+
+// Spatial domains (slabs of grid planes, each with its own ghost margin) joined in order are the whole box's
+// result, bit for bit and row for row, at every growth factor (also the degenerate 0) and for domains thinner
+// than their margin.
+TEST(Adhesion, domains_joined_in_order_are_bitwise_the_whole_box) {
+  for (const int dim : {2, 3}) {
+    const std::ptrdiff_t n = dim == 2 ? 24 : 10;
+    const double box = 10;
+    const std::vector<double> potential = cosine_potential::random(dim, box, 0.6, 5).grid(n);
+    for (const double growth : {0.0, 1.0, 3.0}) {
+      const plx::web::adhesion_structures whole = plx::web::adhesion(dim, n, box, potential, growth, {});
+      for (const int count : {2, 3, 7, static_cast<int>(n)}) {
+        SCOPED_TRACE(::testing::Message() << "dim " << dim << " D " << growth << " domains " << count);
+        std::vector<plx::web::adhesion_structures> parts;
+        for (int d = 0; d < count; ++d) {
+          parts.push_back(plx::web::adhesion_domain(dim, n, box, potential, growth, {}, d, count));
+        }
+        std::size_t nodes = 0;
+        for (const auto& part : parts) nodes += part.node_mass.size();
+        expect_bitwise_equal(plx::web::join_domains(std::move(parts)), whole);
+        EXPECT_EQ(nodes, whole.node_mass.size());
+      }
+    }
+  }
+}
+
+TEST(Adhesion, domain_planes_cover_the_grid_evenly_and_refuse_what_does_not_exist) {
+  std::ptrdiff_t next = 0;
+  for (int d = 0; d < 7; ++d) {
+    const auto [first, last] = plx::web::domain_planes(30, d, 7);
+    EXPECT_EQ(first, next);
+    EXPECT_TRUE(last - first == 4 || last - first == 5);
+    next = last;
+  }
+  EXPECT_EQ(next, 30);
+  EXPECT_THROW((void)plx::web::domain_planes(4, 0, 5), plx::config_error);
+  EXPECT_THROW((void)plx::web::domain_planes(4, 4, 4), plx::config_error);
+  EXPECT_THROW((void)plx::web::domain_planes(4, 0, 0), plx::config_error);
 }
 
 TEST(Adhesion, bad_arguments_name_the_parameter) {

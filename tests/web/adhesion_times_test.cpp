@@ -1,5 +1,6 @@
 // plx::web::write_adhesion_times on 1-4 ranks: the file holds, for each time, exactly what adhesion() gives
-// (2D and 3D); a time that fails on one rank only (an injected fault), and a write that fails on one rank only,
+// (2D and 3D), with 1 or 2 threads per rank and any number of spatial domains per time (automatic, 1, 3), for
+// many times and for one; a time that fails on one rank only (an injected fault), and a write that fails on one rank only,
 // end the call on every rank with the same error; bad times are refused on every rank before any work. Every
 // test finishes its collective calls before it asserts.
 #include <parallax/web/adhesion.hpp>
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -63,21 +65,29 @@ bool all_ranks(bool value) {
   return all == 1;
 }
 
-class WriteAdhesionTimes : public ::testing::TestWithParam<int> {};
+struct layout_case {
+  int dim;
+  int threads;
+  int domains;  // per time; 0: automatic
+};
+
+class WriteAdhesionTimes : public ::testing::TestWithParam<std::tuple<layout_case, std::vector<double>>> {};
 
 TEST_P(WriteAdhesionTimes, the_file_holds_what_adhesion_gives_for_each_time) {
-  const int dim = GetParam();
+  const auto& [layout, times] = GetParam();
+  const int dim = layout.dim;
   const std::ptrdiff_t n = dim == 2 ? 20 : 8;
   const double box = 10;
   const std::vector<double> phi = potential(dim, n, box);
-  const std::vector<double> times{0.0, 0.7, 1.5, 3.0, 4.0};
+  plx::map_options map;
+  map.threads = layout.threads;
   const std::string dir = scratch("times");
   const std::string path = dir + "/web.h5";
   plx::web::adhesion_options options;
   options.min_node_mass = 0.25;
   {
     auto file = plx::io::h5_file::create(world(), path);
-    plx::web::write_adhesion_times(world(), dim, n, box, phi, times, options, file);
+    plx::web::write_adhesion_times(world(), dim, n, box, phi, times, options, file, map, layout.domains);
     file.close();
   }
   bool same = true;
@@ -110,7 +120,12 @@ TEST_P(WriteAdhesionTimes, the_file_holds_what_adhesion_gives_for_each_time) {
   EXPECT_TRUE(everywhere) << what;
 }
 
-INSTANTIATE_TEST_SUITE_P(Dims, WriteAdhesionTimes, ::testing::Values(2, 3));
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, WriteAdhesionTimes,
+    ::testing::Combine(::testing::Values(layout_case{2, 1, 0}, layout_case{2, 2, 0}, layout_case{2, 2, 3},
+                                         layout_case{3, 1, 0}, layout_case{3, 2, 0}, layout_case{3, 1, 1},
+                                         layout_case{3, 2, 3}),
+                       ::testing::Values(std::vector<double>{0.0, 0.7, 1.5, 3.0, 4.0}, std::vector<double>{1.5})));
 
 // Every worker (one thread per rank, round-robin) draws times, so the last rank's fault is reached.
 plx::map_options every_rank_works() {
@@ -165,7 +180,7 @@ TEST(WriteAdhesionTimes, a_write_failing_on_one_rank_stops_every_rank) {
   EXPECT_TRUE(everywhere) << message;
 }
 
-TEST(WriteAdhesionTimes, bad_times_are_refused_on_every_rank_before_any_work) {
+TEST(WriteAdhesionTimes, bad_times_and_domains_are_refused_on_every_rank_before_any_work) {
   const std::vector<double> phi = potential(2, 12, 10);
   const std::vector<double> times{0.5, -1.0};
   const std::string dir = scratch("bad");
@@ -179,9 +194,20 @@ TEST(WriteAdhesionTimes, bad_times_are_refused_on_every_rank_before_any_work) {
     }
     file.close();
   }
-  const bool everywhere = all_ranks(message.find("times must be finite and at least 0, not -1") != std::string::npos);
+  std::string domains_message;
+  {
+    auto file = plx::io::h5_file::create(world(), dir + "/web2.h5");
+    try {
+      plx::web::write_adhesion_times(world(), 2, 12, 10, phi, std::vector<double>{0.5}, {}, file, {}, 13);
+    } catch (const plx::config_error& e) {
+      domains_message = e.what();
+    }
+    file.close();
+  }
+  const bool everywhere = all_ranks(message.find("times must be finite and at least 0, not -1") != std::string::npos &&
+                                    domains_message.find("between 1 and the grid's 12 planes") != std::string::npos);
   if (world().is_root()) std::filesystem::remove_all(dir);
-  EXPECT_TRUE(everywhere) << message;
+  EXPECT_TRUE(everywhere) << message << " / " << domains_message;
 }
 
 }  // namespace

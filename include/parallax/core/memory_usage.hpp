@@ -22,6 +22,9 @@ struct memory_usage {
 /// the rollup is missing. Throws plx::io_error where neither exists (not Linux). Not collective; thread-safe.
 [[nodiscard]] memory_usage current_memory_usage();
 
+/// This node's physical memory, bytes (what check_node_memory compares with). Not collective.
+[[nodiscard]] double physical_memory_bytes();
+
 /// Collective. Refuses work that cannot fit, before it allocates or writes anything: sums `bytes` (this
 /// rank's estimated peak) over the ranks of each node and, when a node's sum exceeds 90% of its physical
 /// memory, throws plx::config_error on every rank alike (marked collective: one line, exit code 2 in the

@@ -23,7 +23,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <parallax/core/communicator.hpp>
@@ -64,7 +66,13 @@ struct adhesion_structures {
 ///
 /// Exact predicates (CGAL) decide the triangulation, so the fully degenerate grid at growth 0 is handled;
 /// periodicity comes from ghost copies of a margin around the box, grown until every simplex that touches
-/// the box is proven right (no ghost outside the margin could change it).
+/// the box is proven right (no ghost outside the margin could change it). At growth 0 (every weight equal)
+/// the grid is fully degenerate: CGAL's symbolic perturbation (points ordered lexicographically, which
+/// periodic translations keep) picks one triangulation, the same in every copy and every domain.
+///
+/// Rows are in a canonical order: nodes by their simplex's vertices, filaments by their face's vertices,
+/// each vertex list sorted lexicographically (grid coordinates), then compared lexicographically. The order
+/// and every bit of every value are the same whatever the domains, threads and ranks that computed them.
 ///
 /// Pure (no MPI) and thread-safe: it may run in several threads at once (the map layer's tasks).
 /// @throws plx::config_error for dim not 2 or 3, n < 2, a potential of another size, a box that is not
@@ -73,6 +81,23 @@ struct adhesion_structures {
 adhesion_structures adhesion(int dim, std::ptrdiff_t n, double box, std::span<const double> potential, double growth,
                              const adhesion_options& options);
 
+/// adhesion() of one spatial domain: the slab of grid planes domain_planes(n, index, count) along axis 0,
+/// triangulated with its own periodic ghost margin. It holds the nodes and filaments whose lowest vertex (in
+/// grid coordinates) lies in its planes, in the canonical order, and their total mass; join_domains() of all
+/// `count` domains of one time, in index order, is bitwise adhesion() of the whole box. A domain costs the
+/// memory of its planes and their margin, not the box's: domains split one time over threads and ranks.
+/// @throws what adhesion() throws, and plx::config_error for an index or count that does not fit n planes.
+adhesion_structures adhesion_domain(int dim, std::ptrdiff_t n, double box, std::span<const double> potential,
+                                    double growth, const adhesion_options& options, int index, int count);
+
+/// The grid planes [first, last) along axis 0 of domain `index` of `count` (as even as integers allow).
+/// @throws plx::config_error unless 0 <= index < count <= n.
+[[nodiscard]] std::pair<std::ptrdiff_t, std::ptrdiff_t> domain_planes(std::ptrdiff_t n, int index, int count);
+
+/// The domains of one time (adhesion_domain, index 0, 1, ...) as one: their rows one after the other, and
+/// the total mass summed exactly.
+adhesion_structures join_domains(std::vector<adhesion_structures> parts);
+
 /// Collective. The adhesion structures at each of `times` (growth factors), written into `file` as
 ///   /adhesion/NNN/nodes/position     (k x dim)      NNN = the time's index, 3 digits (000, 001, ...)
 ///   /adhesion/NNN/nodes/mass         (k)
@@ -80,24 +105,44 @@ adhesion_structures adhesion(int dim, std::ptrdiff_t n, double box, std::span<co
 ///   /adhesion/NNN/filaments/mass     (k)
 /// with the attributes `time` and `total_mass` on /adhesion/NNN.
 ///
-/// Every rank passes the same arguments (each rank read the potential once). The times go out dynamically
-/// over the ranks and their threads through the map layer (plx::map with `map`: progress, label, timeout,
-/// threads), one time per task, in batches of twice the workers (ranks x threads); each batch's results
-/// gather on root, which writes them (write_from_root: the file's collective rules hold) before the next
-/// batch starts, so root holds one batch's structures at a time.
-/// @throws plx::config_error (every rank) for bad arguments, as adhesion() does (checked before any
-///         work); plx::task_error (every rank) when a time fails on any rank; plx::io_error (every
+/// Every rank passes the same arguments (each rank read the potential once). Each time is cut into `domains`
+/// spatial domains (adhesion_domain; 0: as many as needed for every worker to have one when there are fewer
+/// times than workers, else 1), and the (time, domain) tasks go out dynamically over the ranks and their
+/// threads through the map layer (plx::map with `map`: progress, label, timeout, threads), in batches of
+/// about twice the workers (ranks x threads), whole times each; each batch's results gather on root, which
+/// joins each time's domains and writes them (write_from_root: the file's collective rules hold) before the
+/// next batch starts, so root holds one batch's structures at a time. The file is the same, bit for bit,
+/// for any ranks, threads and domains.
+/// @throws plx::config_error (every rank) for bad arguments, as adhesion() does, and for domains outside
+///         [0, n] (checked before any work); plx::task_error (every rank) when a time fails on any rank; plx::io_error (every
 ///         rank) when a write fails on any rank.
 void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, double box,
                           std::span<const double> potential, std::span<const double> times,
-                          const adhesion_options& options, io::h5_file& file, const map_options& map = {});
+                          const adhesion_options& options, io::h5_file& file, const map_options& map = {},
+                          int domains = 0);
+
+/// The benchmark floor of the adhesion model (plx-bench web): seconds of CGAL's own serial regular
+/// triangulation (the same kernel and data structure as adhesion()) of `count` weighted points, uniformly
+/// random in a cube (square) of unit point density, weights uniform in [0, 0.5), inserted in one range (CGAL
+/// sorts them spatially). The time of the insertion only, not of drawing the points.
+[[nodiscard]] double regular_triangulation_floor_seconds(int dim, std::size_t count, std::uint64_t seed);
+
+/// The domains per time that write_adhesion_times makes of `domains` = 0: with fewer times than workers, enough
+/// for every worker to have a task (at most n), else 1.
+[[nodiscard]] int adhesion_domains_for_workers(std::ptrdiff_t n, std::size_t times, std::uint64_t workers);
+
+/// The weighted points of one domain's first triangulation (its planes and its first ghost margin) at growth
+/// factor `growth`, for a potential whose values span `potential_range` (max - min, box units): what a
+/// (time, domain) task of write_adhesion_times holds, before a margin that proves too small grows.
+[[nodiscard]] double adhesion_domain_points(int dim, std::ptrdiff_t n, double box, double potential_range,
+                                            double growth, int domains);
 
 /// plx-web's estimated peak memory on one rank, bytes, for an N^dim input: its share of the node's one copy
 /// of the whole potential (`ranks_on_node` share it), the deformation stage's slab fields (`slab_doubles`:
 /// fft::slab_geometry::alloc_doubles() of the rank's slab, one per tensor component) and, per thread, the
-/// adhesion model's weights and triangulation of the N^dim grid (a lower bound: the periodic margin adds to
-/// it at large growth factors).
+/// adhesion model's triangulation of `domain_points` weighted points (adhesion_domain_points of the largest
+/// time; 0 without the adhesion model).
 [[nodiscard]] double web_memory_estimate_bytes(int dim, std::ptrdiff_t n, std::ptrdiff_t slab_doubles, int threads,
-                                               int ranks_on_node);
+                                               int ranks_on_node, double domain_points);
 
 }  // namespace plx::web
