@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,7 @@
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/dist/map.hpp>
+#include <parallax/dist/progress.hpp>
 #include <parallax/io/slab_io.hpp>
 
 #include "adhesion_arguments.hpp"
@@ -89,13 +91,24 @@ void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, d
   // are ~100 MB per time at N = 64), and twice the workers still lets the dynamic schedule even out tasks of
   // different cost.
   const std::size_t batch = std::max<std::size_t>(1, 2 * static_cast<std::size_t>(workers) / per_time);
+  // One progress line over all batches (the map layer's own would start again at each), with an ETA over
+  // every task.
+  progress_meter meter(m.label, times.size() * per_time, m.progress && comm.is_root(), stderr, m.progress_interval);
+  m.progress = false;
+  std::size_t done = 0;
   for (std::size_t first = 0; first < times.size(); first += batch) {
     const std::size_t count = std::min(batch, times.size() - first);
-    std::vector<adhesion_structures> parts = plx::map(
+    std::vector<adhesion_structures> parts(comm.is_root() ? count * per_time : 0);
+    plx::map_unordered(
         comm, count * per_time,
         [&](std::size_t task) {
           return adhesion_domain(dim, n, box, potential, times[first + task / per_time], options,
                                  static_cast<int>(task % per_time), static_cast<int>(per_time));
+        },
+        [&](std::size_t task, adhesion_structures&& part) {  // root only, one call at a time
+          parts[task] = std::move(part);
+          ++done;
+          if (meter.due()) meter.update(done, fmt::format("tasks: {} times x {} domains, {} times written", times.size(), per_time, first));
         },
         m);
     std::vector<adhesion_structures> results;
@@ -109,6 +122,7 @@ void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, d
     parts = {};
     write_batch(comm, file, dim, times, first, count, results);
   }
+  meter.finish(done, fmt::format("tasks: {} times x {} domains, all written", times.size(), per_time));
 }
 
 int adhesion_domains_for_workers(std::ptrdiff_t n, std::size_t times, std::uint64_t workers) {
