@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include <parallax/app/json_line.hpp>
+#include <parallax/app/memory_reuse.hpp>
 #include <parallax/cosmo/params.hpp>
 #include <parallax/cosmo/pipeline.hpp>
 #include <parallax/io/hdf5_file.hpp>
@@ -128,6 +129,7 @@ void report_floor(const runtime& rt, bool as_json, const web_case& c, std::size_
 }  // namespace
 
 int run_web_bench(runtime& rt, const web_bench_options& options) {
+  reuse_freed_memory();  // as plx-web does (its main)
   const communicator& comm = rt.world();
   const std::string dir = scratch_directory(comm, "web");
   if (comm.is_root() && !options.json) {

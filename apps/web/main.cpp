@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <parallax/app/json_line.hpp>
+#include <parallax/app/memory_reuse.hpp>
 #include <parallax/app/number_option.hpp>
 #include <parallax/app/run_app.hpp>
 #include <parallax/core/collectives.hpp>
@@ -53,6 +54,8 @@ double seconds_since(clock_type::time_point start) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Each time and domain allocates its triangulation again: reuse the memory the last one freed.
+  plx::reuse_freed_memory();
   CLI::App cli{"The cosmic web of a plx-cosmo run: every cell classified by the eigenvalues of the deformation\n"
                "tensor d_i d_j phi (void, sheet, filament, knot), and the adhesion model's nodes and filaments at\n"
                "each time, into one HDF5 file. The grid (dim, N, L) and seed come from the input file.",

@@ -64,6 +64,7 @@
 #include <parallax/farm/task_set.hpp>
 
 #include <parallax/app/json_line.hpp>
+#include <parallax/app/memory_reuse.hpp>
 #include <parallax/app/number_option.hpp>
 #include <parallax/app/run_app.hpp>
 #include <parallax/app/stop_signals.hpp>
