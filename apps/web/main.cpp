@@ -148,7 +148,8 @@ int main(int argc, char** argv) {
       const double growth = times.back();  // increasing: the largest margin
       const auto workers = static_cast<std::uint64_t>(world.size()) * static_cast<std::uint64_t>(rt.threads());
       int count = o.domains > 0 ? o.domains : plx::web::adhesion_domains_for_workers(input.n, times.size(), workers);
-      const double share = plx::physical_memory_bytes() / rt.node().size() / 2;
+      // The same bound as check_node_memory's below: split only what would not fit otherwise.
+      const double share = 0.9 * plx::physical_memory_bytes() / rt.node().size();
       const auto fits = [&](int k) {
         return plx::web::web_memory_estimate_bytes(input.dim, input.n, g.alloc_doubles(), rt.threads(),
                                                    rt.node().size(),

@@ -145,6 +145,11 @@ namespace {
 
 constexpr int factorial_of(int dim) { return dim == 2 ? 2 : 6; }
 
+// The mass function's bin of a simplex of dim! x measure k >= 1 (see adhesion_structures::mass_count).
+std::size_t mass_bin(std::int64_t k) {
+  return static_cast<std::size_t>(std::floor(10 * std::log10(static_cast<double>(k))));
+}
+
 // The structures of one verified triangulation of one domain, in the canonical order: nodes by their sorted
 // vertices, filaments by their face's sorted vertices (lexicographically, absolute grid coordinates). Each
 // domain owns the simplices and faces whose lowest vertex is in its planes, so the domains' lists, one after
@@ -161,11 +166,13 @@ class structure_builder {
     out.dim = dim_;
     out.time = growth;
     std::int64_t total_x_factorial = 0;  // exact: the total mass is N^dim without rounding
+    out.mass_count.assign(mass_function_bins(dim_, grid_.n), 0.0);
     std::vector<std::size_t> nodes;
     for (std::size_t t = 0; t < simplices_.size(); ++t) {
       const simplex& s = simplices_[t];
       if (!owned(s.id[0])) continue;  // a periodic simplex is counted once: where its lowest vertex is owned
       total_x_factorial += s.measure_x_factorial;
+      out.mass_count[mass_bin(s.measure_x_factorial)] += 1;
       if (mass_of(s) >= options.min_node_mass) nodes.push_back(t);
     }
     canonical_sort(nodes, [this](std::size_t t) { return simplices_[t].id[0]; },
@@ -383,6 +390,11 @@ double adhesion_domain_points(int dim, std::ptrdiff_t n, double box, double pote
   return (planes + 2 * margin) * std::pow(static_cast<double>(n) + 2 * margin, dim - 1);
 }
 
+std::size_t mass_function_bins(int dim, std::ptrdiff_t n) {
+  const double whole = factorial_of(dim) * std::pow(static_cast<double>(n), dim);
+  return static_cast<std::size_t>(std::floor(10 * std::log10(whole))) + 1;
+}
+
 std::pair<std::ptrdiff_t, std::ptrdiff_t> domain_planes(std::ptrdiff_t n, int index, int count) {
   if (count < 1 || count > n || index < 0 || index >= count) {
     throw config_error(fmt::format("adhesion: domain {} of {} does not exist for a grid of {} planes", index, count, n));
@@ -472,6 +484,10 @@ adhesion_structures join_domains(std::vector<adhesion_structures> parts) {
     append(whole.filament_a, part.filament_a);
     append(whole.filament_b, part.filament_b);
     append(whole.filament_mass, part.filament_mass);
+    if (part.mass_count.size() != whole.mass_count.size()) {
+      throw config_error("adhesion: join_domains got domains of different grids");
+    }
+    for (std::size_t b = 0; b < whole.mass_count.size(); ++b) whole.mass_count[b] += part.mass_count[b];
     total_x_factorial += static_cast<std::int64_t>(std::llround(part.total_mass * factorial));
     parts[i] = {};
   }

@@ -32,8 +32,14 @@ void write_points(io::h5_file& file, const std::string& path, int dim, const std
 
 // Root's results for times [first, first + count) into /adhesion/NNN (collective; only root's `results` are
 // read).
-void write_batch(const communicator& comm, io::h5_file& file, int dim, std::span<const double> times, std::size_t first,
-                 std::size_t count, const std::vector<adhesion_structures>& results) {
+void write_batch(const communicator& comm, io::h5_file& file, int dim, std::ptrdiff_t n, double box,
+                 std::span<const double> times, std::size_t first, std::size_t count,
+                 const std::vector<adhesion_structures>& results) {
+  // The mass function's bin edges (log10 of the mass in cells) and its density per box unit^dim per dex.
+  const std::size_t bins = mass_function_bins(dim, n);
+  std::vector<double> edges(bins + 1);
+  for (std::size_t b = 0; b <= bins; ++b) edges[b] = static_cast<double>(b) / 10 - std::log10(dim == 2 ? 2.0 : 6.0);
+  const double volume_dex = 0.1 * std::pow(box, dim);
   // Root's totals on every rank: attributes are collective metadata with the same value everywhere.
   std::vector<double> totals(count);
   if (comm.is_root()) {
@@ -51,6 +57,11 @@ void write_batch(const communicator& comm, io::h5_file& file, int dim, std::span
     write_points(file, group + "/filaments/a", dim, s.filament_a);
     write_points(file, group + "/filaments/b", dim, s.filament_b);
     io::write_from_root(file, group + "/filaments/mass", s.filament_mass);
+    io::write_from_root(file, group + "/mass_function/count", s.mass_count);
+    io::write_from_root(file, group + "/mass_function/log10_mass", edges);
+    std::vector<double> density(s.mass_count);
+    for (double& d : density) d /= volume_dex;
+    io::write_from_root(file, group + "/mass_function/dn_dlog10m", density);
     io::set_attribute(file, group, "time", times[first + i]);
     io::set_attribute(file, group, "total_mass", totals[i]);
   }
@@ -120,7 +131,7 @@ void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, d
       }
     }
     parts = {};
-    write_batch(comm, file, dim, times, first, count, results);
+    write_batch(comm, file, dim, n, box, times, first, count, results);
   }
   meter.finish(done, fmt::format("tasks: {} times x {} domains, all written", times.size(), per_time));
 }
@@ -135,10 +146,12 @@ double web_memory_estimate_bytes(int dim, std::ptrdiff_t n, std::ptrdiff_t slab_
   const double cells = std::pow(static_cast<double>(n), dim);
   const double potential = cells * sizeof(double) / std::max(1, ranks_on_node);
   const double tensor = dim * (dim + 1) / 2.0 * static_cast<double>(slab_doubles) * sizeof(double);
-  // Per weighted point of a thread's triangulation: its weight, CGAL's vertex and cells, the simplex list, the
-  // solved simplices and the sorted structures. Measured 1.5-2.5 kB per point in 3D (plx-bench web, README);
-  // taken lower, so that the check refuses only what surely cannot run.
-  const double per_point = dim == 3 ? 1000.0 : 500.0;
+  // Per weighted point of a thread's triangulation (the domain's points with the first margin): its weight,
+  // CGAL's vertex and cells, the simplex list, the solved simplices and the sorted structures. 3D N = 128 to
+  // D = 4 on 2 ranks peaked at 11.4 GB in one rank, 2.15 kB per point of the first margin, but that is root,
+  // which also holds a batch of joined times for writing (README, issue 19's note); plx-bench web's 2D N = 256
+  // measured 0.9 kB per grid point with the margin.
+  const double per_point = dim == 3 ? 1500.0 : 900.0;
   const double io_buffers = 24.0 * (1 << 20);  // ROMIO's collective buffer and HDF5's caches
   return potential + tensor + threads * domain_points * per_point + io_buffers;
 }

@@ -113,6 +113,13 @@ TEST_P(AdhesionMass, all_simplices_sum_to_the_cell_count_at_every_time) {
     ASSERT_EQ(s.node_position.size(), s.node_mass.size() * static_cast<std::size_t>(dim));
     EXPECT_TRUE(std::all_of(s.node_position.begin(), s.node_position.end(), [&](double x) { return x >= 0 && x < box; }));
     EXPECT_TRUE(std::all_of(s.node_mass.begin(), s.node_mass.end(), [](double m) { return m > 0; }));
+    // The mass function counts every node once, each in the bin of its mass.
+    ASSERT_EQ(s.mass_count.size(), plx::web::mass_function_bins(dim, n));
+    EXPECT_EQ(sum(s.mass_count), static_cast<double>(s.node_mass.size()));
+    std::vector<double> recount(s.mass_count.size(), 0.0);
+    const double factorial = dim == 2 ? 2 : 6;
+    for (const double m : s.node_mass) recount[static_cast<std::size_t>(std::floor(10 * std::log10(m * factorial)))] += 1;
+    EXPECT_EQ(recount, s.mass_count);
     // Euler on the torus: 2D V - E + F = 0 with 3F = 2E, so E = 3F/2; 3D every triangle bounds two tetrahedra.
     const std::size_t faces_per_simplex_pair = dim == 2 ? 3 : 4;
     EXPECT_EQ(2 * s.filament_mass.size(), faces_per_simplex_pair * s.node_mass.size());
@@ -223,6 +230,7 @@ void expect_bitwise_equal(const plx::web::adhesion_structures& a, const plx::web
   EXPECT_TRUE(bitwise_equal(a.filament_a, b.filament_a));
   EXPECT_TRUE(bitwise_equal(a.filament_b, b.filament_b));
   EXPECT_TRUE(bitwise_equal(a.filament_mass, b.filament_mass));
+  EXPECT_TRUE(bitwise_equal(a.mass_count, b.mass_count));
 }
 
 // Spatial domains (slabs of grid planes, each with its own ghost margin) joined in order are the whole box's

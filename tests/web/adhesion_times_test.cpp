@@ -108,6 +108,11 @@ TEST_P(WriteAdhesionTimes, the_file_holds_what_adhesion_gives_for_each_time) {
       check("filaments/a", s.filament_a);
       check("filaments/b", s.filament_b);
       check("filaments/mass", s.filament_mass);
+      check("mass_function/count", s.mass_count);
+      std::vector<double> density(s.mass_count);
+      for (double& d : density) d /= 0.1 * std::pow(box, dim);
+      check("mass_function/dn_dlog10m", density);
+      same = same && plx::io::read_all(file, group + "/mass_function/log10_mass").size() == s.mass_count.size() + 1;
       const auto shape = plx::io::dataset_dims(file, group + "/filaments/a");
       same = same && shape.size() == 2 && shape[1] == static_cast<hsize_t>(dim);
       same = same && plx::io::get_attribute_double(file, group, "time") == times[i];

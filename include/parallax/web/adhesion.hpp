@@ -54,12 +54,20 @@ struct adhesion_structures {
   std::vector<double> filament_a, filament_b;
   std::vector<double> filament_mass;          ///< 2D: the Delaunay edge's length, 3D: the triangle's area (cells)
   double total_mass = 0;                      ///< the masses of ALL simplices, stored or not: N^dim
+  /// The node mass function: how many nodes (ALL simplices, stored or not) fall in each mass bin, bin b
+  /// holding the masses m (cells) with floor(10 log10(m dim!)) = b: ten bins per decade from the smallest
+  /// simplex's 1/dim! cell (mass_function_bins(dim, n) of them). Whole numbers, kept as doubles.
+  std::vector<double> mass_count;
 
   template <class Archive>
   void serialize(Archive& archive) {  // lets the map layer carry it between ranks (see dist/payload.hpp)
-    archive(dim, time, node_position, node_mass, filament_a, filament_b, filament_mass, total_mass);
+    archive(dim, time, node_position, node_mass, filament_a, filament_b, filament_mass, total_mass, mass_count);
   }
 };
+
+/// The bins of adhesion_structures::mass_count for an N^dim grid: up to the whole box's mass,
+/// floor(10 log10(dim! N^dim)) + 1.
+[[nodiscard]] std::size_t mass_function_bins(int dim, std::ptrdiff_t n);
 
 /// The adhesion structures of the potential `potential` (n^dim values, C order, box units, as plx-cosmo's
 /// /potential) at growth factor `growth`, in a periodic box of side `box`, dim 2 or 3.
@@ -103,6 +111,9 @@ adhesion_structures join_domains(std::vector<adhesion_structures> parts);
 ///   /adhesion/NNN/nodes/mass         (k)
 ///   /adhesion/NNN/filaments/a, /b    (k x dim)
 ///   /adhesion/NNN/filaments/mass     (k)
+///   /adhesion/NNN/mass_function/count       (B)      adhesion_structures::mass_count
+///   /adhesion/NNN/mass_function/log10_mass  (B + 1)  the bins' edges: log10 of the mass in cells
+///   /adhesion/NNN/mass_function/dn_dlog10m  (B)      count / (0.1 box^dim): nodes per box unit^dim per dex
 /// with the attributes `time` and `total_mass` on /adhesion/NNN.
 ///
 /// Every rank passes the same arguments (each rank read the potential once). Each time is cut into `domains`
