@@ -10,7 +10,11 @@ Writes into the output directory:
   over the Zel'dovich density of that time (grey, logarithmic). Filaments are segments whose width and
   opacity grow with their mass; nodes are dots whose area grows with their mass. 3D files show a projected
   slab: structures and particles with z in [L/2, L/2 + SLAB L), seen along z;
-- web.gif: those frames as an animated GIF, FPS frames per second.
+- web.gif: those frames as an animated GIF, FPS frames per second;
+- mass_function.png: the adhesion nodes' mass function dn/dlog10 M per time (/adhesion/NNN/mass_function,
+  D > 0), in 3D beside Press & Schechter's for the same realization: sigma(M) from the cosmology file's own
+  linear density (delta_k = -k^2 phi_k, spherical top hat of Lagrangian radius R, M = 4/3 pi R^3 in cells),
+  scaled by the growth factor, delta_c = 1.686.
 
 The Zel'dovich density is computed here from the cosmology file's /potential (displacement -grad phi by the
 spectral derivative plx-cosmo uses, particles moved to x = q + D Psi and counted per cell), so it exists at
@@ -248,6 +252,76 @@ def draw_time(web, name, time, group, slab, min_mass, min_filament_mass, out_dir
     return os.path.join(out_dir, f"web_{name}.png")
 
 
+DELTA_C = 1.686  # spherical collapse, linear threshold
+
+
+def sigma_of_mass(web, mass_cells):
+    """The realization's linear rms density in spherical top hats of mass_cells (3D), at D = 1."""
+    n, box = web.n, web.box
+    k_unit = 2 * np.pi / box
+    full = np.fft.fftfreq(n, d=1.0 / n) * k_unit
+    half = np.fft.rfftfreq(n, d=1.0 / n) * k_unit
+    kx, ky, kz = np.meshgrid(full, full, half, indexing="ij", sparse=True)
+    k2 = kx ** 2 + ky ** 2 + kz ** 2
+    delta_k = -k2 * np.fft.rfftn(web.potential)  # phi_k = -delta_k / k^2 (plx-cosmo)
+    weight = np.full(half.size, 2.0)  # the half spectrum stands for its conjugates too
+    weight[0] = 1
+    if n % 2 == 0:
+        weight[-1] = 1
+    power = (np.abs(delta_k) ** 2 * weight).ravel() / float(n) ** 6  # sum = the field's variance
+    k = np.broadcast_to(np.sqrt(k2), delta_k.shape).ravel()
+    cell = box / n
+    sigmas = []
+    for m in mass_cells:
+        x = k * cell * (3 * m / (4 * np.pi)) ** (1 / 3)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.where(x > 1e-8, 3 * (np.sin(x) - x * np.cos(x)) / x ** 3, 1.0)
+        sigmas.append(np.sqrt(np.sum(power * w * w)))
+    return np.asarray(sigmas)
+
+
+def plot_mass_function(web, out_dir):
+    """dn/dlog10 M of the nodes at each time D > 0, and in 3D Press & Schechter's for the same field."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    cell_volume = (web.box / web.n) ** web.dim
+    times = [(name, time, group) for name, time, group in web.times if time > 0 and "mass_function" in group]
+    if not times:
+        plt.close(fig)
+        return
+    colours = plt.cm.viridis(np.linspace(0, 0.9, len(times)))
+    grid = None
+    low, high = np.inf, 0.0
+    for (name, time, group), colour in zip(times, colours):
+        edges = np.asarray(group["mass_function/log10_mass"][...])
+        density = np.asarray(group["mass_function/dn_dlog10m"][...])
+        centre = 10 ** (0.5 * (edges[:-1] + edges[1:]))
+        keep = density > 0
+        ax.plot(centre[keep], density[keep], "o", ms=3, color=colour, label=f"D = {time:g}")
+        if np.any(keep):
+            low, high = min(low, density[keep].min()), max(high, density[keep].max())
+        if web.dim == 3:
+            if grid is None:
+                grid = np.logspace(np.log10(0.5), np.log10(web.n ** 3 / 8), 40)
+                sigma = sigma_of_mass(web, grid)
+                slope = np.abs(np.gradient(np.log(sigma), np.log(grid)))
+            nu = DELTA_C / (time * sigma)
+            # dn/dlog10 M = ln 10 sqrt(2/pi) (rho/M) nu |dln sigma/dln M| exp(-nu^2/2), rho = 1 cell per cell
+            ps = np.log(10) * np.sqrt(2 / np.pi) / grid * nu * slope * np.exp(-nu ** 2 / 2) / cell_volume
+            ax.plot(grid, ps, "-", lw=1, color=colour)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if high > 0:  # the data's range: Press & Schechter's exponential tail would squash it
+        ax.set_ylim(low / 10, high * 10)
+    ax.set_xlabel("node mass M (cells, Lagrangian)")
+    ax.set_ylabel(f"dn / dlog10 M  (per box unit^{web.dim})")
+    title = "adhesion nodes' mass function"
+    if web.dim == 3:
+        title += "\npoints: plx-web; lines: Press & Schechter of the same field"
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    save(fig, out_dir, "mass_function.png")
+
+
 def write_gif(frames, path, fps):
     from PIL import Image
 
@@ -299,6 +373,7 @@ def main(argv=None):
             frames = [draw_time(web, name, time, group, args.slab, args.min_mass, args.min_filament_mass, out_dir) for name, time, group in web.times]
             if len(frames) > 1:
                 write_gif(frames, os.path.join(out_dir, "web.gif"), args.fps)
+            plot_mass_function(web, out_dir)
 
     return cosmo_plot.exit_code(render)
 
