@@ -127,13 +127,15 @@ int world_rank_or_zero() noexcept {
 }
 
 std::string agree_on_failure(const communicator& comm, const std::string& local_failure) {
+  // The agreement itself failing on one rank leaves the others in its next step or in the caller's next
+  // collective: that rank ends alone (plx::mpi_exchange_error), never in a second agreement.
   const int mine = local_failure.empty() ? comm.size() : comm.rank();
   int first = comm.size();
-  check_mpi(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm.native()), "MPI_Allreduce");
+  check_mpi_alone(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm.native()), "MPI_Allreduce");
   if (first == comm.size()) return {};
   std::string message = comm.rank() == first ? local_failure : std::string();
   std::uint64_t length = message.size();
-  check_mpi(MPI_Bcast(&length, 1, MPI_UINT64_T, first, comm.native()), "MPI_Bcast");
+  check_mpi_alone(MPI_Bcast(&length, 1, MPI_UINT64_T, first, comm.native()), "MPI_Bcast");
   message.resize(static_cast<std::size_t>(length));
   broadcast_chunked(comm, std::span<char>(message.data(), message.size()), first);
   mpi_back_in_step();  // every rank knows of the failure and throws it: they unwind together

@@ -119,7 +119,10 @@ void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, d
         [&](std::size_t task, adhesion_structures&& part) {  // root only, one call at a time
           parts[task] = std::move(part);
           ++done;
-          if (meter.due()) meter.update(done, fmt::format("tasks: {} times x {} domains, {} times written", times.size(), per_time, first));
+          if (meter.due()) {
+            meter.update(done, fmt::format("tasks: {} times x {} domains, {} times written", times.size(), per_time,
+                                           first));
+          }
         },
         m);
     std::vector<adhesion_structures> results;

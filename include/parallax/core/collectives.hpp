@@ -112,15 +112,23 @@ void broadcast_chunked(const communicator& comm, std::span<T> data, int root, st
   const std::size_t chunk = clamp_chunk(max_chunk);
   for (std::size_t done = 0; done < data.size(); done += chunk) {
     const int count = static_cast<int>(std::min(chunk, data.size() - done));
-    check_mpi(MPI_Bcast(data.data() + done, count, type.native(), root, comm.native()), "MPI_Bcast");
+    const int code = MPI_Bcast(data.data() + done, count, type.native(), root, comm.native());
+    // A chunk that failed on one rank while the others go on into the next chunk: no agreement can follow.
+    if (done + chunk < data.size()) {
+      check_mpi_alone(code, "MPI_Bcast");
+    } else {
+      check_mpi(code, "MPI_Bcast");
+    }
   }
 }
 
 /// Collective: root's `values` (size and contents) on every rank, in chunks of at most `max_chunk` elements.
+/// The size goes first: its broadcast failing on one rank (while the others go on into the contents') ends
+/// that rank alone (plx::mpi_exchange_error), as no agreement can follow.
 template <class T>
 void broadcast_from_root(const communicator& comm, std::vector<T>& values, std::size_t max_chunk = max_mpi_count) {
   std::uint64_t size = values.size();
-  check_mpi(MPI_Bcast(&size, 1, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
+  check_mpi_alone(MPI_Bcast(&size, 1, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
   values.resize(static_cast<std::size_t>(size));
   broadcast_chunked(comm, std::span<T>(values), 0, max_chunk);
 }
@@ -128,7 +136,7 @@ void broadcast_from_root(const communicator& comm, std::vector<T>& values, std::
 /// Collective: root's `text` on every rank (one decision, e.g. a path or an error message, shared by all).
 inline void broadcast_from_root(const communicator& comm, std::string& text, std::size_t max_chunk = max_mpi_count) {
   std::uint64_t size = text.size();
-  check_mpi(MPI_Bcast(&size, 1, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");
+  check_mpi_alone(MPI_Bcast(&size, 1, MPI_UINT64_T, 0, comm.native()), "MPI_Bcast");  // see above
   text.resize(static_cast<std::size_t>(size));
   broadcast_chunked(comm, std::span<char>(text.data(), text.size()), 0, max_chunk);
 }
