@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <mpi.h>
 
 #include <parallax/app/json_line.hpp>
 #include <parallax/app/memory_reuse.hpp>
@@ -141,35 +142,36 @@ int main(int argc, char** argv) {
 
     // The adhesion model: one task per time and domain, handed out dynamically over the ranks and their
     // threads. The domains per time: enough for every worker, and for each worker's triangulation to fit.
+    double range = 0;  // of the potential: with the largest time, it sets the ghost margin
+    if (!times.empty()) {
+      const auto [lowest, highest] = std::minmax_element(potential.values().begin(), potential.values().end());
+      range = *highest - *lowest;
+    }
+    const auto estimate_bytes = [&](int domains_per_time) {
+      return plx::web::web_memory_estimate_bytes(
+          input.dim, input.n, g.alloc_doubles(), rt.threads(), rt.node().size(),
+          plx::web::adhesion_domain_points(input.dim, input.n, input.box, range, times.back(), domains_per_time));
+    };
     const int domains = plx::detail::on_all_ranks(world, [&] {
       if (times.empty()) return 0;
-      const auto [lowest, highest] = std::minmax_element(potential.values().begin(), potential.values().end());
-      const double range = *highest - *lowest;
-      const double growth = times.back();  // increasing: the largest margin
       const auto workers = static_cast<std::uint64_t>(world.size()) * static_cast<std::uint64_t>(rt.threads());
       int count = o.domains > 0 ? o.domains : plx::web::adhesion_domains_for_workers(input.n, times.size(), workers);
       // The same bound as check_node_memory's below: split only what would not fit otherwise.
       const double share = 0.9 * plx::physical_memory_bytes() / rt.node().size();
-      const auto fits = [&](int k) {
-        return plx::web::web_memory_estimate_bytes(input.dim, input.n, g.alloc_doubles(), rt.threads(),
-                                                   rt.node().size(),
-                                                   plx::web::adhesion_domain_points(input.dim, input.n, input.box,
-                                                                                    range, growth, k)) <= share;
-      };
-      while (o.domains == 0 && count < input.n && !fits(count)) count = std::min<int>(2 * count, static_cast<int>(input.n));
-      return count;
+      while (o.domains == 0 && count < input.n && estimate_bytes(count) > share) {
+        count = std::min<int>(2 * count, static_cast<int>(input.n));
+      }
+      // Every rank the same count (nodes may differ in memory and ranks): the fullest node's.
+      int agreed = count;
+      plx::detail::check_mpi(MPI_Allreduce(&count, &agreed, 1, MPI_INT, MPI_MAX, world.native()), "MPI_Allreduce");
+      return agreed;
     });
     if (!times.empty()) {
-      const auto [lowest, highest] = std::minmax_element(potential.values().begin(), potential.values().end());
-      plx::check_node_memory(
-          world,
-          plx::web::web_memory_estimate_bytes(input.dim, input.n, g.alloc_doubles(), rt.threads(), rt.node().size(),
-                                              plx::web::adhesion_domain_points(input.dim, input.n, input.box,
-                                                                               *highest - *lowest, times.back(),
-                                                                               domains)),
-          "the adhesion model of the " + std::to_string(input.n) + "^" + std::to_string(input.dim) + " grid at D = " +
-              fmt::format("{}", times.back()) + " in " + std::to_string(domains) + " domains per time",
-          "use fewer --threads per rank, more --domains, or ranks on more nodes");
+      plx::check_node_memory(world, estimate_bytes(domains),
+                             "the adhesion model of the " + std::to_string(input.n) + "^" + std::to_string(input.dim) +
+                                 " grid at D = " + fmt::format("{}", times.back()) + " in " + std::to_string(domains) +
+                                 " domains per time",
+                             "use fewer --threads per rank, more --domains, or ranks on more nodes");
     }
     log("adhesion model: " + std::to_string(times.size()) + " times, " + std::to_string(domains) +
         " domains per time");

@@ -4,8 +4,6 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <utility>
@@ -25,7 +23,6 @@ namespace {
 
 using point = std::array<std::ptrdiff_t, 3>;  // grid coordinates in cells; the first `dim` are used
 using vector3 = std::array<double, 3>;
-
 
 // Integer determinants of edge vectors: exact in double (entries are at most a few thousand cells).
 double det2(const point& e1, const point& e2) {
