@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <numeric>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -131,6 +132,39 @@ INSTANTIATE_TEST_SUITE_P(
                                          layout_case{3, 1, 0}, layout_case{3, 2, 0}, layout_case{3, 1, 1},
                                          layout_case{3, 2, 3}),
                        ::testing::Values(std::vector<double>{0.0, 0.7, 1.5, 3.0, 4.0}, std::vector<double>{1.5})));
+
+// Nothing stored (thresholds above every mass): each rank's domains have no rows, and the datasets still exist,
+// with no rows and the right width, while the totals count everything.
+TEST(WriteAdhesionTimes, thresholds_above_every_mass_give_empty_datasets_of_the_right_shape) {
+  const std::vector<double> phi = potential(3, 8, 10);
+  const std::vector<double> times{0.5, 2.0};
+  const std::string dir = scratch("empty");
+  plx::web::adhesion_options options;
+  options.min_node_mass = 1e9;
+  options.min_filament_mass = 1e9;
+  bool same = true;
+  {
+    auto file = plx::io::h5_file::create(world(), dir + "/web.h5");
+    plx::web::write_adhesion_times(world(), 3, 8, 10, phi, times, options, file, {}, 3);
+    file.close();
+  }
+  {
+    auto file = plx::io::h5_file::open_read(world(), dir + "/web.h5");
+    for (const char* group : {"/adhesion/000", "/adhesion/001"}) {
+      const std::string g = group;
+      same = same && plx::io::dataset_dims(file, g + "/nodes/position") == std::vector<hsize_t>{0, 3};
+      same = same && plx::io::dataset_dims(file, g + "/filaments/b") == std::vector<hsize_t>{0, 3};
+      same = same && plx::io::dataset_dims(file, g + "/filaments/mass") == std::vector<hsize_t>{0};
+      same = same && plx::io::get_attribute_double(file, g, "total_mass") == 512.0;
+      const std::vector<double> counts = plx::io::read_all(file, g + "/mass_function/count");
+      same = same && std::accumulate(counts.begin(), counts.end(), 0.0) > 0;
+    }
+    file.close();
+  }
+  const bool everywhere = all_ranks(same);
+  if (world().is_root()) std::filesystem::remove_all(dir);
+  EXPECT_TRUE(everywhere);
+}
 
 // Every worker (one thread per rank, round-robin) draws times, so the last rank's fault is reached.
 plx::map_options every_rank_works() {

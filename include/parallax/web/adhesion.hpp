@@ -120,10 +120,10 @@ adhesion_structures join_domains(std::vector<adhesion_structures> parts);
 /// spatial domains (adhesion_domain; 0: as many as needed for every worker to have one when there are fewer
 /// times than workers, else 1), and the (time, domain) tasks go out dynamically over the ranks and their
 /// threads through the map layer (plx::map with `map`: progress, label, timeout, threads), in batches of
-/// about twice the workers (ranks x threads), whole times each; each batch's results gather on root, which
-/// joins each time's domains and writes them (write_from_root: the file's collective rules hold) before the
-/// next batch starts, so root holds one batch's structures at a time. The file is the same, bit for bit,
-/// for any ranks, threads and domains.
+/// about twice the workers (ranks x threads), whole times each. Each rank keeps the structures it computed and
+/// writes their rows itself, at offsets from the summaries (row counts, masses) that root gathers and
+/// shares, before the next batch starts: no rank holds more than its own tasks of one batch, and no O(N^d)
+/// structure moves between ranks. The file is the same, bit for bit, for any ranks, threads and domains.
 /// @throws plx::config_error (every rank) for bad arguments, as adhesion() does, and for domains outside
 ///         [0, n] (checked before any work); plx::task_error (every rank) when a time fails on any rank; plx::io_error (every
 ///         rank) when a write fails on any rank.
