@@ -20,7 +20,7 @@ cd "$(dirname "$0")"
 packages=(g++ make cmake git pkg-config libopenmpi-dev openmpi-bin libfftw3-dev libfftw3-mpi-dev
           libhdf5-openmpi-dev hdf5-tools libeigen3-dev libgtest-dev libcli11-dev libfmt-dev libcereal-dev
           librandom123-dev libtomlplusplus-dev nlohmann-json3-dev python3-h5py python3-matplotlib
-          libcgal-dev libgmp-dev libmpfr-dev)
+          libcgal-dev libgmp-dev libmpfr-dev libtbb-dev)
 # The test suite also runs jobscripts/ through a local SLURM cluster (tests/slurm/local_cluster.sh); srun's
 # PMIx plugin loads libpmix.so, which only the -dev package provides.
 test_packages=(slurmctld slurmd slurm-client munge libpmix-dev python3-scipy)

@@ -25,6 +25,7 @@
 #include <parallax/web/adhesion.hpp>
 
 #include "bench.hpp"
+#include "web_tbb.hpp"
 
 namespace plx::bench {
 
@@ -126,6 +127,29 @@ void report_floor(const runtime& rt, bool as_json, const web_case& c, std::size_
   std::fflush(stdout);
 }
 
+#ifdef PLX_BENCH_HAVE_TBB
+// CGAL's parallel insertion on as many threads as plx-web had workers, beside plx-web's wall time per time
+// (its domains on those workers): issue 19's choice between the two ways to use every thread on one time.
+void report_cgal_parallel(const runtime& rt, bool as_json, const web_case& c, std::size_t times,
+                          const measurement& plx, const cgal_parallel_times& t) {
+  const double plx_per_time = plx.seconds / static_cast<double>(std::max<std::size_t>(1, times));
+  const double speedup = t.parallel_seconds > 0 ? t.serial_seconds / t.parallel_seconds : 0;
+  if (as_json) {
+    print_json_line({{"benchmark", "web"}, {"tool", "cgal-tbb"}, {"dim", c.dim}, {"n", c.n},
+                     {"threads", t.threads}, {"serial_seconds", rounded(t.serial_seconds, 3)},
+                     {"parallel_seconds", rounded(t.parallel_seconds, 3)}, {"speedup", rounded(speedup, 2)},
+                     {"valid", t.same_vertices}, {"plx_seconds_per_time", rounded(plx_per_time, 3)},
+                     {"plx_workers", rt.size() * rt.threads()}});
+  } else {
+    std::printf("  %-8s %dD N=%-4d CGAL's parallel insertion (TBB) on %d threads: %.3f s, serial %.3f s (%.2fx%s); "
+                "plx-web %.3f s per time on %d workers\n",
+                "cgal-tbb", c.dim, c.n, t.threads, t.parallel_seconds, t.serial_seconds, speedup,
+                t.same_vertices ? "" : ", NOT the serial triangulation", plx_per_time, rt.size() * rt.threads());
+  }
+  std::fflush(stdout);
+}
+#endif
+
 }  // namespace
 
 int run_web_bench(runtime& rt, const web_bench_options& options) {
@@ -147,6 +171,13 @@ int run_web_bench(runtime& rt, const web_bench_options& options) {
       floor_seconds = web::regular_triangulation_floor_seconds(
           c.dim, static_cast<std::size_t>(std::pow(static_cast<double>(c.n), c.dim)), options.seed);
     }
+#ifdef PLX_BENCH_HAVE_TBB
+    std::optional<cgal_parallel_times> tbb;  // 3D only: CGAL has no parallel 2D triangulation
+    if (comm.is_root() && c.dim == 3) {
+      tbb = cgal_parallel_insertion_seconds(static_cast<std::size_t>(std::pow(static_cast<double>(c.n), 3)),
+                                            options.seed, std::max(2, rt.size() * rt.threads()));
+    }
+#endif
     sleeping_barrier(comm);
     std::optional<measurement> scipy;
     if (comm.is_root() && options.scipy) scipy = time_scipy(c, options, cosmo_path);
@@ -154,6 +185,9 @@ int run_web_bench(runtime& rt, const web_bench_options& options) {
     if (comm.is_root()) {
       report(rt, options.json, "plx-web", c, times, plx);
       report_floor(rt, options.json, c, times, plx, floor_seconds);
+#ifdef PLX_BENCH_HAVE_TBB
+      if (tbb) report_cgal_parallel(rt, options.json, c, times, plx, *tbb);
+#endif
       if (scipy) report(rt, options.json, "scipy", c, times, *scipy);
     }
   }
