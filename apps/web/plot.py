@@ -49,6 +49,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 NAMES = {2: ("void", "filament", "node"), 3: ("void", "sheet", "filament", "knot")}
@@ -193,11 +194,15 @@ def periodic_segments(a, b, box):
     return np.concatenate(segments)
 
 
-def scaled(mass, reference, low, high):
-    """low .. high growing with the square root of mass / reference (masses span decades)."""
+def scaled(mass, reference, low, high, power=0.5):
+    """low .. high growing with (mass / reference)^power (masses span decades)."""
     if reference <= 0:
         return np.full(mass.shape, low)
-    return low + (high - low) * np.sqrt(np.clip(mass / reference, 0, 1))
+    return low + (high - low) * np.clip(mass / reference, 0, 1) ** power
+
+
+NODE_COLOUR = "#d6301d"
+FILAMENT_COLOUR = (0.05, 0.25, 0.75)
 
 
 def draw_time(web, name, time, group, slab, min_mass, min_filament_mass, out_dir):
@@ -216,6 +221,8 @@ def draw_time(web, name, time, group, slab, min_mass, min_filament_mass, out_dir
     keep = filament_mass >= min_filament_mass
     a, b, filament_mass = a[keep], b[keep], filament_mass[keep]
     if dim == 3:
+        # A slab of finite thickness, projected along z: the filaments (segments between nodes) within it draw
+        # the web as lines, which single dots in a thin slice cannot.
         z0 = box / 2
         z_range = (z0, z0 + slab * box)
         in_slab = (positions[:, 2] >= z_range[0]) & (positions[:, 2] < z_range[1])
@@ -223,31 +230,48 @@ def draw_time(web, name, time, group, slab, min_mass, min_filament_mass, out_dir
         middle = np.mod((a[:, 2] + b[:, 2]) / 2, box)
         keep = (middle >= z_range[0]) & (middle < z_range[1])
         a, b, filament_mass = a[keep], b[keep], filament_mass[keep]
-        title += f", slab z in [{z_range[0]:.3g}, {z_range[1]:.3g})"
+        title += f", slab z in [{z_range[0]:.3g}, {z_range[1]:.3g}) projected"
     density = web.zeldovich_density(time, z_range)
 
-    fig, ax = plt.subplots(figsize=(7, 7))
-    ax.imshow(np.log10(density.T + 0.1), origin="lower", extent=(0, box, 0, box), cmap="Greys",
-              interpolation="nearest", vmin=-1, vmax=1.5)
+    fig, ax = plt.subplots(figsize=(7.6, 6.6))
+    fig.subplots_adjust(left=0.1, right=0.86, bottom=0.09, top=0.88)
+    # The Zel'dovich density of the same time behind the structures: log10 of particles per cell over the mean,
+    # clipped at 0.1 (empty cells) so that voids stay readable.
+    image = ax.imshow(np.log10(np.maximum(density.T, 0.1)), origin="lower", extent=(0, box, 0, box), cmap="Greys",
+                      interpolation="nearest", vmin=-1, vmax=1.5)
+    colour_bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+    colour_bar.set_label("Zel'dovich density, log10(rho / mean)" + (" (slab)" if dim == 3 else ""))
+    if len(node_mass):
+        # Area in proportion to the mass, from a dot to a disc of about a cell: the many small nodes along
+        # a filament stay points and the filaments between them visible; the massive ones stand out.
+        reference = node_mass.max()
+        cell_points = (72.0 * 6.6 * 0.79 / web.n) ** 2  # a cell's area in points^2, roughly
+        ax.scatter(positions[:, 0], positions[:, 1], s=scaled(node_mass, reference, 0.5, max(4.0, cell_points), 1.0),
+                   c=NODE_COLOUR, alpha=0.75, linewidths=0, zorder=2)
     if len(filament_mass):
         segments = periodic_segments(a[:, :2], b[:, :2], box)
         mass = np.concatenate([filament_mass, filament_mass[np.any(np.floor(b[:, :2] / box) != 0, axis=1)]])
         reference = filament_mass.max()
         colours = np.zeros((len(mass), 4))
-        colours[:, 2] = 0.6
-        colours[:, 3] = scaled(mass, reference, 0.15, 0.9)
-        ax.add_collection(LineCollection(segments, linewidths=scaled(mass, reference, 0.2, 2.5), colors=colours))
-    if len(node_mass):
-        reference = node_mass.max()
-        ax.scatter(positions[:, 0], positions[:, 1], s=scaled(node_mass, reference, 1, 60), c="#d6301d",
-                   alpha=0.8, linewidths=0)
+        colours[:, :3] = FILAMENT_COLOUR
+        colours[:, 3] = scaled(mass, reference, 0.35, 0.95)
+        ax.add_collection(LineCollection(segments, linewidths=scaled(mass, reference, 0.4, 2.2), colors=colours,
+                                         zorder=3))
+    if time == 0:
+        ax.text(0.5, 0.5, "D = 0: the uniform Lagrangian grid,\nno node or filament has formed yet",
+                transform=ax.transAxes, ha="center", va="center", fontsize=11,
+                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "0.6"})
+    legend = [Line2D([], [], marker="o", ls="none", color=NODE_COLOUR, alpha=0.75,
+                     label=f"node (area ~ mass, >= {min_mass:g} cells)"),
+              Line2D([], [], color=FILAMENT_COLOUR, lw=1.6,
+                     label=f"filament (width ~ mass, >= {min_filament_mass:g} cells)")]
+    ax.legend(handles=legend, loc="upper right", fontsize=8, framealpha=0.85)
     ax.set_xlim(0, box)
     ax.set_ylim(0, box)
     ax.set_aspect("equal")
     ax.set_xlabel("x  [box units]")
     ax.set_ylabel("y  [box units]")
-    ax.set_title(f"{title}\n{len(node_mass)} nodes, {len(filament_mass)} filaments, masses >= {min_mass:g} and "
-                 f"{min_filament_mass:g} cells")
+    ax.set_title(f"{title}\n{len(node_mass)} nodes, {len(filament_mass)} filaments drawn")
     save(fig, out_dir, f"web_{name}.png")
     return os.path.join(out_dir, f"web_{name}.png")
 
@@ -341,10 +365,11 @@ def main(argv=None):
     parser.add_argument("--cosmo", help="the plx-cosmo file of the run (default: the web file's 'input' attribute)")
     parser.add_argument("--slab", type=float, default=0.1, help="3D movie: slab thickness, a fraction of the box")
     parser.add_argument("--min-mass", type=float,
-                        help="movie: draw nodes of at least this mass in cells (default 2 in 2D, 0.5 in 3D, where "
+                        help="movie: draw nodes of at least this mass in cells (default 2 in 2D, 1 in 3D, where "
                              "a grid tetrahedron holds 1/6 of a cell)")
     parser.add_argument("--min-filament-mass", type=float,
-                        help="movie: draw filaments of at least this mass in cells (default 2)")
+                        help="movie: draw filaments of at least this mass in cells (default 2 in 2D, 1.5 in 3D, where "
+                             "a grid triangle has 1/2 and the walls' many small triangles would hide the web)")
     parser.add_argument("--fps", type=float, default=2.0, help="frames per second of web.gif (default 2)")
     parser.add_argument("--dpi", type=int, default=cosmo_plot.DPI,
                         help=f"resolution of the PNG (default {cosmo_plot.DPI})")
@@ -367,9 +392,9 @@ def main(argv=None):
         if has_adhesion:
             web = WebFile(args.file, args.cosmo)
             if args.min_mass is None:
-                args.min_mass = 2.0 if web.dim == 2 else 0.5
+                args.min_mass = 2.0 if web.dim == 2 else 1.0
             if args.min_filament_mass is None:
-                args.min_filament_mass = 2.0
+                args.min_filament_mass = 2.0 if web.dim == 2 else 1.5
             frames = [draw_time(web, name, time, group, args.slab, args.min_mass, args.min_filament_mass, out_dir) for name, time, group in web.times]
             if len(frames) > 1:
                 write_gif(frames, os.path.join(out_dir, "web.gif"), args.fps)
