@@ -401,7 +401,11 @@ std::pair<std::ptrdiff_t, std::ptrdiff_t> domain_planes(std::ptrdiff_t n, int in
 }
 
 adhesion_structures adhesion_domain(int dim, std::ptrdiff_t n, double box, std::span<const double> potential,
-                                    double growth, const adhesion_options& options, int index, int count) {
+                                    double growth, const adhesion_options& options, int index, int count,
+                                    const adhesion_stage_callback& on_stage) {
+  const auto stage = [&](const std::string& text) {
+    if (on_stage) on_stage(text);
+  };
   detail::check_adhesion_arguments(dim, n, box, potential, growth);
   const auto [begin, end] = domain_planes(n, index, count);
   // Test hook (PLX_FAULT=web.adhesion@rank): a time that fails on one rank, as memory running out would.
@@ -430,13 +434,21 @@ adhesion_structures adhesion_domain(int dim, std::ptrdiff_t n, double box, std::
       dim == 2 ? detail::make_ghost_triangulation_2() : detail::make_ghost_triangulation_3();
   std::ptrdiff_t inserted = -1;
   for (;;) {
+    if (inserted < 0) {
+      stage(fmt::format("triangulating {} points (margin {})", grid.point_count(), grid.margin));
+    } else {
+      stage(fmt::format("margin {} too small: inserting the shell to {} ({} points)", inserted, grid.margin,
+                        grid.point_count()));
+    }
     triangulation->insert(grid, inserted);
     inserted = grid.margin;
+    stage("solving the simplices");
     detail::simplex_list list = triangulation->touching(grid);
     std::vector<simplex> simplices;
     const double missing = solve_simplices(grid, list, simplices, max_weight);
     if (missing == 0) {
       triangulation.reset();  // the lists hold what is needed: CGAL's memory goes before the structures' comes
+      stage("building the structures");
       return structure_builder(dim, n, box, grid, list, simplices).build(growth, options);
     }
     if (grid.margin >= detail::ghost_grid::max_margin_boxes * n) {

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <numeric>
 #include <span>
 #include <string>
@@ -198,6 +200,17 @@ void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, d
   progress_meter meter(m.label, times.size() * per_time, m.progress && comm.is_root(), stderr, m.progress_interval);
   m.progress = false;
   std::size_t done = 0;
+  // What root's running tasks are doing, by domain: its threads and the map layer's sink update the line.
+  std::mutex meter_mutex;
+  std::map<std::string, std::string> stages;
+  const auto domain_name = [&](std::size_t time, int domain) {
+    return per_time > 1 ? fmt::format("time {} domain {}", time, domain) : fmt::format("time {}", time);
+  };
+  const auto status = [&](std::size_t written) {  // under meter_mutex
+    std::string line = fmt::format("tasks: {} times x {} domains, {} times written", times.size(), per_time, written);
+    for (const auto& [name, stage] : stages) line += fmt::format("; root's {}: {}", name, stage);
+    return line;
+  };
   for (std::size_t first = 0; first < times.size(); first += batch) {
     const std::size_t count = std::min(batch, times.size() - first);
     // Each rank keeps the structures it computed (slots of other ranks' tasks stay empty) and writes them
@@ -208,8 +221,19 @@ void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, d
         comm, count * per_time,
         [&](std::size_t task) {
           adhesion_structures& part = kept[task];  // one task per slot: no two threads share one
-          part = adhesion_domain(dim, n, box, potential, times[first + task / per_time], options,
-                                 static_cast<int>(task % per_time), static_cast<int>(per_time));
+          const auto time = first + task / per_time;
+          const auto domain = static_cast<int>(task % per_time);
+          // Root's own tasks tell their stages (a 3D time takes minutes); other ranks' tasks only finish.
+          adhesion_stage_callback on_stage;
+          if (meter.enabled()) {
+            on_stage = [&, time, domain](const std::string& stage) {
+              const std::lock_guard lock(meter_mutex);
+              stages[domain_name(time, domain)] = stage;
+              if (meter.due()) meter.update(done, status(first));
+            };
+          }
+          part = adhesion_domain(dim, n, box, potential, times[time], options, domain, static_cast<int>(per_time),
+                                 on_stage);
           return part_summary{.rank = comm.rank(),
                               .nodes = part.node_mass.size(),
                               .filaments = part.filament_mass.size(),
@@ -218,14 +242,14 @@ void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, d
         },
         [&](std::size_t task, part_summary&& summary) {  // root only, one call at a time
           summaries[task] = std::move(summary);
+          const std::lock_guard lock(meter_mutex);
+          stages.erase(domain_name(first + task / per_time, static_cast<int>(task % per_time)));
           ++done;
-          if (meter.due()) {
-            meter.update(done, fmt::format("tasks: {} times x {} domains, {} times written", times.size(), per_time,
-                                           first));
-          }
+          if (meter.due()) meter.update(done, status(first));
         },
         m);
     summaries = share_summaries(comm, std::move(summaries), count * per_time, mass_function_bins(dim, n));
+    if (meter.due()) meter.update(done, fmt::format("writing times {} to {}", first, first + count - 1));
     write_batch(file, dim, n, box, times, first, count, per_time, kept, summaries);
   }
   meter.finish(done, fmt::format("tasks: {} times x {} domains, all written", times.size(), per_time));

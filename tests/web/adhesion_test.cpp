@@ -14,6 +14,7 @@
 #include <numeric>
 #include <random>
 #include <utility>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -256,6 +257,20 @@ TEST(Adhesion, domains_joined_in_order_are_bitwise_the_whole_box) {
       }
     }
   }
+}
+
+TEST(Adhesion, a_domain_tells_its_stages_in_order_and_the_result_does_not_depend_on_listening) {
+  const std::ptrdiff_t n = 10;
+  const std::vector<double> potential = cosine_potential::random(3, 10, 0.6, 5).grid(n);
+  std::vector<std::string> stages;
+  const plx::web::adhesion_structures heard = plx::web::adhesion_domain(
+      3, n, 10, potential, 2.0, {}, 1, 3, [&](const std::string& stage) { stages.push_back(stage); });
+  ASSERT_GE(stages.size(), 3u);
+  EXPECT_EQ(stages.front().rfind("triangulating ", 0), 0u) << stages.front();
+  EXPECT_NE(stages.front().find("points (margin "), std::string::npos) << stages.front();
+  EXPECT_EQ(stages[1], "solving the simplices");
+  EXPECT_EQ(stages.back(), "building the structures");
+  expect_bitwise_equal(heard, plx::web::adhesion_domain(3, n, 10, potential, 2.0, {}, 1, 3));
 }
 
 TEST(Adhesion, domain_planes_cover_the_grid_evenly_and_refuse_what_does_not_exist) {

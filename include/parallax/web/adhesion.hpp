@@ -24,7 +24,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -94,9 +96,14 @@ adhesion_structures adhesion(int dim, std::ptrdiff_t n, double box, std::span<co
 /// grid coordinates) lies in its planes, in the canonical order, and their total mass; join_domains() of all
 /// `count` domains of one time, in index order, is bitwise adhesion() of the whole box. A domain costs the
 /// memory of its planes and their margin, not the box's: domains split one time over threads and ranks.
+/// `on_stage`, when given, hears each stage as it starts (for a progress line: a 3D domain takes minutes),
+/// e.g. "triangulating 1234567 points (margin 9)", "margin 9 too small: inserting the shell to 14",
+/// "building the structures"; it is called on the calling thread.
 /// @throws what adhesion() throws, and plx::config_error for an index or count that does not fit n planes.
+using adhesion_stage_callback = std::function<void(const std::string& stage)>;
 adhesion_structures adhesion_domain(int dim, std::ptrdiff_t n, double box, std::span<const double> potential,
-                                    double growth, const adhesion_options& options, int index, int count);
+                                    double growth, const adhesion_options& options, int index, int count,
+                                    const adhesion_stage_callback& on_stage = {});
 
 /// The grid planes [first, last) along axis 0 of domain `index` of `count` (as even as integers allow).
 /// @throws plx::config_error unless 0 <= index < count <= n.
