@@ -1,14 +1,18 @@
 #include <parallax/app/run_app.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <optional>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <mpi.h>
 
 #include <parallax/app/number_option.hpp>
 #include <parallax/app/stop_signals.hpp>
+#include <parallax/app/unknown_option.hpp>
 #include <parallax/core/communicator.hpp>
 #include <parallax/core/error.hpp>
 #include <parallax/io/atomic_output.hpp>
@@ -72,7 +76,14 @@ int run_app(int argc, char** argv, CLI::App& cli, const std::function<int(runtim
   std::ostringstream parse_out;
   std::ostringstream parse_err;
   try {
-    cli.parse(argc, argv);
+    const std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
+    if (const auto unknown = find_unknown_option(cli, args)) {
+      parse_err << "error: " << *unknown << "\n";
+      parse_exit = exit_usage;
+      options.quiet = true;
+    } else {
+      cli.parse(argc, argv);
+    }
   } catch (const CLI::CallForVersion& e) {
     std::printf("%s\n", e.what());
     return exit_ok;

@@ -11,6 +11,9 @@ include(${CMAKE_CURRENT_LIST_DIR}/run_case.cmake)
 run_case("--help" 0 "--dim.*--n.*--box.*--seed.*--spectrum.*--times.*--out.*--force.*--json.*--threads" ${PLX_COSMO} --help)
 
 # Bad parameters: refused before any work, no output file.
+# A mistyped option is named with the nearest known one (CLI11 alone took its value as the TOML file).
+run_case("a typo is named" 2 "error: unknown option '--nn': did you mean '--n'\\?" ${PLX_COSMO} --nn 64)
+run_case("a typo with =" 2 "unknown option '--outt': did you mean '--out'\\?" ${PLX_COSMO} --outt=a.h5)
 run_case("n < 2" 2 "--n must be at least 2" ${mpi} -n 2 ${PLX_COSMO} --n 1 --out bad.h5)
 expect_no_file(bad.h5 "n < 2")
 run_case("box <= 0" 2 "--box must be positive" ${mpi} -n 2 ${PLX_COSMO} --box -1 --out bad.h5)

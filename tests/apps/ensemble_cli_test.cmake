@@ -19,6 +19,8 @@ run_case("--help" 0 "--realizations.*--seed.*--out.*--resume.*--force.*--json.*-
          ${PLX_ENSEMBLE} --help)
 
 # Bad input: refused before any work, one line from root, exit 2, nothing written.
+run_case("a typo is named" 2 "unknown option '--realizatons': did you mean '--realizations'\\?"
+         ${PLX_ENSEMBLE} --realizatons 50)
 run_case("--realizations is required" 2 "--realizations is required" ${PLX_ENSEMBLE} --n 8 --out bad.h5)
 run_case("M < 2" 2 "--realizations must be at least 2 for a covariance, not 1"
          ${mpi} -n 2 ${PLX_ENSEMBLE} --realizations 1 --n 8 --out bad.h5 --quiet)

@@ -9,7 +9,8 @@
 //     return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) { ...; return 0; });
 //   }
 //
-// run_app adds the options every app shares: --threads, --report-layout, --quiet. Every rank parses
+// run_app adds the options every app shares: --threads, --report-layout, --quiet, and refuses a mistyped option
+// with the nearest known one (parallax/app/unknown_option.hpp) before CLI11 parses. Every rank parses
 // the same argv, so all agree on --help and on parse errors; only root prints them.
 // Before MPI starts it installs the SIGINT/SIGTERM handler (parallax/app/stop_signals.hpp) in end_now
 // mode, unless the app installed it already (plx-ensemble and plx-run drain instead).
