@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # parallax bootstrap: installs the Debian 12 packages that are missing, builds in Release, and runs.
 #
-#   ./bootstrap.sh run [plx-cosmo options] set up, build, run the main job: plx-cosmo on 2 ranks with the
+#   ./bootstrap.sh run [plx-cosmo options] set up, build the library and the apps (not the tests), run the
+#                                         main job: plx-cosmo on 2 ranks with the
 #                                         workshop defaults, output in build/run/cosmo.h5 (+ .xmf)
+#   ./bootstrap.sh install [PREFIX]       set up, build the apps, install them into PREFIX (default ~/.local:
+#                                         bin/plx-*, bin/plx-plot, share/parallax/plot) and print the PATH line
 #   ./bootstrap.sh test                   set up, build, run the whole test suite (ctest), the jobscripts
 #                                         through a local SLURM cluster included (as root or with sudo)
 #   ./bootstrap.sh deps                   only install missing packages (those of the tests too)
@@ -70,6 +73,13 @@ build() {
   cmake --build --preset "$preset" -j "$(nproc)"
 }
 
+# The library and the apps only (no tests): the first result sooner.
+build_apps() {
+  say "building the library and the apps (release; ./bootstrap.sh test builds the tests too)"
+  cmake --preset release >/dev/null
+  cmake --build --preset release -j "$(nproc)" --target plx-apps
+}
+
 # mpiexec flags for this machine: allow more ranks than cores (2 ranks on a 1-core machine, tests at 4).
 mpi_flags() {
   # Open MPI 4 names itself "mpiexec (OpenRTE) 4.1.4", later ones "mpiexec (Open MPI) 5.x".
@@ -81,14 +91,23 @@ command=${1:-}
 case "$command" in
   run)
     install_missing "${packages[@]}"
-    build release
+    build_apps
     mpi_environment
     mkdir -p build/run
     say "running: mpiexec -n 2 plx-cosmo --out build/run/cosmo.h5 --force $*"
     mpiexec -n 2 $(mpi_flags) build/release/apps/plx-cosmo --out build/run/cosmo.h5 --force "$@"
-    # Debian's python3-h5py and python3-matplotlib are installed for /usr/bin/python3, which may not be the
-    # `python3` first on PATH (pyenv, conda, a venv).
-    say "pictures: /usr/bin/python3 apps/cosmo/plot.py build/run/cosmo.h5"
+    say "pictures: apps/plot/plx-plot build/run/cosmo.h5"
+    say "to run the apps by name (mpirun -n 2 plx-cosmo ...): ./bootstrap.sh install, then"
+    say "  export PATH=\"$HOME/.local/bin:\$PATH\""
+    ;;
+  install)
+    prefix=${1:-$HOME/.local}
+    install_missing "${packages[@]}"
+    build_apps
+    say "installing into $prefix"
+    cmake --install build/release --prefix "$prefix" >/dev/null
+    say "installed plx-pi plx-cosmo plx-ensemble plx-web plx-run plx-bench plx-plot in $prefix/bin; add it to PATH:"
+    echo "export PATH=\"$prefix/bin:\$PATH\""
     ;;
   test)
     install_missing "${packages[@]}" "${test_packages[@]}"
