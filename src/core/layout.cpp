@@ -164,11 +164,15 @@ std::optional<std::string> oversubscription_warning(const std::vector<rank_place
     n.cores = p.node_cores;
   }
   for (const auto& [host, n] : nodes) {
-    if (n.threads > n.cores) {
+    if (n.threads > n.cores && n.threads > n.ranks) {
       problems.push_back(fmt::format(
           "node {} runs {} threads ({} ranks) on {} cores; lower --threads (or OMP_NUM_THREADS / "
           "--cpus-per-task) so that ranks x threads <= cores",
           host, n.threads, n.ranks, n.cores));
+    } else if (n.threads > n.cores) {  // one thread per rank already: only fewer ranks help
+      problems.push_back(fmt::format("node {} runs {} ranks of 1 thread on {} cores; start fewer ranks per node "
+                                     "(mpirun -n, srun --ntasks-per-node) so that ranks <= cores",
+                                     host, n.ranks, n.cores));
     }
   }
   std::size_t narrow = 0;

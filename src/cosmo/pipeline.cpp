@@ -308,6 +308,8 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
   file.close();
   output.commit();
   t.write += watch.lap();
+  log_line(log, fmt::format("write {:.3f} s (the fields, frames and spectrum into HDF5, the sync and the rename)",
+                            t.write));
 
   // The XDMF sidecar names the final file, so it is written once the rename is done. Root writes it; a
   // failure there (a full disk) is everyone's failure, so no rank is left waiting.

@@ -61,6 +61,16 @@ TEST(Oversubscription, too_many_threads_on_a_node_is_one_warning_naming_the_node
   EXPECT_NE(warning->find("--threads"), std::string::npos);
 }
 
+TEST(Oversubscription, ranks_of_one_thread_beyond_the_cores_are_told_to_start_fewer_ranks_not_threads) {
+  const std::vector<plx::rank_placement> layout = {placement(0, "a", 1, {}, 2), placement(1, "a", 1, {}, 2),
+                                                   placement(2, "a", 1, {}, 2)};
+  const auto warning = plx::oversubscription_warning(layout);
+  ASSERT_TRUE(warning.has_value());
+  EXPECT_NE(warning->find("node a runs 3 ranks of 1 thread on 2 cores; start fewer ranks"), std::string::npos)
+      << *warning;
+  EXPECT_EQ(warning->find("--threads"), std::string::npos) << *warning;
+}
+
 TEST(Oversubscription, binding_narrower_than_threads_is_reported_with_a_fix) {
   const std::vector<plx::rank_placement> layout = {placement(0, "a", 2, {0}, 8)};
   const auto warning = plx::oversubscription_warning(layout);
