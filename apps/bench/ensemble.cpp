@@ -42,7 +42,7 @@ std::optional<double> numpy_seconds(const ensemble_bench_options& o, const std::
       fmt::format("'{}' '{}' --dim 3 --n {} --realizations {} --times '{}' --seed {} --processes {} --out '{}/numpy.h5' "
                   "--json",
                   o.python, o.numpy_script, o.n, o.numpy_realizations, o.times, o.seed, o.processes, dir);
-  const std::string text = peer_output(command, "numpy peer (is python3-numpy installed?)");
+  const std::string text = peer_output(command, "numpy peer");
   if (text.empty()) return std::nullopt;
   try {
     return json::parse(text.substr(0, text.find('\n'))).at("seconds").get<double>();

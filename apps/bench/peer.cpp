@@ -56,7 +56,8 @@ std::string peer_output(const std::string& command, const std::string& peer) {
   for (std::size_t got = 0; (got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) text.append(buffer, got);
   const int status = pclose(pipe);
   if (status != 0) {
-    std::fprintf(stderr, "plx-bench: the %s failed (%s): %s\n", peer.c_str(),
+    // The peer's own stderr (above) says why: a bad argument, a missing module (python3-numpy, -scipy).
+    std::fprintf(stderr, "plx-bench: the %s failed (%s; its own message is above): %s\n", peer.c_str(),
                  WIFEXITED(status) ? fmt::format("exit {}", WEXITSTATUS(status)).c_str() : "killed", command.c_str());
     return "";
   }

@@ -78,7 +78,7 @@ measurement time_plx(const runtime& rt, const web_case& c, const std::string& co
 std::optional<measurement> time_scipy(const web_case& c, const web_bench_options& o, const std::string& cosmo_path) {
   const std::string command =
       fmt::format("'{}' '{}' '{}' --times '{}' --json", o.python, o.scipy_script, cosmo_path, c.times);
-  const std::string text = peer_output(command, "scipy peer (are python3-scipy and python3-h5py installed?)");
+  const std::string text = peer_output(command, "scipy peer");
   if (text.empty()) return std::nullopt;
   try {
     const json line = json::parse(text.substr(0, text.find('\n')));
