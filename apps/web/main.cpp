@@ -23,6 +23,7 @@
 #include <parallax/cosmo/cosmo_input.hpp>
 #include <parallax/cosmo/deformation.hpp>
 #include <parallax/cosmo/params.hpp>
+#include <parallax/cosmo/pipeline.hpp>
 #include <parallax/fft/plan.hpp>
 #include <parallax/fft/slab.hpp>
 #include <parallax/io/atomic_output.hpp>
@@ -150,7 +151,8 @@ int main(int argc, char** argv) {
     const auto estimate_bytes = [&](int domains_per_time) {
       return plx::web::web_memory_estimate_bytes(
           input.dim, input.n, g.alloc_doubles(), rt.threads(), rt.node().size(),
-          plx::web::adhesion_domain_points(input.dim, input.n, input.box, range, times.back(), domains_per_time));
+          plx::web::adhesion_domain_points(input.dim, input.n, input.box, range, times.back(), domains_per_time),
+          domains_per_time);
     };
     const int domains = plx::detail::on_all_ranks(world, [&] {
       if (times.empty()) return 0;
@@ -166,6 +168,12 @@ int main(int argc, char** argv) {
       plx::detail::check_mpi(MPI_Allreduce(&count, &agreed, 1, MPI_INT, MPI_MAX, world.native()), "MPI_Allreduce");
       return agreed;
     });
+    // What one rank is expected to peak at (reported with --json beside the measured peaks).
+    const double estimate_mb =
+        (times.empty() ? plx::web::web_memory_estimate_bytes(input.dim, input.n, g.alloc_doubles(), rt.threads(),
+                                                             rt.node().size(), 0.0)
+                       : estimate_bytes(domains)) /
+        (1 << 20);
     if (!times.empty()) {
       plx::check_node_memory(world, estimate_bytes(domains),
                              "the adhesion model of the " + std::to_string(input.n) + "^" + std::to_string(input.dim) +
@@ -204,11 +212,18 @@ int main(int argc, char** argv) {
     file.close();
     output.commit();
     const double total_s = seconds_since(start);
+    // Every rank's peak, on root (--json): memory per rank grows as N^d / domains times the margin's factor.
+    const double my_peak_mb = plx::cosmo::peak_rss_mb();
+    std::vector<double> peak_mb(rt.is_root() ? static_cast<std::size_t>(world.size()) : 0);
+    plx::detail::check_mpi(MPI_Gather(&my_peak_mb, 1, MPI_DOUBLE, peak_mb.data(), 1, MPI_DOUBLE, 0, world.native()),
+                           "MPI_Gather");
 
     if (!rt.is_root()) return 0;
     if (o.json) {
       plx::json fractions = plx::json::array();
       for (const double f : web.class_fraction) fractions.push_back(plx::rounded_significant(f, 6));
+      plx::json peak_rss = plx::json::array();
+      for (const double mb : peak_mb) peak_rss.push_back(plx::rounded(mb, 1));
       plx::print_json_line({{"class_fraction", fractions},
                             {"threshold", o.threshold},
                             {"read", plx::rounded(read_s, 6)},
@@ -222,6 +237,8 @@ int main(int argc, char** argv) {
                             {"domains", domains},
                             {"ranks", world.size()},
                             {"threads", rt.threads()},
+                            {"memory_estimate_mb", plx::rounded(estimate_mb, 1)},
+                            {"peak_rss_mb", peak_rss},
                             {"out", o.out}});
     } else {
       std::string fractions;

@@ -261,7 +261,7 @@ int adhesion_domains_for_workers(std::ptrdiff_t n, std::size_t times, std::uint6
 }
 
 double web_memory_estimate_bytes(int dim, std::ptrdiff_t n, std::ptrdiff_t slab_doubles, int threads,
-                                 int ranks_on_node, double domain_points) {
+                                 int ranks_on_node, double domain_points, int domains_per_time) {
   const double cells = std::pow(static_cast<double>(n), dim);
   const double potential = cells * sizeof(double) / std::max(1, ranks_on_node);
   const double tensor = dim * (dim + 1) / 2.0 * static_cast<double>(slab_doubles) * sizeof(double);
@@ -272,7 +272,13 @@ double web_memory_estimate_bytes(int dim, std::ptrdiff_t n, std::ptrdiff_t slab_
   // measured 0.9 kB per grid point with the margin.
   const double per_point = dim == 3 ? 1500.0 : 900.0;
   const double io_buffers = 24.0 * (1 << 20);  // ROMIO's collective buffer and HDF5's caches
-  return potential + tensor + threads * domain_points * per_point + io_buffers;
+  // The structures a rank keeps until its batch is written: about two tasks per thread (a batch is twice the
+  // workers), each its domain's owned points' rows with every structure stored (min masses 0): per grid point
+  // 6 tetrahedra x 4 doubles and 12 triangles x 7 in 3D, 2 triangles x 3 and 3 edges x 5 in 2D.
+  const double owned_points = domain_points > 0 ? cells / std::max(1, domains_per_time) : 0.0;
+  const double kept_per_point = (dim == 3 ? 6 * 4 + 12 * 7 : 2 * 3 + 3 * 5) * sizeof(double);
+  const double kept = threads * 2.0 * owned_points * kept_per_point;
+  return potential + tensor + threads * domain_points * per_point + kept + io_buffers;
 }
 
 }  // namespace plx::web

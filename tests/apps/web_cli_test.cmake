@@ -89,7 +89,7 @@ expect_no_file(injected.h5 "an unreadable potential on rank 1 only")
 # A 3D run: datasets, attributes, JSON; then refused without --force, replaced with it.
 set(num "[0-9.e-]+")
 run_case("3D on 2 ranks, --json" 0
-         "\"class_fraction\": \\[${num}, ${num}, ${num}, ${num}\\], \"threshold\": 0.0, \"read\": ${num}, \"deformation\": ${num}, \"deformation_write\": ${num}, \"adhesion\": ${num}, \"total\": ${num}, \"dim\": 3, \"n\": 20, \"times\": 10, \"domains\": 1, \"ranks\": 2, \"threads\": [0-9]+, \"out\": \"web3.h5\"}"
+         "\"class_fraction\": \\[${num}, ${num}, ${num}, ${num}\\], \"threshold\": 0.0, \"read\": ${num}, \"deformation\": ${num}, \"deformation_write\": ${num}, \"adhesion\": ${num}, \"total\": ${num}, \"dim\": 3, \"n\": 20, \"times\": 10, \"domains\": 1, \"ranks\": 2, \"threads\": [0-9]+, \"memory_estimate_mb\": ${num}, \"peak_rss_mb\": \\[${num}, ${num}\\], \"out\": \"web3.h5\"}"
          ${mpi} -n 2 ${PLX_WEB} --quiet cosmo3.h5 --out web3.h5 --json)
 expect_json("3D --json is JSON" dim=3 n=20 ranks=2 out=web3.h5)
 run_case("the classes are uint8 in /density's shape" 0 "H5T_STD_U8LE.*\\( 20, 20, 20 \\)"

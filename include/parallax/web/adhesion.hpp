@@ -159,8 +159,9 @@ void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, d
 /// of the whole potential (`ranks_on_node` share it), the deformation stage's slab fields (`slab_doubles`:
 /// fft::slab_geometry::alloc_doubles() of the rank's slab, one per tensor component) and, per thread, the
 /// adhesion model's triangulation of `domain_points` weighted points (adhesion_domain_points of the largest
-/// time; 0 without the adhesion model).
+/// time; 0 without the adhesion model) and the structures of about two tasks of `domains_per_time` kept until
+/// their batch is written (write_adhesion_times).
 [[nodiscard]] double web_memory_estimate_bytes(int dim, std::ptrdiff_t n, std::ptrdiff_t slab_doubles, int threads,
-                                               int ranks_on_node, double domain_points);
+                                               int ranks_on_node, double domain_points, int domains_per_time = 1);
 
 }  // namespace plx::web
