@@ -26,7 +26,7 @@ packages=(g++ make cmake git pkg-config libopenmpi-dev openmpi-bin libfftw3-dev 
           libcgal-dev libgmp-dev libmpfr-dev libtbb-dev)
 # The test suite also runs jobscripts/ through a local SLURM cluster (tests/slurm/local_cluster.sh); srun's
 # PMIx plugin loads libpmix.so, which only the -dev package provides.
-test_packages=(slurmctld slurmd slurm-client munge libpmix-dev python3-scipy)
+test_packages=(slurmctld slurmd slurm-client munge libpmix-dev python3-scipy python3-xarray python3-h5netcdf)
 bench_packages=(python3-joblib python3-mpi4py python3-numpy parallel python3-scipy)
 
 say() { printf '==> %s\n' "$*" >&2; }

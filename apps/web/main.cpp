@@ -22,6 +22,7 @@
 #include <parallax/core/memory_usage.hpp>
 #include <parallax/cosmo/cosmo_input.hpp>
 #include <parallax/cosmo/deformation.hpp>
+#include <parallax/cosmo/output_metadata.hpp>
 #include <parallax/cosmo/params.hpp>
 #include <parallax/cosmo/pipeline.hpp>
 #include <parallax/fft/plan.hpp>
@@ -137,6 +138,7 @@ int main(int argc, char** argv) {
     const double deformation_s = seconds_since(lap);
     lap = clock_type::now();
     plx::cosmo::write_deformation(file, g, web);
+    plx::cosmo::describe_deformation(file, input.dim, input.n, input.box, plx::cosmo::length_units(input.spectrum));
     const double deformation_write_s = seconds_since(lap);
     log("deformation classes: " + std::to_string(deformation_s) + " s, written in " +
         std::to_string(deformation_write_s) + " s");
@@ -190,6 +192,7 @@ int main(int argc, char** argv) {
     const plx::web::adhesion_options adhesion{.min_node_mass = o.min_node_mass, .min_filament_mass = o.min_filament_mass};
     plx::web::write_adhesion_times(world, input.dim, input.n, input.box, potential.values(), times, adhesion, file, map,
                                    domains);
+    plx::web::describe_adhesion(file, input.dim, times.size(), plx::cosmo::length_units(input.spectrum));
     const double adhesion_s = seconds_since(lap);
     log("adhesion model: " + std::to_string(times.size()) + " times in " + std::to_string(adhesion_s) + " s");
 

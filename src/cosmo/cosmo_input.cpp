@@ -26,6 +26,7 @@ std::string problem_of(cosmo_input& input) {
   input.n = static_cast<std::ptrdiff_t>(io::get_attribute_int64(file, "/", "N"));
   input.box = io::get_attribute_double(file, "/", "L");
   input.seed = io::get_attribute_uint64(file, "/", "seed");
+  if (io::has_attribute(file, "/", "spectrum")) input.spectrum = io::get_attribute_string(file, "/", "spectrum");
   if (input.dim != 2 && input.dim != 3) return fmt::format("has dim = {}, not 2 or 3", input.dim);
   if (input.n < 2) return fmt::format("has N = {}, below 2", input.n);
   if (!(input.box > 0) || !std::isfinite(input.box)) return fmt::format("has L = {}, not a positive size", input.box);

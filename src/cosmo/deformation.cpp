@@ -1,5 +1,8 @@
 #include <parallax/cosmo/deformation.hpp>
 
+#include <parallax/cosmo/output_metadata.hpp>
+#include <parallax/io/dimension_scales.hpp>
+
 #include <complex>
 #include <cstdlib>
 #include <memory>
@@ -178,6 +181,19 @@ void write_deformation(io::h5_file& file, const fft::slab_geometry& g, const web
   dims.push_back(static_cast<hsize_t>(g.dim));
   io::write_distributed(file, "/deformation/eigenvalues", {.global_dims = dims, .offset0 = offset0, .count0 = count0},
                         std::span<const double>(web.eigenvalues));
+}
+
+void describe_deformation(io::h5_file& file, int dim, std::ptrdiff_t n, double box, const std::string& length) {
+  std::vector<std::string> axes = write_grid_scales(file, dim, n, box, length);
+  io::attach_dimension_scales(file, "/deformation/class", axes);
+  io::describe_dataset(file, "/deformation/class", "1",
+                       "cosmic-web class: eigenvalues of the deformation tensor above the threshold (3D: 0 void, 1 "
+                       "sheet, 2 filament, 3 knot; 2D: 0 void, 1 filament, 2 node)");
+  axes.push_back(write_index_scale(file, "eigenvalue", static_cast<std::size_t>(dim),
+                                   "eigenvalue index, in descending order (0 is the largest)"));
+  io::attach_dimension_scales(file, "/deformation/eigenvalues", axes);
+  io::describe_dataset(file, "/deformation/eigenvalues", "1",
+                       "eigenvalues of the deformation tensor d_i d_j phi, descending (they sum to delta)");
 }
 
 }  // namespace plx::cosmo

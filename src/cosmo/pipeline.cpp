@@ -1,4 +1,5 @@
 #include <parallax/cosmo/pipeline.hpp>
+#include <parallax/cosmo/output_metadata.hpp>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include <parallax/fft/modes.hpp>
 #include <parallax/fft/plan.hpp>
 #include <parallax/io/atomic_output.hpp>
+#include <parallax/io/dimension_scales.hpp>
 #include <parallax/io/hdf5_file.hpp>
 #include <parallax/io/slab_io.hpp>
 #include <parallax/io/xdmf.hpp>
@@ -189,6 +191,44 @@ stage_timings run_density_potential(const communicator& comm, const pipeline_par
   return t;
 }
 
+// Collective. Units, meanings and named dimensions of every dataset (io/dimension_scales.hpp), so that
+// xarray.open_dataset(path, engine="h5netcdf") shows them: coordinates /x, /y (, /z) of the grid points (box
+// units), /component for the displacement's last axis, and k for the power spectrum. Lengths are Mpc/h where
+// the spectrum sets them (Eisenstein-Hu, a CLASS/CAMB table: k in h/Mpc), box units otherwise.
+void describe_outputs(io::h5_file& file, const pipeline_params& p, const std::string& spectrum_name) {
+  const std::string length = length_units(spectrum_name);
+  const bool physical = length != "box units";
+  const std::string wavenumber = physical ? "h/Mpc" : "1/(box units)";
+  const std::string volume = physical ? fmt::format("(Mpc/h)^{}", p.dim) : fmt::format("(box units)^{}", p.dim);
+  const std::string area = physical ? "(Mpc/h)^2" : "(box units)^2";
+  const std::vector<std::string> grid = write_grid_scales(file, p.dim, p.n, p.box, length);
+  const std::string component =
+      write_index_scale(file, "component", static_cast<std::size_t>(p.dim), "vector component: 0 = x, 1 = y, 2 = z");
+
+  io::attach_dimension_scales(file, "/density", grid);
+  io::describe_dataset(file, "/density", "1", "linear density contrast delta (Gaussian field, growth factor 1)");
+  io::attach_dimension_scales(file, "/potential", grid);
+  io::describe_dataset(file, "/potential", area, "gravitational potential phi, with nabla^2 phi = delta");
+  std::vector<std::string> vector_axes = grid;
+  vector_axes.push_back(component);
+  io::attach_dimension_scales(file, "/displacement", vector_axes);
+  io::describe_dataset(file, "/displacement", length, "Zel'dovich displacement Psi = -grad phi (at growth factor 1)");
+  for (std::size_t i = 0; i < p.times.size(); ++i) {
+    io::attach_dimension_scales(file, frame_path(i), grid);
+    io::describe_dataset(file, frame_path(i), "1",
+                         fmt::format("Zel'dovich particles per cell, cloud in cell (mean 1), at growth factor {}",
+                                     p.times[i]));
+  }
+  io::make_dimension_scale(file, "/power_spectrum/k", "k");
+  io::describe_dataset(file, "/power_spectrum/k", wavenumber, "wavenumber k: the mean |k| of the shell's modes");
+  for (const char* name : {"power", "modes", "input"}) {
+    io::attach_dimension_scales(file, std::string("/power_spectrum/") + name, {"/power_spectrum/k"});
+  }
+  io::describe_dataset(file, "/power_spectrum/power", volume, "measured power spectrum P(k) of /density");
+  io::describe_dataset(file, "/power_spectrum/modes", "1", "Fourier modes in the shell");
+  io::describe_dataset(file, "/power_spectrum/input", volume, "input power spectrum P(k) at the shell's k");
+}
+
 pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p, const run_info& info, bool log) {
   // Every rank checks (and may read a table); one rank's failure fails them all, before any work.
   const auto spectrum = detail::on_all_ranks(comm, [&] {
@@ -287,6 +327,8 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
   io::write_from_root(file, "/power_spectrum/power", bins, measured.power);
   io::write_from_root(file, "/power_spectrum/modes", bins, measured.modes);
   io::write_from_root(file, "/power_spectrum/input", bins, input);
+
+  describe_outputs(file, p, spectrum->name());
 
   // Provenance.
   io::set_attribute(file, "/", "dim", std::int64_t{p.dim});

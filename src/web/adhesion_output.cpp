@@ -20,6 +20,7 @@
 #include <parallax/core/error.hpp>
 #include <parallax/dist/map.hpp>
 #include <parallax/dist/progress.hpp>
+#include <parallax/io/dimension_scales.hpp>
 #include <parallax/io/slab_io.hpp>
 
 #include "adhesion_arguments.hpp"
@@ -253,6 +254,24 @@ void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, d
     write_batch(file, dim, n, box, times, first, count, per_time, kept, summaries);
   }
   meter.finish(done, fmt::format("tasks: {} times x {} domains, all written", times.size(), per_time));
+}
+
+void describe_adhesion(io::h5_file& file, int dim, std::size_t times, const std::string& length) {
+  const std::string measure = dim == 2 ? "area" : "volume";
+  const std::string face = dim == 2 ? "length (the Delaunay edge)" : "area (the Delaunay triangle)";
+  for (std::size_t i = 0; i < times; ++i) {
+    const std::string group = fmt::format("/adhesion/{:03}", i);
+    io::describe_dataset(file, group + "/nodes/position", length, "node position: the simplex's power vertex");
+    io::describe_dataset(file, group + "/nodes/mass", "cells",
+                         "node mass: the simplex's Lagrangian " + measure + " in grid cells");
+    io::describe_dataset(file, group + "/filaments/a", length, "filament end a (inside the box)");
+    io::describe_dataset(file, group + "/filaments/b", length, "filament end b (b - a the short periodic vector)");
+    io::describe_dataset(file, group + "/filaments/mass", "cells", "filament mass: the Lagrangian " + face + " in cells");
+    io::describe_dataset(file, group + "/mass_function/count", "1", "nodes per mass bin (every simplex, stored or not)");
+    io::describe_dataset(file, group + "/mass_function/log10_mass", "1", "bin edges: log10 of the mass in cells");
+    io::describe_dataset(file, group + "/mass_function/dn_dlog10m", fmt::format("({})^-{} dex^-1", length, dim),
+                         "node mass function dn/dlog10 M: nodes per unit " + measure + " per dex of mass");
+  }
 }
 
 int adhesion_domains_for_workers(std::ptrdiff_t n, std::size_t times, std::uint64_t workers) {

@@ -193,9 +193,15 @@ def h5_summary(path):
     items = {}
 
     def attributes(name, obj):
-        for key, value in obj.attrs.items():
+        for key in obj.attrs.keys():
             if key in VOLATILE_ATTRIBUTES:
                 continue
+            if key == "DIMENSION_LIST":  # dimension scales: references are file addresses; compare what they name
+                items[f"{name}@{key}"] = repr([sorted(scale.name for scale in dim.values()) for dim in obj.dims])
+                continue
+            if key == "REFERENCE_LIST":  # a scale's back references: the DIMENSION_LIST above, inverted
+                continue
+            value = obj.attrs[key]
             items[f"{name}@{key}"] = repr(numpy.asarray(value).tobytes()) + str(numpy.asarray(value).dtype)
 
     with h5py.File(path, "r") as f:

@@ -22,6 +22,7 @@ struct cosmo_input {
   std::ptrdiff_t n = 0;  ///< cells per side (attribute N)
   double box = 0;        ///< box size (attribute L)
   std::uint64_t seed = 0;
+  std::string spectrum;  ///< attribute `spectrum` ("" when the file has none): it sets the length units
   io::h5_file file;      ///< open for reading
 };
 

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include <parallax/fft/field.hpp>
@@ -83,5 +84,10 @@ struct web_classes {
 ///   threshold).
 /// `geometry` is the slab the cells came from. Throws plx::io_error on every rank if a write fails on any.
 void write_deformation(io::h5_file& file, const fft::slab_geometry& geometry, const web_classes& web);
+
+/// Collective. Units, meanings and named dimensions of write_deformation's datasets, for xarray: the grid
+/// scales /x, /y (, /z) of cosmo::write_grid_scales in `length` units (box `box`) and /eigenvalue (0 is the
+/// largest) as the eigenvalues' last axis.
+void describe_deformation(io::h5_file& file, int dim, std::ptrdiff_t n, double box, const std::string& length);
 
 }  // namespace plx::cosmo

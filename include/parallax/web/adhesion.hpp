@@ -139,6 +139,10 @@ void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, d
                           const adhesion_options& options, io::h5_file& file, const map_options& map = {},
                           int domains = 0);
 
+/// Collective. The `units` and `long_name` attributes of every dataset write_adhesion_times wrote for
+/// `times` times (lengths in `length` units, masses in cells), for xarray and other readers.
+void describe_adhesion(io::h5_file& file, int dim, std::size_t times, const std::string& length);
+
 /// The benchmark floor of the adhesion model (plx-bench web): seconds of CGAL's own serial regular
 /// triangulation (the same kernel and data structure as adhesion()) of `count` weighted points, uniformly
 /// random in a cube (square) of unit point density, weights uniform in [0, 0.5), inserted in one range (CGAL
