@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -55,12 +57,31 @@ std::string unique_suffix() {
   return this_host() + "." + std::to_string(static_cast<long long>(getpid())) + "-" + text;
 }
 
+/// Whether process `pid` of this host has ended: it does not exist, or it is a zombie (Linux /proc: state Z or
+/// X), which can write nothing more. A killed rank stays a zombie until its parent or init reaps it, which
+/// can take seconds after mpirun has returned (the fault sweep's immediate reruns met it: init reaped
+/// killed ranks 2-5 s late here), and the next run must not take it for a running writer.
+bool process_has_ended(long long pid) {
+  if (::kill(static_cast<pid_t>(pid), 0) != 0) return errno == ESRCH;  // EPERM: alive, not ours to judge
+  std::FILE* stat = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (stat == nullptr) return false;
+  char text[512] = {};
+  const std::size_t got = std::fread(text, 1, sizeof text - 1, stat);
+  std::fclose(stat);
+  // "pid (comm) S ...": the state follows the last ')' (the command name may hold parentheses itself).
+  const std::string_view line(text, got);
+  const std::size_t close = line.rfind(')');
+  if (close == std::string_view::npos || close + 2 >= line.size()) return false;
+  const char state = line[close + 2];
+  return state == 'Z' || state == 'X';
+}
+
 /// On root, before a run creates its temporary: removes the temporaries of `final_path` that earlier runs
 /// left behind when they were killed (kill -9, a node failure, SIGKILL after mpirun's SIGTERM).
 ///
 /// Which owner has ended is decided from the name alone, and only where that is safe: the name carries the
 /// owner's host and pid, and a temporary is removed only when it was made on this host by a process that no
-/// longer exists (kill(pid, 0) fails with ESRCH). A temporary of another host is never touched: on a shared
+/// longer exists (kill(pid, 0) fails with ESRCH, or it is a zombie). A temporary of another host is never touched: on a shared
 /// file system its owner may be running there right now, and this node cannot see it. (A lock held by the
 /// writer, flock, was the other candidate: it is lost on NFS without lockd and node-local on Lustre mounted
 /// with localflock, which would make a running job's file look abandoned; and HDF5 takes its own flock on
@@ -86,7 +107,7 @@ void remove_stale_temporaries(const std::string& final_path) {
     }
     const long long pid = std::stoll(rest.substr(0, dash));
     if (pid <= 0 || pid == static_cast<long long>(getpid())) continue;
-    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+    if (!process_has_ended(pid)) continue;  // alive, or not ours to judge
     if (!entry.is_regular_file(error)) continue;
     std::error_code removed;
     fs::remove(entry.path(), removed);

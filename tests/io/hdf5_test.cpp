@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <span>
 #include <string>
 #include <vector>
@@ -560,10 +561,20 @@ TEST_F(Hdf5Io, atomic_output_leaves_its_temporary_to_a_signal_until_committed) {
   EXPECT_TRUE(final_after);
 }
 
+// Whether `pid` (a child of this process) has exited and waits to be reaped: state Z in /proc/<pid>/stat.
+bool is_zombie(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const std::size_t close = text.rfind(')');
+  return close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'Z';
+}
+
 TEST_F(Hdf5Io, atomic_output_removes_stale_temporaries_of_dead_processes_on_this_host_only) {
   const std::string final_path = path("stale.h5");
   std::vector<std::string> kept;
   std::string dead_file;
+  std::string zombie_file;
+  pid_t zombie = 0;
   if (world().is_root()) {
     char name[256] = {};
     gethostname(name, sizeof name - 1);
@@ -574,6 +585,12 @@ TEST_F(Hdf5Io, atomic_output_removes_stale_temporaries_of_dead_processes_on_this
     waitpid(child, nullptr, 0);
     const std::string dead = std::to_string(child);
     dead_file = final_path + ".tmp." + host + "." + dead + "-1a2b3c";
+    // A killed rank that its parent has not reaped yet (a zombie) can write nothing more: also stale.
+    zombie = fork();
+    if (zombie == 0) _exit(0);
+    for (int i = 0; i < 200 && !is_zombie(zombie); ++i) usleep(10000);
+    zombie_file = final_path + ".tmp." + host + "." + std::to_string(zombie) + "-5e6f";
+    std::ofstream(zombie_file) << "x";
     kept = {final_path + ".tmp.another-host." + dead + "-1a2b3c",                    // may run there now
             final_path + ".tmp." + host + "." + std::to_string(getpid()) + "-4d5e",  // alive: this process
             final_path + ".tmp." + host + "." + dead + "-not-hex",                   // not a name we make
@@ -584,6 +601,8 @@ TEST_F(Hdf5Io, atomic_output_removes_stale_temporaries_of_dead_processes_on_this
   plx::io::atomic_output output(world(), final_path, false);
   if (world().is_root()) {
     EXPECT_FALSE(fs::exists(dead_file));
+    EXPECT_FALSE(fs::exists(zombie_file));
+    waitpid(zombie, nullptr, 0);
     for (const std::string& file : kept) {
       EXPECT_TRUE(fs::exists(file)) << file;
       fs::remove(file);
