@@ -4,6 +4,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <mpi.h>
+
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -190,12 +194,30 @@ atomic_output::atomic_output(const communicator& comm, std::string final_path, b
     // A bad output path is bad input, found before any work: every rank exits with the usage code (a full
     // disk or an I/O error there: the run-time code).
     std::string verdict = failure.empty() ? failure : failure + " (checked on rank 0)";
-    plx::detail::broadcast_from_root(comm_, verdict);
+    // The verdict and the temporary's name in ONE fixed-size broadcast, not a size and then the contents: a
+    // rank whose call fails after it completed has the name, and removes the file before its rank-local
+    // ending. (With two calls, the whole fault sweep's cosmo3d x 3 MPI_Bcast@1,after=1 left root's new file
+    // behind: rank 1 had no name to remove, and root was SIGKILLed before its own handler ran.)
+    std::array<char, 16384> message{};
+    if (comm_.is_root()) {
+      if (verdict.size() + temporary_path_.size() + 2 > message.size()) {
+        plx::detail::unregister_removal_on_signal(temporary_path_);
+        static_cast<void>(plx::detail::unlink_quietly(temporary_path_));
+        temporary_path_.clear();
+        verdict = "output path '" + final_path_ + "' is too long";
+      }
+      std::copy(verdict.begin(), verdict.end(), message.begin());
+      std::copy(temporary_path_.begin(), temporary_path_.end(), message.begin() + verdict.size() + 1);
+    }
+    const int code = MPI_Bcast(message.data(), static_cast<int>(message.size()), MPI_CHAR, 0, comm_.native());
+    message.back() = '\0';
+    verdict = message.data();
+    temporary_path_ = message.data() + verdict.size() + 1;  // before the check: a failure reported after the call
+    plx::detail::check_mpi(code, "MPI_Bcast");
     if (!verdict.empty() && verdict.front() == runtime_failure_mark) {
       throw plx::detail::collective(io_error(verdict.substr(1)));
     }
     if (!verdict.empty()) throw plx::detail::collective(config_error(verdict));
-    plx::detail::broadcast_from_root(comm_, temporary_path_);
   } catch (...) {
     // A failed broadcast (MPI): no destructor runs for an object whose constructor threw.
     if (comm_.is_root() && !temporary_path_.empty()) {
