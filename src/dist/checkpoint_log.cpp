@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -29,6 +32,38 @@ T read_raw(std::string_view bytes, std::size_t at) {
   return value;
 }
 
+/// What differs between a checkpoint's header line and this run's, in one short phrase: the fields
+/// (space-separated key=value) whose values differ, each as "key: FILE's, this run's" (values cut at 60
+/// characters); "columns: .../power:float64[16],..., this run's ...[8]" tells a user that --n changed.
+std::string header_difference(std::string_view found, std::string_view expected) {
+  const auto fields = [](std::string_view line) {
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!line.empty()) {
+      const std::size_t end = std::min(line.find_first_of(" \n"), line.size());
+      const std::string_view field = line.substr(0, end);
+      line.remove_prefix(std::min(end + 1, line.size()));
+      if (field.empty()) continue;
+      const std::size_t equals = field.find('=');
+      out.emplace_back(std::string(field.substr(0, equals)),
+                       equals == std::string_view::npos ? std::string() : std::string(field.substr(equals + 1)));
+    }
+    return out;
+  };
+  const auto cut = [](const std::string& value) { return value.size() > 60 ? value.substr(0, 57) + "..." : value; };
+  const auto theirs = fields(found);
+  const auto ours = fields(expected);
+  std::string text;
+  for (const auto& [key, value] : ours) {
+    if (key == "crc") continue;  // follows from the others
+    const auto match = std::find_if(theirs.begin(), theirs.end(), [&](const auto& f) { return f.first == key; });
+    const std::string other = match == theirs.end() ? std::string("(none)") : match->second;
+    if (other == value) continue;
+    if (!text.empty()) text += "; ";
+    text += key + (value.empty() ? std::string() : ": the file's " + cut(other) + ", this run's " + cut(value));
+  }
+  return text.empty() ? "its header is not this run's" : "different " + text;
+}
+
 /// The checkpoint's layout for record_log: the header line, then binary records (see the header file).
 class checkpoint_format final : public record_format {
  public:
@@ -47,9 +82,8 @@ class checkpoint_format final : public record_format {
       const bool all_zero = std::all_of(found.begin(), found.end(), [](char c) { return c == '\0'; });
       if (is_prefix || all_zero) return 0;
     }
-    const std::string_view shown = found.substr(0, std::min(found.find(" crc="), std::size_t{200}));
-    throw config_error("checkpoint " + path_ + " belongs to another map (" + std::string(shown) + "; this one is " +
-                       header_.substr(0, header_.find(" crc=")) + "): remove it to start over");
+    throw config_error("checkpoint " + path_ + " belongs to another run: " + header_difference(found, header_) +
+                       "; remove it to start over");
   }
 
   [[nodiscard]] record_check check(std::string_view rest) const override {

@@ -368,7 +368,7 @@ void h5_row_store::open_or_create() {
   try {
     journal_ = std::make_unique<checkpoint_log>(paths_.journal(), n_, descriptor_, record_kinds);
   } catch (const config_error& e) {
-    throw config_error(fmt::format("cannot resume '{}': {} (use --force, i.e. overwrite, to start over)",
+    throw config_error(fmt::format("cannot resume '{}': {} (or use --force to start over)",
                                    paths_.final_path, e.what()));
   }
   bool have_layout = false;
