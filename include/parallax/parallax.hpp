@@ -40,6 +40,7 @@
 #include <parallax/fft/transforms.hpp>
 
 #include <parallax/io/atomic_output.hpp>
+#include <parallax/io/dimension_scales.hpp>
 #include <parallax/io/hdf5_file.hpp>
 #include <parallax/io/node_shared_h5.hpp>
 #include <parallax/io/slab_io.hpp>
@@ -50,6 +51,7 @@
 #include <parallax/cosmo/deformation.hpp>
 #include <parallax/cosmo/ensemble.hpp>
 #include <parallax/cosmo/gaussian_field.hpp>
+#include <parallax/cosmo/output_metadata.hpp>
 #include <parallax/cosmo/params.hpp>
 #include <parallax/cosmo/pipeline.hpp>
 #include <parallax/cosmo/power_measure.hpp>
@@ -68,3 +70,4 @@
 #include <parallax/app/number_option.hpp>
 #include <parallax/app/run_app.hpp>
 #include <parallax/app/stop_signals.hpp>
+#include <parallax/app/unknown_option.hpp>
