@@ -11,12 +11,21 @@
 include_guard(GLOBAL)
 include(GoogleTest)
 
+# A sanitizer build (the asan preset: Debug, ASan + UBSan) runs several times slower, CGAL's exact predicates
+# most of all: its timeouts are scaled so that a slow test is not taken for a hang (they still catch one). The
+# discovered GoogleTest cases here; every add_test of a directory by plx_scale_test_timeouts() at its end.
+set(PLX_TEST_TIMEOUT_SCALE 1)
+if(CMAKE_CXX_FLAGS MATCHES "-fsanitize")
+  set(PLX_TEST_TIMEOUT_SCALE 4)
+endif()
+
 function(plx_add_unit_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE parallax::parallax GTest::gtest GTest::gtest_main ${ARG_LIBRARIES})
   parallax_enable_warnings(${name})
-  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST PROPERTIES LABELS unit TIMEOUT 60)
+  math(EXPR timeout "60 * ${PLX_TEST_TIMEOUT_SCALE}")
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST PROPERTIES LABELS unit TIMEOUT ${timeout})
 endfunction()
 
 # One ctest per rank count, name.npN, running `target`'s binary with `environment` (a list, may be empty).
@@ -59,4 +68,19 @@ function(plx_add_mpi_test_variant name variant)
     set(ARG_TIMEOUT 120)
   endif()
   _plx_add_mpi_runs(${name}.${variant} ${name} ${ARG_TIMEOUT} "${ARG_ENVIRONMENT}" ${ARG_RANKS})
+endfunction()
+
+# Scales the TIMEOUT of every test added so far in the calling directory by PLX_TEST_TIMEOUT_SCALE.
+function(plx_scale_test_timeouts)
+  if(PLX_TEST_TIMEOUT_SCALE EQUAL 1)
+    return()
+  endif()
+  get_property(tests DIRECTORY PROPERTY TESTS)
+  foreach(test IN LISTS tests)
+    get_test_property(${test} TIMEOUT timeout)
+    if(timeout)
+      math(EXPR timeout "${timeout} * ${PLX_TEST_TIMEOUT_SCALE}")
+      set_tests_properties(${test} PROPERTIES TIMEOUT ${timeout})
+    endif()
+  endforeach()
 endfunction()
