@@ -101,7 +101,7 @@ case "$command" in
     say "  export PATH=\"$HOME/.local/bin:\$PATH\""
     ;;
   install)
-    prefix=${1:-$HOME/.local}
+    prefix=$(realpath -m "${1:-$HOME/.local}")  # absolute: the PATH line must work from anywhere
     install_missing "${packages[@]}"
     build_apps
     say "installing into $prefix"
