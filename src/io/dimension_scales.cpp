@@ -1,5 +1,6 @@
 // H5DS calls (HDF5's high-level library) wrapped in the agreed steps of hdf5_file.hpp: they write attributes,
 // which parallel HDF5 wants from every rank in the same order, so a failure on one rank must stop them all.
+// They are writes: the fault site hdf5.write reaches them (injected_write_result), as it reaches H5Awrite.
 #include <parallax/io/dimension_scales.hpp>
 
 #include <hdf5_hl.h>
@@ -12,7 +13,8 @@ void make_dimension_scale(h5_file& file, const std::string& scale_path, const st
   detail::h5_quiet quiet;
   h5_id scale = detail::agreed(file, [&] { return detail::open_dataset(file, scale_path); });
   detail::agreed(file, [&] {
-    detail::check_h5(H5DSset_scale(scale.get(), name.c_str()), "H5DSset_scale", file, scale_path);
+    detail::check_h5(detail::injected_write_result(H5DSset_scale(scale.get(), name.c_str())), "H5DSset_scale", file,
+                     scale_path);
   });
 }
 
@@ -24,7 +26,8 @@ void attach_dimension_scales(h5_file& file, const std::string& dataset_path,
     if (scale_paths[d].empty()) continue;
     h5_id scale = detail::agreed(file, [&] { return detail::open_dataset(file, scale_paths[d]); });
     detail::agreed(file, [&] {
-      detail::check_h5(H5DSattach_scale(dataset.get(), scale.get(), d), "H5DSattach_scale", file, dataset_path);
+      detail::check_h5(detail::injected_write_result(H5DSattach_scale(dataset.get(), scale.get(), d)), "H5DSattach_scale",
+                       file, dataset_path);
     });
   }
 }
