@@ -25,8 +25,9 @@ packages=(g++ make cmake git pkg-config libopenmpi-dev openmpi-bin libfftw3-dev 
           librandom123-dev libtomlplusplus-dev nlohmann-json3-dev python3-h5py python3-matplotlib
           libcgal-dev libgmp-dev libmpfr-dev libtbb-dev)
 # The test suite also runs jobscripts/ through a local SLURM cluster (tests/slurm/local_cluster.sh); srun's
-# PMIx plugin loads libpmix.so, which only the -dev package provides.
-test_packages=(slurmctld slurmd slurm-client munge libpmix-dev python3-scipy python3-xarray python3-h5netcdf)
+# PMIx plugin loads libpmix.so, which only the -dev package provides. doxygen builds the API reference, which
+# the ctest docs_api_reference checks.
+test_packages=(slurmctld slurmd slurm-client munge libpmix-dev python3-scipy python3-xarray python3-h5netcdf doxygen)
 bench_packages=(python3-joblib python3-mpi4py python3-numpy parallel python3-scipy)
 
 say() { printf '==> %s\n' "$*" >&2; }
