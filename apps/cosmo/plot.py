@@ -5,7 +5,8 @@ Writes four files into the output directory:
 
 density.png         the density contrast delta (2D), or the slice z = INDEX of the 3D field
 potential.png       the gravitational potential phi, same slice, diverging colours centred on 0
-frames.png          every Zel'dovich frame side by side, on one logarithmic colour scale, with its time
+frames.png          every Zel'dovich frame in a grid (about twice as wide as high: 10 frames are 2 x 5), on one
+                    logarithmic colour scale, each with its time
 power_spectrum.png  the measured P(k) (points, error bars P * sqrt(2 / modes)) over the input P(k) (line)
 
 Run with the system python, for which ./bootstrap.sh installs Debian's python3-h5py and
@@ -15,9 +16,14 @@ script says so and exits 1). The first line names it, so `apps/cosmo/plot.py cos
     /usr/bin/python3 apps/cosmo/plot.py cosmo.h5                       # PNGs next to cosmo.h5
     /usr/bin/python3 apps/cosmo/plot.py cosmo.h5 --out figures --slice 10
 
---slice picks the z index of the 3D slices (default N/2); 2D files ignore it. Images are in box units
-with x (the first array axis) to the right and y up. Exit codes: 0 success, 1 failure writing a figure
-or missing Python packages, 2 bad command line, missing file or missing dataset (the message names it).
+--slice picks the z index of the 3D slices (default N/2); 2D files ignore it. Images have x (the first array
+axis) to the right and y up. Axes are labelled with the file's units: the `units` attribute of each dataset
+(Mpc/h, h/Mpc and (Mpc/h)^d for eisenstein-hu and table spectra, box units otherwise); a file without them
+gets the same units from its root attribute `spectrum`. A rerun of the same command writes the same bytes
+(fixed size and resolution, no date in the files), given the same matplotlib, numpy and libpng.
+
+Exit codes: 0 success, 1 failure writing a figure or missing Python packages, 2 bad command line, missing file
+or missing dataset (the message names it).
 
 Layout read (float64 datasets, as plx-cosmo writes them; root attributes dim, N, L, seed, spectrum):
 /density (N,N) or (N,N,N); /potential the same; /frames/000/density, /frames/001/density, ... each with
@@ -26,6 +32,7 @@ a float attribute `time`; /power_spectrum/{k,power,modes,input}, 1D and of equal
 
 import argparse
 import os
+import re
 import sys
 
 try:
@@ -37,7 +44,7 @@ try:
     import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.colors import LogNorm
-    from matplotlib.ticker import FuncFormatter, LogLocator
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 except ImportError as missing:
     if os.path.realpath(sys.executable) == os.path.realpath("/usr/bin/python3"):
         fix = "install Debian's python3-h5py and python3-matplotlib (./bootstrap.sh deps does)"
@@ -76,6 +83,55 @@ def open_h5(path):
         raise InputError(f"{path}: not a readable HDF5 file ({err})") from None
 
 
+# Spectra given in physical units: plx-cosmo then measures lengths in Mpc/h (the others use box units).
+PHYSICAL_SPECTRA = ("eisenstein-hu", "table")
+
+
+def units_of(h5, name):
+    """The `units` attribute of dataset `name` as text, or None where the file has no such attribute."""
+    dset = h5.get(name)
+    if not isinstance(dset, h5py.Dataset) or "units" not in dset.attrs:
+        return None
+    return attr(dset, "units")
+
+
+class Units:
+    """The units of a parallax file's lengths, wave numbers and power, as the files write them ("Mpc/h",
+    "h/Mpc", "(Mpc/h)^3"; "box units", "1/(box units)", "(box units)^2"): the datasets' `units` attributes
+    where the file has them, else derived from the root attribute `spectrum` as plx-cosmo derives them."""
+
+    def __init__(self, h5, dim):
+        spectrum = attr(h5, "spectrum")
+        derived = "Mpc/h" if spectrum in PHYSICAL_SPECTRA else "box units"
+        self.length = units_of(h5, "x") or derived
+        self.wave_number = units_of(h5, "power_spectrum/k") or (
+            "h/Mpc" if self.length == "Mpc/h" else f"1/({self.length})")
+        self.power = (units_of(h5, "power_spectrum/power") or units_of(h5, "power_spectrum/input")
+                      or f"({self.length})^{dim}")
+
+
+def math_units(units):
+    """Units text for a matplotlib label: powers as superscripts ("(Mpc/h)^3" -> "(Mpc/h)$^{3}$")."""
+    return re.sub(r"\^\(?(-?\d+)\)?", r"$^{\1}$", units)
+
+
+def in_units(label, units):
+    """`label  [units]`, or the label alone for a dimensionless quantity (units "1" or none)."""
+    return label if units in (None, "", "1") else f"{label}  [{math_units(units)}]"
+
+
+def log_ticks(axis, values):
+    """On a log axis spanning under three decades, labels at 1, 2, 5 x 10^n (under one and a half: 1, 2, 3, 5)
+    instead of 10^n alone, which leaves one to three labelled ticks, or none."""
+    values = np.asarray(values, dtype=float)
+    values = values[values > 0]
+    decades = np.log10(values.max() / values.min()) if values.size else np.inf
+    if decades < 3:
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0) if decades < 1.5 else (1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.set_minor_formatter(NullFormatter())
+
+
 class CosmoFile:
     """The parts of a plx-cosmo file the figures need, validated up front."""
 
@@ -103,6 +159,7 @@ class CosmoFile:
         self.dim = int(attr(self.h5, "dim", density.ndim))
         self.n = int(attr(self.h5, "N", density.shape[0]))
         self.box = float(attr(self.h5, "L", self.n))
+        self.units = Units(self.h5, self.dim)
         if density.ndim != self.dim or density.ndim not in (2, 3):
             raise InputError(f"{path}: /density has shape {density.shape}, expected a {self.dim}D grid")
         for name, dset in [("potential", self.h5["potential"])] + [(f"frames/{i:03d}", d)
@@ -134,18 +191,20 @@ class CosmoFile:
         """Suffix naming the slice in titles."""
         if self.dim == 2:
             return ""
-        return f", slice z = {self.slice} ({(self.slice * self.box / self.n):.4g} box units)"
+        return f", slice z = {self.slice} ({(self.slice * self.box / self.n):.4g} {self.units.length})"
 
 
-def image(ax, data, box, **kwargs):
-    """Show a field over the box [0, L)^2 in box units."""
+def image(ax, data, box, length_units, **kwargs):
+    """Show a field over the box [0, L)^2, its axes in length_units."""
     im = ax.imshow(data, origin="lower", extent=(0, box, 0, box), interpolation="nearest", **kwargs)
-    ax.set_xlabel("x  [box units]")
-    ax.set_ylabel("y  [box units]")
+    ax.set_xlabel(in_units("x", length_units))
+    ax.set_ylabel(in_units("y", length_units))
     return im
 
 
 def save(fig, out_dir, name):
+    """Writes fig as out_dir/name at DPI. Agg's PNGs hold no date: the bytes follow from the figure, DPI and the
+    library versions (the Software chunk names matplotlib's), so the same command redraws the same file."""
     path = os.path.join(out_dir, name)
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
@@ -156,7 +215,7 @@ def plot_density(cf, out_dir):
     data = cf.plane(cf.h5["density"])
     fig, ax = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
     limit = np.abs(data).max()
-    im = image(ax, data, cf.box, cmap=DENSITY_CMAP, vmin=-limit, vmax=limit)
+    im = image(ax, data, cf.box, cf.units.length, cmap=DENSITY_CMAP, vmin=-limit, vmax=limit)
     fig.colorbar(im, ax=ax, label=r"density contrast $\delta$  (unit standard deviation)")
     ax.set_title(f"Initial density contrast{cf.where()}\n{cf.describe()}", fontsize=10)
     save(fig, out_dir, "density.png")
@@ -166,17 +225,28 @@ def plot_potential(cf, out_dir):
     data = cf.plane(cf.h5["potential"])
     fig, ax = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
     limit = np.abs(data).max() or 1.0
-    im = image(ax, data, cf.box, cmap=POTENTIAL_CMAP, vmin=-limit, vmax=limit)
-    fig.colorbar(im, ax=ax, label=r"potential $\phi$, $\nabla^2\phi = \delta$  [box units$^2$]")
+    im = image(ax, data, cf.box, cf.units.length, cmap=POTENTIAL_CMAP, vmin=-limit, vmax=limit)
+    potential_units = units_of(cf.h5, "potential") or f"({cf.units.length})^2"
+    fig.colorbar(im, ax=ax, label=in_units(r"potential $\phi$, $\nabla^2\phi = \delta$", potential_units))
     ax.set_title(f"Gravitational potential{cf.where()}\n{cf.describe()}", fontsize=10)
     save(fig, out_dir, "potential.png")
+
+
+def grid_shape(count):
+    """(rows, columns) for count panels, about twice as wide as high so that the grid fits a page's width:
+    10 panels are 2 x 5, 4 are 1 x 4, 6 are 2 x 3."""
+    rows = max(1, round(np.sqrt(count / 2)))
+    return rows, -(-count // rows)
 
 
 def plot_frames(cf, out_dir):
     planes = [cf.plane(dset) for _, dset in cf.frames]
     count = len(planes)
-    fig, axes = plt.subplots(1, count, figsize=(2.3 * count + 1.2, 3.0), layout="constrained",
-                             sharey=True, squeeze=False)
+    rows, columns = grid_shape(count)
+    # 1.6 inches a panel: at the default 120 dpi 10 frames are 1100 pixels wide, readable where a page shows them
+    # 900 pixels wide, and their PNG (a 256^2 field is noise to zlib) stays under 1 MiB.
+    fig, axes = plt.subplots(rows, columns, figsize=(max(1.6 * columns + 1.1, 5.0), 1.6 * rows + 1.2),
+                             layout="constrained", sharex=True, sharey=True, squeeze=False)
     low = min(p.min() for p in planes)
     high = max(p.max() for p in planes)
     cmap = plt.get_cmap(DENSITY_CMAP)
@@ -188,15 +258,24 @@ def plot_frames(cf, out_dir):
     else:
         norm = plt.Normalize(vmin=low, vmax=high)
         label = "density"
-    for ax, (time, _), data in zip(axes[0], cf.frames, planes):
+    for index, ax in enumerate(axes.flat):
+        if index >= count:
+            ax.set_axis_off()  # the last row's empty places
+            continue
+        data = planes[index]
         im = image(ax, np.ma.masked_less_equal(data, 0) if isinstance(norm, LogNorm) else data, cf.box,
-                   cmap=cmap, norm=norm)
-        ax.set_title(f"time {time:.3g}", fontsize=10)
-        if ax is not axes[0][0]:
+                   cf.units.length, cmap=cmap, norm=norm)
+        ax.set_title(f"D = {cf.frames[index][0]:.3g}", fontsize=10)
+        if index % columns > 0:
             ax.set_ylabel("")
-    fig.colorbar(im, ax=axes[0].tolist(), label=label, fraction=0.02, pad=0.01)
-    fig.suptitle(f"Zel'dovich approximation: particles at x = q + D(t) Psi(q){cf.where()}  ({cf.describe()})",
-                 fontsize=11)
+        if index + columns < count:  # a panel below this one carries the x label and tick labels
+            ax.set_xlabel("")
+            ax.tick_params(labelbottom=False)
+    fig.colorbar(im, ax=axes, label=label, fraction=0.03, pad=0.01, shrink=0.9)
+    title = [f"Zel'dovich approximation: particles at x = q + D Psi(q)", cf.describe()]
+    if cf.where():
+        title.append(cf.where().lstrip(", "))  # a line of its own: 3 frames are a narrow figure
+    fig.suptitle("\n".join(title), fontsize=11)
     save(fig, out_dir, "frames.png")
 
 
@@ -218,12 +297,10 @@ def plot_power_spectrum(cf, out_dir):
                 capsize=1.5, label=r"measured, error $P\sqrt{2/\mathrm{modes}}$", zorder=2)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    for axis, values in ((ax.xaxis, k), (ax.yaxis, np.concatenate([power, expected[expected > 0]]))):
-        if np.log10(values.max() / values.min()) < 2:  # few decades: label 1, 2, 5 x 10^n, not only 10^n
-            axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-            axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    ax.set_xlabel(r"wave number $k$  [1 / box units]")
-    ax.set_ylabel(f"power $P(k)$  [box units$^{cf.dim}$]")
+    log_ticks(ax.xaxis, k)
+    log_ticks(ax.yaxis, np.concatenate([power, expected]))
+    ax.set_xlabel(in_units(r"wave number $k$", cf.units.wave_number))
+    ax.set_ylabel(in_units(r"power $P(k)$", cf.units.power))
     ax.set_title(f"Power spectrum of the initial density\n{cf.describe()}", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend()
