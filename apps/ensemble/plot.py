@@ -14,7 +14,9 @@ ensemble_correlation.png  the correlation matrix of the bins, as an image on a f
 Mean and covariance are computed here from /realizations/power (M x bins) and /realizations/power_evolved
 (M x times x bins), the same way plx-ensemble computes /covariance (unbiased, over the M realizations), so
 any version of the file's covariance layout plots the same. Also read: /power_spectrum/{k,modes,input} and
-the root attributes (dim, N, L, times, normalisation) when present.
+the root attributes (dim, N, L, times, normalisation, spectrum) when present. Axes carry the units of k and P(k):
+the datasets' `units` attributes, or for a file without them h/Mpc and (Mpc/h)^d after an eisenstein-hu or
+table spectrum, box units otherwise.
 
 Run with the system python, for which ./bootstrap.sh installs Debian's python3-h5py and python3-matplotlib:
 
@@ -35,7 +37,7 @@ _cosmo_plot_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 _spec = importlib.util.spec_from_file_location("cosmo_plot", _cosmo_plot_path)
 cosmo_plot = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(cosmo_plot)
-InputError, attr, save = cosmo_plot.InputError, cosmo_plot.attr, cosmo_plot.save
+InputError, attr, save, in_units = cosmo_plot.InputError, cosmo_plot.attr, cosmo_plot.save, cosmo_plot.in_units
 
 import h5py  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
@@ -76,6 +78,7 @@ class EnsembleFile:
                 self.times = list(range(self.evolved.shape[1]))
             self.dim, self.n, self.box = attr(h5, "dim"), attr(h5, "N", attr(h5, "n")), attr(h5, "L", attr(h5, "box"))
             self.normalisation = attr(h5, "normalisation")
+            self.units = cosmo_plot.Units(h5, self.dim if self.dim is not None else 3)
         self.path = path
         self.realizations = self.initial.shape[0]
 
@@ -102,10 +105,10 @@ def correlation(samples):
 
 
 def plot_power(ef, out_dir):
-    fig, (ax, ratio) = plt.subplots(2, 1, figsize=(6.6, 6.4), sharex=True, layout="constrained",
-                                    gridspec_kw={"height_ratios": (3, 1.3)})
+    fig, (ax, ratio) = plt.subplots(2, 1, figsize=(6.6, 7.0), sharex=True, layout="constrained",
+                                    gridspec_kw={"height_ratios": (3, 1.5)})
     k = ef.k
-    ax.plot(k, ef.input, "--", color="black", lw=1.2, label="input P(k)", zorder=4)
+    ax.plot(k, ef.input, ":", color="black", lw=1.4, label="input P(k)", zorder=5)
     for index, (label, samples) in enumerate(ef.spectra()):
         mean = samples.mean(axis=0)
         sigma = samples.std(axis=0, ddof=1)
@@ -113,21 +116,32 @@ def plot_power(ef, out_dir):
         shown = mean > 0  # a D = 0 "evolution" is the uniform grid: no power to draw on a log axis
         if not np.any(shown):
             continue
-        ax.plot(k[shown], mean[shown], "-", color=color, lw=1.6, label=f"{label}: mean")
+        # The initial spectrum as points above everything: at D = 1 the evolved mean lies on it at large scales,
+        # and a line of its own would hide under that one.
+        style = {"ls": "none", "marker": "o", "ms": 4.5, "mfc": "white", "mew": 1.3, "zorder": 6} \
+            if label == "initial" else {"ls": "-", "lw": 1.6, "zorder": 3}
+        ax.plot(k[shown], mean[shown], color=color, label=f"{label}: mean", **style)
         ax.fill_between(k[shown], np.maximum(mean - sigma, 1e-3 * mean)[shown], (mean + sigma)[shown], color=color,
-                        alpha=0.25, lw=0)
-        ratio.plot(k[shown], (sigma / mean)[shown] / np.sqrt(2.0 / ef.modes[shown]), "o-", ms=3, color=color,
-                   label=label)
+                        alpha=0.2, lw=0, zorder=1)
+        scatter = {"ls": "-", "lw": 0.8, "marker": "o", "ms": 4.5, "mfc": "white", "mew": 1.3, "zorder": 6} \
+            if label == "initial" else {"ls": "-", "marker": ".", "ms": 5, "lw": 1.2, "zorder": 3}
+        ratio.plot(k[shown], (sigma / mean)[shown] / np.sqrt(2.0 / ef.modes[shown]), color=color, label=label,
+                   **scatter)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_ylabel(r"$P(k)$,  band: $\pm 1\sigma$ of one realization")
+    cosmo_plot.log_ticks(ax.xaxis, k)
+    cosmo_plot.log_ticks(ax.yaxis, np.concatenate([ef.input, ef.initial.mean(axis=0),
+                                                   ef.evolved.mean(axis=0).ravel()]))
+    ax.set_ylabel(in_units(r"mean $P(k)$, band $\pm 1\sigma$ of one realization", ef.units.power))
     ax.set_title(f"Ensemble mean power spectrum\n{ef.describe()}", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
-    ratio.axhline(1.0, color="black", lw=0.8, ls="--")
-    ratio.set_xlabel(r"wave number $k$  [1 / box units]")
-    ratio.set_ylabel(r"$\sigma / (P\sqrt{2/N_\mathrm{modes}})$", fontsize=9)
+    ratio.axhline(1.0, color="black", lw=0.8, ls="--", zorder=2)
+    ratio.set_xlabel(in_units(r"wave number $k$", ef.units.wave_number))
+    ratio.set_ylabel(r"$\sigma \,/\, P\sqrt{2/N_\mathrm{modes}}$", fontsize=9)
+    ratio.set_title("scatter of one realization over the Gaussian expectation (dashed: 1)", fontsize=9)
     ratio.grid(True, alpha=0.3)
+    ratio.legend(fontsize=8, ncol=4)
     save(fig, out_dir, "ensemble_power.png")
 
 
@@ -137,22 +151,33 @@ def plot_correlation(ef, out_dir, panels):
         keep = np.unique(np.linspace(1, len(spectra) - 1, panels - 1).round().astype(int))
         spectra = [spectra[0]] + [spectra[i] for i in keep]
     count = len(spectra)
-    fig, axes = plt.subplots(1, count, figsize=(3.3 * count + 1.0, 3.6), layout="constrained", squeeze=False)
+    # At most 3 in a row, else a near-square grid (4 matrices are 2 x 2): a page shows it about 900 pixels wide.
+    columns = count if count <= 3 else int(np.ceil(np.sqrt(count)))
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.3 * columns + 1.0, 3.3 * rows + 0.6), layout="constrained",
+                             squeeze=False)
     edges = np.concatenate([[ef.k[0] - 0.5 * (ef.k[1] - ef.k[0])], 0.5 * (ef.k[1:] + ef.k[:-1]),
                             [ef.k[-1] + 0.5 * (ef.k[-1] - ef.k[-2])]]) if len(ef.k) > 1 else None
-    for ax, (label, samples) in zip(axes[0], spectra):
+    k_label = in_units(r"$k$", ef.units.wave_number)
+    for index, ax in enumerate(axes.flat):
+        if index >= count:
+            ax.set_axis_off()
+            continue
+        label, samples = spectra[index]
         corr = correlation(samples)
         if edges is not None:
             im = ax.pcolormesh(edges, edges, corr, cmap="RdBu_r", vmin=-1, vmax=1)
             ax.set_aspect("equal")
-            ax.set_xlabel(r"$k$")
+            if index + columns >= count:  # the lowest panel of its column
+                ax.set_xlabel(k_label)
+            if index % columns == 0:
+                ax.set_ylabel(k_label)
         else:
             im = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1, origin="lower")
         off = corr[~np.eye(len(corr), dtype=bool)]
         ax.set_title(f"{label}: mean off-diagonal {off.mean():+.3f}", fontsize=10)
-    axes[0][0].set_ylabel(r"$k$")
-    fig.colorbar(im, ax=axes[0].tolist(), label="correlation", fraction=0.03, pad=0.02)
-    fig.suptitle(f"Correlation of the P(k) bins  ({ef.describe()})", fontsize=11)
+    fig.colorbar(im, ax=axes, label="correlation", fraction=0.03, pad=0.02, shrink=0.9)
+    fig.suptitle(f"Correlation of the P(k) bins\n{ef.describe()}", fontsize=11)
     save(fig, out_dir, "ensemble_correlation.png")
 
 
