@@ -10,7 +10,8 @@ Writes into the output directory:
   over the Zel'dovich density of that time (grey, logarithmic). Filaments are segments whose width and
   opacity grow with their mass; nodes are dots whose area grows with their mass. 3D files show a projected
   slab: structures and particles with z in [L/2, L/2 + SLAB L), seen along z;
-- web.gif: those frames as an animated GIF, FPS frames per second;
+- web.gif: those frames as an animated GIF, FPS frames per second, at half their size in 32 colours (the
+  2D workshop run's 10 frames take 0.7 MB, not 1.7);
 - mass_function.png: the adhesion nodes' mass function dn/dlog10 M per time (/adhesion/NNN/mass_function,
   D > 0), in 3D beside Press & Schechter's for the same realization: sigma(M) from the cosmology file's own
   linear density (delta_k = -k^2 phi_k, spherical top hat of Lagrangian radius R, M = 4/3 pi R^3 in cells),
@@ -26,9 +27,12 @@ Run with the system python, for which ./bootstrap.sh installs Debian's python3-h
     /usr/bin/python3 apps/web/plot.py web.h5                # classes.png, web_NNN.png, web.gif next to web.h5
     /usr/bin/python3 apps/web/plot.py web.h5 --out figures --slice 10 --cosmo cosmo.h5
 
-Images are in box units with x (the first array axis) to the right and y up, as apps/cosmo/plot.py draws
-/density. Exit codes: 0 success, 1 failure writing the figure or missing Python packages, 2 bad command line,
-missing file or missing dataset (the message names it).
+Images have x (the first array axis) to the right and y up, as apps/cosmo/plot.py draws /density, and their
+axes the file's length units (the `units` attribute of /x: Mpc/h after an eisenstein-hu or table spectrum, box
+units otherwise). A rerun of the same command writes the same bytes, given the same matplotlib and Pillow.
+
+Exit codes: 0 success, 1 failure writing the figure or missing Python packages, 2 bad command line, missing
+file or missing dataset (the message names it).
 """
 
 import argparse
@@ -42,7 +46,7 @@ _cosmo_plot_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 _spec = importlib.util.spec_from_file_location("cosmo_plot", _cosmo_plot_path)
 cosmo_plot = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(cosmo_plot)
-InputError, attr, save = cosmo_plot.InputError, cosmo_plot.attr, cosmo_plot.save
+InputError, attr, save, in_units = cosmo_plot.InputError, cosmo_plot.attr, cosmo_plot.save, cosmo_plot.in_units
 
 import h5py  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
@@ -76,7 +80,8 @@ def read_classes(path, slice_index):
                 raise InputError(f"--slice {slice_index} is outside 0..{dset.shape[2] - 1}")
             where = f", slice z = {slice_index}"
         image = (dset[...] if dim == 2 else dset[:, :, slice_index]).T
-        info = {"dim": dim, "n": n, "box": float(attr(h5, "L", n)), "seed": attr(h5, "seed"),
+        length = cosmo_plot.units_of(h5, "x") or cosmo_plot.Units(h5, dim).length
+        info = {"dim": dim, "n": n, "box": float(attr(h5, "L", n)), "seed": attr(h5, "seed"), "length": length,
                 "input": attr(h5, "input", "?"), "threshold": float(dset.attrs.get("threshold", 0.0)),
                 "fractions": fractions, "where": where}
     return image, info
@@ -93,8 +98,8 @@ def plot_classes(image, info, out_dir):
               for k, f in enumerate(info["fractions"])]
     fig.legend(handles=legend, loc="upper left", bbox_to_anchor=(0.72, 0.88), fontsize=9,
                title=f"eigenvalues > {info['threshold']:g}", title_fontsize=9)
-    ax.set_xlabel("x  [box units]")
-    ax.set_ylabel("y  [box units]")
+    ax.set_xlabel(in_units("x", info["length"]))
+    ax.set_ylabel(in_units("y", info["length"]))
     seed = f", seed {info['seed']}" if info["seed"] is not None else ""
     ax.set_title(f"Deformation-tensor classes (T-web){info['where']}\n"
                  f"{dim}D, N={info['n']}, L={box:g}{seed}, from {os.path.basename(str(info['input']))}", fontsize=10)
@@ -145,12 +150,15 @@ class WebFile:
             self.n = self.potential.shape[0]
             self.box = float(attr(cosmo, "L", self.n))
             self.seed = attr(cosmo, "seed")
+            # The web file's units where it has them, else those of its cosmology file (which knows its spectrum).
+            self.length = cosmo_plot.units_of(self.h5, "x") or cosmo_plot.Units(cosmo, self.potential.ndim).length
         if self.dim not in (2, 3):
             raise InputError(f"{cosmo_path}: /potential has shape {self.potential.shape}, expected a 2D or 3D grid")
         self._psi = None
 
     def displacement(self):
-        """Psi = -grad phi in box units, by the spectral derivative (Nyquist modes zeroed, as plx-cosmo)."""
+        """Psi = -grad phi in the box's length units, by the spectral derivative (Nyquist modes zeroed, as
+        plx-cosmo)."""
         if self._psi is None:
             n, dim = self.n, self.dim
             phi_k = np.fft.rfftn(self.potential)
@@ -230,7 +238,7 @@ def draw_time(web, name, time, group, slab, min_mass, min_filament_mass, out_dir
         middle = np.mod((a[:, 2] + b[:, 2]) / 2, box)
         keep = (middle >= z_range[0]) & (middle < z_range[1])
         a, b, filament_mass = a[keep], b[keep], filament_mass[keep]
-        title += f", slab z in [{z_range[0]:.3g}, {z_range[1]:.3g}) projected"
+        title += f", slab {z_range[0]:.3g} <= z < {z_range[1]:.3g} {web.length}, projected"
     density = web.zeldovich_density(time, z_range)
 
     fig, ax = plt.subplots(figsize=(7.6, 6.6))
@@ -269,8 +277,8 @@ def draw_time(web, name, time, group, slab, min_mass, min_filament_mass, out_dir
     ax.set_xlim(0, box)
     ax.set_ylim(0, box)
     ax.set_aspect("equal")
-    ax.set_xlabel("x  [box units]")
-    ax.set_ylabel("y  [box units]")
+    ax.set_xlabel(in_units("x", web.length))
+    ax.set_ylabel(in_units("y", web.length))
     ax.set_title(f"{title}\n{len(node_mass)} nodes, {len(filament_mass)} filaments drawn")
     save(fig, out_dir, f"web_{name}.png")
     return os.path.join(out_dir, f"web_{name}.png")
@@ -315,9 +323,11 @@ def plot_mass_function(web, out_dir):
     colours = plt.cm.viridis(np.linspace(0, 0.9, len(times)))
     grid = None
     low, high = np.inf, 0.0
+    density_units = f"({web.length})^-{web.dim} dex^-1"
     for (name, time, group), colour in zip(times, colours):
         edges = np.asarray(group["mass_function/log10_mass"][...])
         density = np.asarray(group["mass_function/dn_dlog10m"][...])
+        density_units = cosmo_plot.units_of(group, "mass_function/dn_dlog10m") or density_units
         centre = 10 ** (0.5 * (edges[:-1] + edges[1:]))
         keep = density > 0
         ax.plot(centre[keep], density[keep], "o", ms=3, color=colour, label=f"D = {time:g}")
@@ -336,8 +346,8 @@ def plot_mass_function(web, out_dir):
     ax.set_yscale("log")
     if high > 0:  # the data's range: Press & Schechter's exponential tail would squash it
         ax.set_ylim(low / 10, high * 10)
-    ax.set_xlabel("node mass M (cells, Lagrangian)")
-    ax.set_ylabel(f"dn / dlog10 M  (per box unit^{web.dim})")
+    ax.set_xlabel("node mass M  [cells, Lagrangian]")
+    ax.set_ylabel(in_units(r"$dn \,/\, d\log_{10} M$", density_units))
     title = "adhesion nodes' mass function"
     if web.dim == 3:
         title += "\npoints: plx-web; lines: Press & Schechter of the same field"
@@ -346,10 +356,18 @@ def plot_mass_function(web, out_dir):
     save(fig, out_dir, "mass_function.png")
 
 
+GIF_SCALE = 0.5  # of the frames' size: the movie stays under 1 MiB, the frames keep the detail
+GIF_COLOURS = 32
+
+
 def write_gif(frames, path, fps):
     from PIL import Image
 
-    images = [Image.open(f).convert("RGB") for f in frames]
+    images = []
+    for frame in frames:
+        with Image.open(frame) as image:
+            size = (round(image.width * GIF_SCALE), round(image.height * GIF_SCALE))
+            images.append(image.convert("RGB").resize(size, Image.Resampling.LANCZOS).quantize(GIF_COLOURS))
     partial = path + ".partial.gif"
     images[0].save(partial, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
     os.replace(partial, path)
