@@ -1,6 +1,7 @@
-// Umbrella header: every public header of parallax, layer by layer (core -> dist -> mc, fft -> io ->
-// cosmo, farm; app: the frame of parallax's own command-line programs). Internal headers (detail/) are
-// left out. tests/readme/check_umbrella.cmake checks that no public header is missing here.
+/// @file
+/// Umbrella header: every public header of parallax, layer by layer (core -> dist -> mc, fft -> io ->
+/// cosmo, farm; app: the frame of parallax's own command-line programs). Internal headers (detail/) are
+/// left out. tests/readme/check_umbrella.cmake checks that no public header is missing here.
 #pragma once
 
 #include <parallax/version.hpp>
@@ -71,3 +72,33 @@
 #include <parallax/app/run_app.hpp>
 #include <parallax/app/stop_signals.hpp>
 #include <parallax/app/unknown_option.hpp>
+
+/// @namespace plx
+/// parallax: parallel maps over MPI ranks with OpenMP threads inside each rank, and the layers built on
+/// them. The core (runtime, communicator, errors, collectives), the map layer (plx::map, map_collect,
+/// checkpointed_map, map_to_h5, node_shared) and the frame of the apps live here; the other modules have
+/// namespaces of their own.
+///
+/// @namespace plx::fft
+/// Slab-decomposed FFTs of periodic N^d grids (d = 2, 3) with FFTW-MPI: the slab geometry, fields, plans,
+/// and serial plans that give bitwise the same transforms in one thread's memory.
+///
+/// @namespace plx::io
+/// HDF5 files shared by all ranks of a communicator (MPI-IO): distributed and root-only datasets,
+/// attributes, outputs that appear only once complete, and XDMF sidecars for ParaView.
+///
+/// @namespace plx::cosmo
+/// The cosmology pipeline: power spectrum models, Gaussian random fields, Zel'dovich evolution with CIC
+/// deposit, measured P(k), the cosmic-web classification, and ensembles of realizations with their
+/// covariance.
+///
+/// @namespace plx::web
+/// The adhesion model of the cosmic web: nodes and filaments from the regular triangulation of the
+/// Lagrangian grid weighted by the potential.
+///
+/// @namespace plx::mc
+/// Monte Carlo estimate of pi, reproducible to the last digit for any ranks x threads.
+///
+/// @namespace plx::farm
+/// The task farm behind plx-run: shell commands run over MPI ranks x slots, with a durable journal so that
+/// a stopped run resumes where it stood.

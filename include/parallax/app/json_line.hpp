@@ -1,11 +1,14 @@
-// Machine-readable output of the apps: with --json each result is one JSON object on one line. The JSON
-// library encodes every key and value (a path with a quote, a backslash or a control character stays valid
-// JSON); the line has ", " and ": " between items, as Python's json.dumps writes it, and keys in the order
-// they were added.
-//
-//   plx::print_json_line({{"benchmark", "calls"}, {"ranks", 2}, {"us_per_call", plx::rounded(us, 2)}});
-//
-// Field names and their values are an interface (scripts read them): change neither lightly.
+/// @file
+/// Machine-readable output of the apps: with --json each result is one JSON object on one line. The JSON
+/// library encodes every key and value (a path with a quote, a backslash or a control character stays valid
+/// JSON); the line has ", " and ": " between items, as Python's json.dumps writes it, and keys in the order
+/// they were added.
+///
+/// @code
+///   plx::print_json_line({{"benchmark", "calls"}, {"ranks", 2}, {"us_per_call", plx::rounded(us, 2)}});
+/// @endcode
+///
+/// Field names and their values are an interface (scripts read them): change neither lightly.
 #pragma once
 
 #include <string>

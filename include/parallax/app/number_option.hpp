@@ -1,16 +1,19 @@
-// Numeric command-line options with messages a user can act on. CLI11's own checks say "Value abc not in
-// range 0.000000 to 17976931348623157..." (309 digits); these say "--n: 'abc' is not a number" or
-// "--slots must be at least 1, not 0".
-//
-//   std::size_t slots = 0;
-//   plx::add_number(cli, "--slots", slots, "concurrent tasks per rank", plx::at_least(1));
-//   std::optional<double> box;                          // only set when given
-//   plx::add_number(cli, "--box", box, "box size L");   // any finite number
-//
-// The check runs on the text before CLI11 converts it. An integer option takes whole numbers within its
-// type only ("1e6" is accepted and passed on as 1000000; a negative number for an unsigned type is refused
-// instead of wrapping around to 2^64 - 3). A failed check is a CLI::ParseError, so an app exits with code 2
-// as for any bad command line, and every rank agrees (each parses the same argv).
+/// @file
+/// Numeric command-line options with messages a user can act on. CLI11's own checks say "Value abc not in
+/// range 0.000000 to 17976931348623157..." (309 digits); these say "--n: 'abc' is not a number" or
+/// "--slots must be at least 1, not 0".
+///
+/// @code
+///   std::size_t slots = 0;
+///   plx::add_number(cli, "--slots", slots, "concurrent tasks per rank", plx::at_least(1));
+///   std::optional<double> box;                          // only set when given
+///   plx::add_number(cli, "--box", box, "box size L");   // any finite number
+/// @endcode
+///
+/// The check runs on the text before CLI11 converts it. An integer option takes whole numbers within its
+/// type only ("1e6" is accepted and passed on as 1000000; a negative number for an unsigned type is refused
+/// instead of wrapping around to 2^64 - 3). A failed check is a CLI::ParseError, so an app exits with code 2
+/// as for any bad command line, and every rank agrees (each parses the same argv).
 #pragma once
 
 #include <algorithm>
@@ -25,8 +28,8 @@ namespace plx {
 
 /// The values a numeric option accepts (besides being a number its type holds).
 struct number_range {
-  long double min = -std::numeric_limits<long double>::infinity();
-  long double max = std::numeric_limits<long double>::infinity();
+  long double min = -std::numeric_limits<long double>::infinity();  ///< smallest value accepted (see above_min)
+  long double max = std::numeric_limits<long double>::infinity();   ///< largest value accepted
   bool above_min = false;  ///< min itself is refused (positive(): > 0)
   bool whole = false;      ///< whole numbers only (always so for an integer option)
 };
@@ -42,6 +45,7 @@ struct number_range {
 /// code 2) whose message is the whole line, "--n must be at least 2, not 1", without CLI11's "--n: " prefix.
 class number_option_error : public CLI::ParseError {
  public:
+  /// `message` is the whole line the user sees, option name included.
   explicit number_option_error(const std::string& message)
       : CLI::ParseError("ValidationError", message, CLI::ExitCodes::ValidationError) {}
 };

@@ -1,19 +1,22 @@
-// The frame every parallax app's main() uses: parse the command line (CLI11), start the runtime, run the
-// body, and turn any exception into one error line and a non-zero exit code ("error: ..." once when every
-// rank has the error, "error (rank r): ..." from each rank that has it otherwise).
-//
-//   int main(int argc, char** argv) {
-//     CLI::App cli{"Monte Carlo estimate of pi", "plx-pi"};
-//     std::uint64_t samples = 100'000'000;
-//     cli.add_option("--samples", samples, "points to draw");
-//     return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) { ...; return 0; });
-//   }
-//
-// run_app adds the options every app shares: --threads, --report-layout, --quiet, and refuses a mistyped option
-// with the nearest known one (parallax/app/unknown_option.hpp) before CLI11 parses. Every rank parses
-// the same argv, so all agree on --help and on parse errors; only root prints them.
-// Before MPI starts it installs the SIGINT/SIGTERM handler (parallax/app/stop_signals.hpp) in end_now
-// mode, unless the app installed it already (plx-ensemble and plx-run drain instead).
+/// @file
+/// The frame every parallax app's main() uses: parse the command line (CLI11), start the runtime, run the
+/// body, and turn any exception into one error line and a non-zero exit code ("error: ..." once when every
+/// rank has the error, "error (rank r): ..." from each rank that has it otherwise).
+///
+/// @code
+///   int main(int argc, char** argv) {
+///     CLI::App cli{"Monte Carlo estimate of pi", "plx-pi"};
+///     std::uint64_t samples = 100'000'000;
+///     cli.add_option("--samples", samples, "points to draw");
+///     return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) { ...; return 0; });
+///   }
+/// @endcode
+///
+/// run_app adds the options every app shares: --threads, --report-layout, --quiet, and refuses a mistyped option
+/// with the nearest known one (parallax/app/unknown_option.hpp) before CLI11 parses. Every rank parses
+/// the same argv, so all agree on --help and on parse errors; only root prints them.
+/// Before MPI starts it installs the SIGINT/SIGTERM handler (parallax/app/stop_signals.hpp) in end_now
+/// mode, unless the app installed it already (plx-ensemble and plx-run drain instead).
 #pragma once
 
 #include <functional>

@@ -1,6 +1,7 @@
-// A mistyped option named, with the nearest known one, before CLI11 sees it. Left to CLI11, `plx-cosmo --nn 64`
-// takes 64 as the positional TOML file and answers "params: File does not exist: 64"; here it answers
-// "unknown option '--nn': did you mean '--n'?", as git and cargo do. run_app calls it on every app's argv.
+/// @file
+/// A mistyped option named, with the nearest known one, before CLI11 sees it. Left to CLI11, `plx-cosmo --nn 64`
+/// takes 64 as the positional TOML file and answers "params: File does not exist: 64"; here it answers
+/// "unknown option '--nn': did you mean '--n'?", as git and cargo do. run_app calls it on every app's argv.
 #pragma once
 
 #include <optional>

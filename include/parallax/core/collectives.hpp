@@ -1,11 +1,12 @@
-// Small collective helpers the layers above share, and the chunked transfers that keep every MPI count
-// within an int.
-//
-// MPI counts and displacements are ints, so a call moves at most 2^31 - 1 elements. The helpers here take
-// sizes as std::size_t and split a transfer into chunks of at most `max_chunk` elements each (default
-// max_mpi_count); tests pass a few elements to exercise the chunking on small data. Element types are sent
-// as the matching MPI type where there is one (char, double, 64-bit integers) and as raw bytes otherwise,
-// so T must be trivially copyable.
+/// @file
+/// Small collective helpers the layers above share, and the chunked transfers that keep every MPI count
+/// within an int.
+///
+/// MPI counts and displacements are ints, so a call moves at most 2^31 - 1 elements. The helpers here take
+/// sizes as std::size_t and split a transfer into chunks of at most `max_chunk` elements each (default
+/// max_mpi_count); tests pass a few elements to exercise the chunking on small data. Element types are sent
+/// as the matching MPI type where there is one (char, double, 64-bit integers) and as raw bytes otherwise,
+/// so T must be trivially copyable.
 #pragma once
 
 #include <algorithm>

@@ -1,9 +1,10 @@
-// plx::communicator: an owning, move-only handle to an MPI communicator.
-//
-// It frees what it created (dup, split) and never frees MPI_COMM_WORLD or MPI_COMM_SELF. Every
-// communicator parallax creates has MPI_ERRORS_RETURN set, so a failing MPI call becomes a
-// plx::mpi_error instead of an abort. The library talks on its own duplicate of the user's
-// communicator, so its messages never mix with the user's tags.
+/// @file
+/// plx::communicator: an owning, move-only handle to an MPI communicator.
+///
+/// It frees what it created (dup, split) and never frees MPI_COMM_WORLD or MPI_COMM_SELF. Every
+/// communicator parallax creates has MPI_ERRORS_RETURN set, so a failing MPI call becomes a
+/// plx::mpi_error instead of an abort. The library talks on its own duplicate of the user's
+/// communicator, so its messages never mix with the user's tags.
 #pragma once
 
 #include <mpi.h>
@@ -12,6 +13,7 @@
 
 namespace plx {
 
+/// An owning, move-only handle to an MPI communicator, with MPI_ERRORS_RETURN set on those it creates.
 class communicator {
  public:
   /// Wraps `comm` without owning it (for MPI_COMM_WORLD and communicators the caller manages).
@@ -22,7 +24,9 @@ class communicator {
 
   communicator() noexcept = default;
   ~communicator();
+  /// Takes over `other`'s handle; `other` is left invalid().
   communicator(communicator&& other) noexcept;
+  /// Collective when this object owns a communicator (MPI_Comm_free): frees it, then takes over `other`'s.
   communicator& operator=(communicator&& other) noexcept;
   // Copying would share ownership of one MPI handle; use dup() for an independent communicator.
   communicator(const communicator&) = delete;
@@ -44,10 +48,15 @@ class communicator {
   /// communicator, as SLURM sees them. Outside SLURM it is split_shared().
   [[nodiscard]] communicator split_node() const;
 
+  /// This process's rank in the communicator, 0 .. size() - 1.
   [[nodiscard]] int rank() const noexcept { return rank_; }
+  /// The number of ranks in the communicator.
   [[nodiscard]] int size() const noexcept { return size_; }
+  /// Whether this is rank 0, where the map layer delivers results.
   [[nodiscard]] bool is_root() const noexcept { return rank_ == 0; }
+  /// The MPI handle, for calling MPI directly; still owned by this object (do not free it).
   [[nodiscard]] MPI_Comm native() const noexcept { return comm_; }
+  /// False for a default-constructed or moved-from communicator (MPI_COMM_NULL).
   [[nodiscard]] bool valid() const noexcept { return comm_ != MPI_COMM_NULL; }
 
   /// Collective: MPI_Barrier.

@@ -1,9 +1,10 @@
-// The error hierarchy of parallax.
-//
-// The library reports failures by throwing one of these types; apps catch `plx::error` once in `main`,
-// print it ("error: what" once from root when every rank threw it, see error::is_collective; else
-// "error (rank r): what") and return a non-zero code. Every message says what failed, with which
-// values, and on which rank where that matters.
+/// @file
+/// The error hierarchy of parallax.
+///
+/// The library reports failures by throwing one of these types; apps catch `plx::error` once in `main`,
+/// print it ("error: what" once from root when every rank threw it, see error::is_collective; else
+/// "error (rank r): what") and return a non-zero code. Every message says what failed, with which
+/// values, and on which rank where that matters.
 #pragma once
 
 #include <cstddef>
@@ -32,6 +33,7 @@ class mpi_error : public error {
   /// @param call  the MPI function that failed, e.g. "MPI_Win_allocate"
   /// @param code  the MPI error code it returned
   mpi_error(const std::string& call, int code);
+  /// The MPI error code the call returned (MPI_ERR_*; MPI_Error_class gives its class).
   [[nodiscard]] int code() const noexcept { return code_; }
 
  private:
@@ -68,8 +70,11 @@ class task_error : public error {
   /// @param rank      rank that ran it
   /// @param failures  how many tasks failed in all
   task_error(const std::string& message, std::size_t index, int rank, std::size_t failures);
+  /// Global index of the (first) failing task.
   [[nodiscard]] std::size_t index() const noexcept { return index_; }
+  /// The rank that ran the failing task.
   [[nodiscard]] int rank() const noexcept { return rank_; }
+  /// How many tasks failed in all, counted across ranks.
   [[nodiscard]] std::size_t failures() const noexcept { return failures_; }
 
  private:
@@ -81,9 +86,12 @@ class task_error : public error {
 /// A map call passed its deadline. Thrown on every rank of the call.
 class timeout_error : public error {
  public:
+  /// @param finished  items that finished before the deadline
+  /// @param total     items of the call
   timeout_error(const std::string& message, std::size_t finished, std::size_t total);
   /// Items that finished (successfully or not) before the call stopped.
   [[nodiscard]] std::size_t finished() const noexcept { return finished_; }
+  /// Items of the call in all.
   [[nodiscard]] std::size_t total() const noexcept { return total_; }
 
  private:
@@ -94,8 +102,12 @@ class timeout_error : public error {
 /// A map call was stopped on request (map_options::stop). Thrown on every rank of the call.
 class stopped_error : public error {
  public:
+  /// @param finished  items that finished before the stop
+  /// @param total     items of the call
   stopped_error(const std::string& message, std::size_t finished, std::size_t total);
+  /// Items that finished (successfully or not) before the call stopped.
   [[nodiscard]] std::size_t finished() const noexcept { return finished_; }
+  /// Items of the call in all.
   [[nodiscard]] std::size_t total() const noexcept { return total_; }
 
  private:

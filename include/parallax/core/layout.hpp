@@ -1,7 +1,8 @@
-// The layout of a run: where each rank lives, how many threads it runs and which cores it may use.
-//
-// `gather_layout` collects one `rank_placement` per rank on root; the formatting and the
-// oversubscription check are pure functions, testable without MPI.
+/// @file
+/// The layout of a run: where each rank lives, how many threads it runs and which cores it may use.
+///
+/// `gather_layout` collects one `rank_placement` per rank on root; the formatting and the
+/// oversubscription check are pure functions, testable without MPI.
 #pragma once
 
 #include <optional>
@@ -12,9 +13,10 @@
 
 namespace plx {
 
+/// Where one rank runs: host, node, thread count and the cores it is bound to (from runtime::layout()).
 struct rank_placement {
-  int rank = 0;
-  std::string host;
+  int rank = 0;       ///< rank in the communicator the layout was gathered over
+  std::string host;   ///< host name (MPI_Get_processor_name)
   /// The SLURM node the rank runs on (SLURMD_NODENAME), "" outside SLURM. Usually the host's short name;
   /// it differs where a site names nodes otherwise, or where several slurmd emulate nodes on one host.
   std::string slurm_node;

@@ -1,9 +1,10 @@
-// How much memory this process uses, as Linux accounts it (/proc/self/smaps_rollup).
-//
-// Resident set size (RSS) counts every page mapped into the process, so memory that several processes share
-// is counted once per process. The proportional set size (PSS) divides each page by the number of processes
-// mapping it: summed over the processes of a node, PSS counts shared memory once. That makes it the measure
-// for "one copy per node" (plx::node_shared) against "one copy per rank".
+/// @file
+/// How much memory this process uses, as Linux accounts it (/proc/self/smaps_rollup).
+///
+/// Resident set size (RSS) counts every page mapped into the process, so memory that several processes share
+/// is counted once per process. The proportional set size (PSS) divides each page by the number of processes
+/// mapping it: summed over the processes of a node, PSS counts shared memory once. That makes it the measure
+/// for "one copy per node" (plx::node_shared) against "one copy per rank".
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@ namespace plx {
 
 class communicator;
 
+/// One process's memory at one instant, in bytes (current_memory_usage()).
 struct memory_usage {
   std::uint64_t rss_bytes = 0;  ///< resident set size
   std::uint64_t pss_bytes = 0;  ///< proportional set size (shared pages split between their mappers)

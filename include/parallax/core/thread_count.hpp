@@ -1,8 +1,9 @@
-// How many OpenMP threads each rank runs: one number that configures OpenMP, FFTW and Eigen alike, so
-// nested libraries never oversubscribe the cores.
-//
-// The first source that is set wins: the --threads option, OMP_NUM_THREADS, SLURM_CPUS_PER_TASK,
-// else the node's cores divided by the ranks on that node (at least 1). Pure logic, no MPI.
+/// @file
+/// How many OpenMP threads each rank runs: one number that configures OpenMP, FFTW and Eigen alike, so
+/// nested libraries never oversubscribe the cores.
+///
+/// The first source that is set wins: the --threads option, OMP_NUM_THREADS, SLURM_CPUS_PER_TASK,
+/// else the node's cores divided by the ranks on that node (at least 1). Pure logic, no MPI.
 #pragma once
 
 #include <optional>
@@ -19,8 +20,9 @@ struct thread_sources {
   int ranks_on_node = 1;                             ///< ranks sharing this node
 };
 
+/// The thread count per rank, and the source it came from (resolve_thread_count()).
 struct thread_choice {
-  int threads = 1;
+  int threads = 1;     ///< OpenMP threads per rank, at least 1
   std::string source;  ///< "--threads", "OMP_NUM_THREADS", "SLURM_CPUS_PER_TASK" or "cores/ranks"
 };
 

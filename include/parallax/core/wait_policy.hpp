@@ -1,20 +1,21 @@
-// How idle OpenMP threads wait on a crowded node, decided before MPI starts.
-//
-// libgomp lets an idle worker thread spin for about 300,000 rounds (a few ms) before it sleeps, unless
-// OMP_WAIT_POLICY or GOMP_SPINCOUNT say otherwise; it reads both once, when the library is loaded, before
-// main(). That is the right choice when every thread has a core. On a crowded node (ranks x threads above the
-// cores the ranks may use: shared nodes, hyperthreads, laptops) the spinning workers of one rank take the
-// cores that another rank's master thread needs for MPI, and a small map call costs milliseconds instead of
-// microseconds (10 ms at 3 ranks x 2 threads on 2 cores, against 60 us with OMP_WAIT_POLICY=passive).
-//
-// So plx::runtime, before MPI_Init, estimates from the launcher's environment whether this node is crowded
-// and, if it is and the user chose no policy, starts the program again (execve of /proc/self/exe with the
-// same command line, /proc/self/cmdline) with OMP_WAIT_POLICY=passive: the same process (same pid, which the
-// launcher tracks), before it has talked to MPI. This happens at most once (a marker variable), and the
-// re-started program removes both variables again, so that commands it starts (the task farm's) see the
-// user's environment. Setting OMP_WAIT_POLICY or GOMP_SPINCOUNT (to any value) keeps the user's choice.
-//
-// The pieces are pure functions here, testable without MPI; runtime.cpp applies them.
+/// @file
+/// How idle OpenMP threads wait on a crowded node, decided before MPI starts.
+///
+/// libgomp lets an idle worker thread spin for about 300,000 rounds (a few ms) before it sleeps, unless
+/// OMP_WAIT_POLICY or GOMP_SPINCOUNT say otherwise; it reads both once, when the library is loaded, before
+/// main(). That is the right choice when every thread has a core. On a crowded node (ranks x threads above the
+/// cores the ranks may use: shared nodes, hyperthreads, laptops) the spinning workers of one rank take the
+/// cores that another rank's master thread needs for MPI, and a small map call costs milliseconds instead of
+/// microseconds (10 ms at 3 ranks x 2 threads on 2 cores, against 60 us with OMP_WAIT_POLICY=passive).
+///
+/// So plx::runtime, before MPI_Init, estimates from the launcher's environment whether this node is crowded
+/// and, if it is and the user chose no policy, starts the program again (execve of /proc/self/exe with the
+/// same command line, /proc/self/cmdline) with OMP_WAIT_POLICY=passive: the same process (same pid, which the
+/// launcher tracks), before it has talked to MPI. This happens at most once (a marker variable), and the
+/// re-started program removes both variables again, so that commands it starts (the task farm's) see the
+/// user's environment. Setting OMP_WAIT_POLICY or GOMP_SPINCOUNT (to any value) keeps the user's choice.
+///
+/// The pieces are pure functions here, testable without MPI; runtime.cpp applies them.
 #pragma once
 
 #include <optional>

@@ -1,5 +1,6 @@
-// A plx-cosmo output read back by the tools that continue from it (plx-web): the grid and seed from its root
-// attributes, and the potential, whole on every rank or as a rank's slab.
+/// @file
+/// A plx-cosmo output read back by the tools that continue from it (plx-web): the grid and seed from its root
+/// attributes, and the potential, whole on every rank or as a rank's slab.
 #pragma once
 
 #include <cstddef>
@@ -17,11 +18,11 @@ namespace plx::cosmo {
 
 /// An open plx-cosmo file and the grid it describes.
 struct cosmo_input {
-  std::string path;
-  int dim = 0;
+  std::string path;      ///< the file as given
+  int dim = 0;           ///< 2 or 3 (attribute dim)
   std::ptrdiff_t n = 0;  ///< cells per side (attribute N)
   double box = 0;        ///< box size (attribute L)
-  std::uint64_t seed = 0;
+  std::uint64_t seed = 0;  ///< the seed of the Gaussian field (attribute seed)
   std::string spectrum;  ///< attribute `spectrum` ("" when the file has none): it sets the length units
   io::h5_file file;      ///< open for reading
 };

@@ -1,11 +1,12 @@
-// The covariance of a measured power spectrum from an ensemble of realizations: the sample mean and the
-// unbiased covariance, the correlation matrix and the eigenvalues, the precision matrix with the Hartlap
-// factor, and the Gaussian expectation of the diagonal. Pure computation with Eigen, no MPI.
-//
-// Hartlap, Simon & Schneider 2007 (A&A 464, 399): the inverse of a sample covariance from M realizations
-// of `bins` correlated Gaussian variables is a biased estimate of the precision matrix; multiplying it by
-// (M - bins - 2) / (M - 1) removes the bias. For M <= bins + 2 the factor is not positive: the precision
-// matrix is undefined, so such an ensemble is refused (check_ensemble_size) before any work.
+/// @file
+/// The covariance of a measured power spectrum from an ensemble of realizations: the sample mean and the
+/// unbiased covariance, the correlation matrix and the eigenvalues, the precision matrix with the Hartlap
+/// factor, and the Gaussian expectation of the diagonal. Pure computation with Eigen, no MPI.
+///
+/// Hartlap, Simon & Schneider 2007 (A&A 464, 399): the inverse of a sample covariance from M realizations
+/// of `bins` correlated Gaussian variables is a biased estimate of the precision matrix; multiplying it by
+/// (M - bins - 2) / (M - 1) removes the bias. For M <= bins + 2 the factor is not positive: the precision
+/// matrix is undefined, so such an ensemble is refused (check_ensemble_size) before any work.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +16,7 @@
 
 namespace plx::cosmo {
 
+/// The covariance of P(k) over an ensemble of M realizations, and what follows from it (estimate_covariance()).
 struct covariance_estimate {
   Eigen::VectorXd mean;               ///< mean P(k) over the realizations (bins)
   Eigen::MatrixXd matrix;             ///< unbiased sample covariance, 1/(M - 1) sum (P - mean)(P - mean)^T

@@ -1,16 +1,17 @@
-// The deformation tensor T_ij = d_i d_j phi of the potential, and the cosmic-web class of every cell by its
-// eigenvalues (Zel'dovich's criterion, the "T-web" of Hahn et al. 2007): a cell where k eigenvalues exceed a
-// threshold collapses along k axes. In 3D class 0 is a void, 1 a sheet, 2 a filament, 3 a knot; in 2D 0 a
-// void, 1 a filament, 2 a node. For a Gaussian field and threshold 0 the 3D fractions are Doroshkevich's
-// (1970): 8%, 42%, 42%, 8% (0.0797, 0.4203, 0.4203, 0.0797 by a Monte Carlo of 4 million tensors); in 2D
-// (1 - 1/sqrt 3)/2, 1/sqrt 3, (1 - 1/sqrt 3)/2 = 21%, 58%, 21%.
-//
-// phi is the potential plx-cosmo writes (phi_k = -delta_k / k^2), so the trace of T, the sum of the
-// eigenvalues, is the Laplacian of phi: the density contrast delta, cell by cell.
-//
-// Components are stored as the upper triangle row by row: (0,0), (0,1), ..., (0,d-1), (1,1), ..., (d-1,d-1);
-// in 3D xx xy xz yy yz zz (tensor_component gives the index). Cells are in the slab order of slab.hpp, the
-// order of plx-cosmo's /density: a rank's eigenvalues are its cells x d values, C order, components last.
+/// @file
+/// The deformation tensor T_ij = d_i d_j phi of the potential, and the cosmic-web class of every cell by its
+/// eigenvalues (Zel'dovich's criterion, the "T-web" of Hahn et al. 2007): a cell where k eigenvalues exceed a
+/// threshold collapses along k axes. In 3D class 0 is a void, 1 a sheet, 2 a filament, 3 a knot; in 2D 0 a
+/// void, 1 a filament, 2 a node. For a Gaussian field and threshold 0 the 3D fractions are Doroshkevich's
+/// (1970): 8%, 42%, 42%, 8% (0.0797, 0.4203, 0.4203, 0.0797 by a Monte Carlo of 4 million tensors); in 2D
+/// (1 - 1/sqrt 3)/2, 1/sqrt 3, (1 - 1/sqrt 3)/2 = 21%, 58%, 21%.
+///
+/// phi is the potential plx-cosmo writes (phi_k = -delta_k / k^2), so the trace of T, the sum of the
+/// eigenvalues, is the Laplacian of phi: the density contrast delta, cell by cell.
+///
+/// Components are stored as the upper triangle row by row: (0,0), (0,1), ..., (0,d-1), (1,1), ..., (d-1,d-1);
+/// in 3D xx xy xz yy yz zz (tensor_component gives the index). Cells are in the slab order of slab.hpp, the
+/// order of plx-cosmo's /density: a rank's eigenvalues are its cells x d values, C order, components last.
 #pragma once
 
 #include <cstddef>
@@ -48,8 +49,8 @@ void deformation_from_fourier_potential(const fft::transforms& plans, std::span<
 
 /// The eigenvalues and classes of a rank's cells.
 struct web_classes {
-  int dim = 0;
-  double threshold = 0;
+  int dim = 0;             ///< 2 or 3: eigenvalues per cell
+  double threshold = 0;    ///< an eigenvalue above it counts as collapsing along its axis
   std::vector<double> eigenvalues;    ///< local cells x dim, slab order, each cell's sorted descending
   std::vector<std::uint8_t> classes;  ///< local cells: how many eigenvalues exceed the threshold
   /// dim + 1 counts of cells per class: over the whole box once deformation_classes returns (every rank),

@@ -1,14 +1,15 @@
-// Gaussian random fields on a periodic box, built directly in Fourier space.
-//
-// White noise: every Fourier mode gets a complex Gaussian (two normal quantiles of the two 53-bit uniforms
-// of one Random123 Philox4x32-10 draw, keyed by the seed and countered by the mode's global index), with the Hermitian symmetry of a real field (on the
-// self-conjugate planes a mode and its mirror share one draw; self-mirrored modes are real). Its statistics
-// are exactly those of the FFT of real unit white noise (variance N^d per mode), and it depends on nothing
-// but the seed and the mode, so the field is the same for any number of ranks and threads. Generating in
-// Fourier space saves the forward transform of the workshop's algorithm.
-//
-// Fourier fields here are kept "ready to invert": divided by N^d, so the unnormalised backward FFT gives
-// the real-space field. Wave numbers are k = 2 pi / L * integer frequency, L the box size.
+/// @file
+/// Gaussian random fields on a periodic box, built directly in Fourier space.
+///
+/// White noise: every Fourier mode gets a complex Gaussian (two normal quantiles of the two 53-bit uniforms
+/// of one Random123 Philox4x32-10 draw, keyed by the seed and countered by the mode's global index), with the Hermitian symmetry of a real field (on the
+/// self-conjugate planes a mode and its mirror share one draw; self-mirrored modes are real). Its statistics
+/// are exactly those of the FFT of real unit white noise (variance N^d per mode), and it depends on nothing
+/// but the seed and the mode, so the field is the same for any number of ranks and threads. Generating in
+/// Fourier space saves the forward transform of the workshop's algorithm.
+///
+/// Fourier fields here are kept "ready to invert": divided by N^d, so the unnormalised backward FFT gives
+/// the real-space field. Wave numbers are k = 2 pi / L * integer frequency, L the box size.
 #pragma once
 
 #include <cstdint>

@@ -1,15 +1,18 @@
-// Parameters of the cosmology pipeline: defaults that reproduce the teaching workshop (2D, N = 256,
-// L = 50, P(k) = exp(-k^2/100)/sqrt(k), unit variance, 10 times from 0 to 4), a TOML parameter file, and
-// the checks that run before any work.
-//
-// TOML layout (every key optional; unknown keys are errors, so typos do not pass silently):
-//   dim = 2            n = 256          box = 50.0         seed = 42   # seed: 0 .. 2^64 - 1; above 2^63 - 1
-//                                                                        # (TOML's integers end there) as a string
-//   times = [0.0, 0.5, 1.0]            normalisation = "unit-variance"   # or "sigma8", "none"
-//   out = "cosmo.h5"
-//   [spectrum]  model = "workshop"  amplitude = 1.0  index = -1.0  omega_m = 0.3111  omega_b = 0.049
-//               h = 0.6766  n_s = 0.9665  sigma_8 = 0.8102  table = "pk.dat"
-//   [fft]       plan = "estimate"   wisdom = "fftw.wisdom"
+/// @file
+/// Parameters of the cosmology pipeline: defaults that reproduce the teaching workshop (2D, N = 256,
+/// L = 50, P(k) = exp(-k^2/100)/sqrt(k), unit variance, 10 times from 0 to 4), a TOML parameter file, and
+/// the checks that run before any work.
+///
+/// TOML layout (every key optional; unknown keys are errors, so typos do not pass silently):
+/// @code{.unparsed}
+///   dim = 2            n = 256          box = 50.0         seed = 42   # seed: 0 .. 2^64 - 1; above 2^63 - 1
+///                                                                        # (TOML's integers end there) as a string
+///   times = [0.0, 0.5, 1.0]            normalisation = "unit-variance"   # or "sigma8", "none"
+///   out = "cosmo.h5"
+///   [spectrum]  model = "workshop"  amplitude = 1.0  index = -1.0  omega_m = 0.3111  omega_b = 0.049
+///               h = 0.6766  n_s = 0.9665  sigma_8 = 0.8102  table = "pk.dat"
+///   [fft]       plan = "estimate"   wisdom = "fftw.wisdom"
+/// @endcode
 #pragma once
 
 #include <cstddef>
@@ -23,18 +26,19 @@
 
 namespace plx::cosmo {
 
+/// Every parameter of a plx-cosmo run (and of each realization of plx-ensemble); the defaults are the workshop's.
 struct pipeline_params {
-  int dim = 2;
-  std::ptrdiff_t n = 256;
+  int dim = 2;             ///< 2 or 3
+  std::ptrdiff_t n = 256;  ///< cells per side of the grid
   double box = 50.0;  ///< side of the periodic box (length units of the spectrum; Mpc/h for eisenstein-hu)
-  std::uint64_t seed = 42;
-  spectrum_config spectrum;
+  std::uint64_t seed = 42;  ///< seed of the Gaussian field: the same seed gives the same field on any layout
+  spectrum_config spectrum;  ///< the power spectrum model and its parameters
   /// "unit-variance": density scaled to unit standard deviation (the workshop);
   /// "sigma8": the spectrum's amplitude scaled so that sigma(8) = spectrum.sigma_8 (3D only);
   /// "none": the spectrum as given, in physical units.
   std::string normalisation = "unit-variance";
   std::vector<double> times = default_times();  ///< growth factors D of the Zel'dovich frames, increasing
-  std::string out = "cosmo.h5";
+  std::string out = "cosmo.h5";   ///< the HDF5 output file
   bool force = false;             ///< overwrite an existing output file
   std::string plan = "estimate";  ///< FFTW planning: estimate (bitwise reproducible) or measure
   std::string wisdom;             ///< FFTW wisdom file read before and written after planning ("" = none)
@@ -50,18 +54,18 @@ struct pipeline_params {
 
 /// Command-line values that override a parameter file: each one given replaces the file's value.
 struct pipeline_flags {
-  std::optional<int> dim;
-  std::optional<std::ptrdiff_t> n;
-  std::optional<double> box;
-  std::optional<std::uint64_t> seed;
+  std::optional<int> dim;              ///< --dim
+  std::optional<std::ptrdiff_t> n;     ///< --n
+  std::optional<double> box;           ///< --box
+  std::optional<std::uint64_t> seed;   ///< --seed
   std::optional<std::string> spectrum;  ///< the model
   std::optional<std::string> table;     ///< the spectrum table's path
-  std::optional<std::string> normalisation;
+  std::optional<std::string> normalisation;  ///< --normalisation
   std::optional<std::string> times;  ///< as parse_times reads it
-  std::optional<std::string> out;
-  std::optional<std::string> plan;
-  std::optional<std::string> wisdom;
-  bool force = false;
+  std::optional<std::string> out;     ///< --out
+  std::optional<std::string> plan;    ///< --plan
+  std::optional<std::string> wisdom;  ///< --wisdom
+  bool force = false;                 ///< --force (only ever turns force on)
 };
 
 /// Reads a TOML parameter file over `defaults`. Throws plx::config_error naming the file, line and key

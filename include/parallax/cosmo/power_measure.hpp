@@ -1,4 +1,5 @@
-// The power spectrum of a field, measured in spherical (circular in 2D) shells of |k|.
+/// @file
+/// The power spectrum of a field, measured in spherical (circular in 2D) shells of |k|.
 #pragma once
 
 #include <vector>

@@ -1,15 +1,16 @@
-// Power spectrum models P(k) for Gaussian random density fields.
-//
-// A Gaussian random field is described completely by its power spectrum: the variance of its Fourier
-// modes as a function of the wavenumber k = |k|. The cosmology pipeline draws each mode with variance
-// P(k) (times the grid's normalisation) and transforms back to a density contrast. This header has the
-// interface `power_spectrum`, four models (a teaching example, a power law, the Eisenstein & Hu 1998
-// LCDM fit, and a table written by CLASS or CAMB), a factory from a config struct, and sigma_r(), the rms
-// density contrast in spheres, which is how a spectrum's amplitude is usually quoted (sigma_8).
-//
-// Units: k in 1/length and P in length^3 (for 3D fields), with the same length unit as the box. The LCDM
-// model uses h/Mpc and (Mpc/h)^3; a table uses whatever its file uses. Everything here is pure
-// computation: no MPI, and every const member function is thread-safe.
+/// @file
+/// Power spectrum models P(k) for Gaussian random density fields.
+///
+/// A Gaussian random field is described completely by its power spectrum: the variance of its Fourier
+/// modes as a function of the wavenumber k = |k|. The cosmology pipeline draws each mode with variance
+/// P(k) (times the grid's normalisation) and transforms back to a density contrast. This header has the
+/// interface `power_spectrum`, four models (a teaching example, a power law, the Eisenstein & Hu 1998
+/// LCDM fit, and a table written by CLASS or CAMB), a factory from a config struct, and sigma_r(), the rms
+/// density contrast in spheres, which is how a spectrum's amplitude is usually quoted (sigma_8).
+///
+/// Units: k in 1/length and P in length^3 (for 3D fields), with the same length unit as the box. The LCDM
+/// model uses h/Mpc and (Mpc/h)^3; a table uses whatever its file uses. Everything here is pure
+/// computation: no MPI, and every const member function is thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -87,7 +88,9 @@ class powerlaw_spectrum final : public power_spectrum {
   [[nodiscard]] std::string name() const override { return "powerlaw"; }
   /// {"amplitude", A}, {"index", n}.
   [[nodiscard]] std::vector<std::pair<std::string, double>> parameters() const override;
+  /// A, in length^(3+n).
   [[nodiscard]] double amplitude() const noexcept { return amplitude_; }
+  /// n, the spectral index.
   [[nodiscard]] double index() const noexcept { return index_; }
 
  private:
@@ -159,7 +162,9 @@ class table_spectrum final : public power_spectrum {
   [[nodiscard]] std::vector<std::pair<std::string, double>> parameters() const override;
   /// [k_min, k_max], the first and the last k of the file.
   [[nodiscard]] std::optional<std::pair<double, double>> k_range() const override;
+  /// The table file as given.
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  /// Number of (k, P) rows read from the file.
   [[nodiscard]] std::size_t rows() const noexcept { return k_.size(); }
 
  private:

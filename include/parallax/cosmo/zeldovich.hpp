@@ -1,23 +1,24 @@
-// The Zel'dovich approximation: particles start on the grid points q and move to x = q + D * Psi(q), Psi the
-// displacement field (-grad phi) and D the growth factor; their density follows by cloud-in-cell (CIC)
-// deposit onto the grid.
-//
-// Summation order (the contract every layout keeps): a particle whose lower CIC plane is p adds its share of
-// plane p to `own(p)` and its share of plane p + 1 to `spill(p)`; each cell of own(p) and of spill(p) sums its
-// terms in global particle index order, from 0; the density is own(p) + spill(p - 1), the spill added last.
-// So the density is bitwise the same for any number of ranks and threads, and for a serial box.
-//
-// Distributed (zeldovich_frames): particles stay where they start. A rank moves the particles of its planes;
-// only those that land in another rank's slab are sent there (point-to-point, in chunks), and only the
-// planes near the slab's edges can hold such particles (a plane's largest |Psi_x| bounds how far its
-// particles move, so the others are not even looked at). Each thread owns a block of consecutive planes of
-// the slab: it deposits the particles that arrived from lower ranks (lower indices), walks in index order
-// the source planes that can reach its block, then the particles from higher ranks, keeping each cell's
-// order. A plane's spill lives in a small pool of plane buffers from its first term until own(p + 1) is
-// complete, then is added and reused: about 2 * reach + 2 planes per thread, not a grid. The spill of a
-// block's last plane goes to the next block's thread, or the next rank. A serial box (fft::slab_ranks::
-// serial(), a map task's) deposits each particle as it moves it, on the calling thread: the same terms in
-// the same order per cell, so the same bits as any distributed run.
+/// @file
+/// The Zel'dovich approximation: particles start on the grid points q and move to x = q + D * Psi(q), Psi the
+/// displacement field (-grad phi) and D the growth factor; their density follows by cloud-in-cell (CIC)
+/// deposit onto the grid.
+///
+/// Summation order (the contract every layout keeps): a particle whose lower CIC plane is p adds its share of
+/// plane p to `own(p)` and its share of plane p + 1 to `spill(p)`; each cell of own(p) and of spill(p) sums its
+/// terms in global particle index order, from 0; the density is own(p) + spill(p - 1), the spill added last.
+/// So the density is bitwise the same for any number of ranks and threads, and for a serial box.
+///
+/// Distributed (zeldovich_frames): particles stay where they start. A rank moves the particles of its planes;
+/// only those that land in another rank's slab are sent there (point-to-point, in chunks), and only the
+/// planes near the slab's edges can hold such particles (a plane's largest |Psi_x| bounds how far its
+/// particles move, so the others are not even looked at). Each thread owns a block of consecutive planes of
+/// the slab: it deposits the particles that arrived from lower ranks (lower indices), walks in index order
+/// the source planes that can reach its block, then the particles from higher ranks, keeping each cell's
+/// order. A plane's spill lives in a small pool of plane buffers from its first term until own(p + 1) is
+/// complete, then is added and reused: about 2 * reach + 2 planes per thread, not a grid. The spill of a
+/// block's last plane goes to the next block's thread, or the next rank. A serial box (fft::slab_ranks::
+/// serial(), a map task's) deposits each particle as it moves it, on the calling thread: the same terms in
+/// the same order per cell, so the same bits as any distributed run.
 #pragma once
 
 #include <cmath>
@@ -60,7 +61,9 @@ class zeldovich_frames {
   // Holds views of the displacement and per-thread buffers; one frame at a time.
   zeldovich_frames(const zeldovich_frames&) = delete;
   zeldovich_frames& operator=(const zeldovich_frames&) = delete;
+  /// Takes over the other's particles and buffers.
   zeldovich_frames(zeldovich_frames&&) noexcept;
+  /// Takes over the other's particles and buffers, releasing this one's.
   zeldovich_frames& operator=(zeldovich_frames&&) noexcept;
 
   /// Collective unless serial. Density of the particles moved by `growth`, rho / mean rho (1 everywhere
@@ -83,7 +86,7 @@ void zeldovich_density(const fft::slab_ranks& ranks, std::span<const fft::field*
 /// The CIC weights of a particle at `u` (cell units, in [0, N)) along one axis: lower cell and the fraction
 /// that goes to the next one.
 struct cic_axis {
-  std::ptrdiff_t cell;
+  std::ptrdiff_t cell;  ///< the lower cell, wrapped into [0, N)
   double upper;  ///< weight of cell + 1; cell gets 1 - upper
 };
 /// Inline, with wrap: called a few times per particle per deposit, where a call costs as much as the work.

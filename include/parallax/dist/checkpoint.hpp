@@ -1,13 +1,16 @@
-// Checkpointed maps: a map whose results persist on root as they arrive, so that a run stopped at any
-// instant (a time limit, kill -9, a crash) is resumed by calling it again with the same file: only the
-// items missing from the file are computed. The same mechanism as the task farm's journal, for results.
-//
-// It shares its journal (checkpoint_log) and its resume (dist/detail/resumable_map.hpp) with map_to_h5,
-// which writes the results into an HDF5 file instead of keeping them: use map_to_h5 when the results do
-// not fit in root's memory or should end in HDF5; this one takes any payload type (strings, variants) and
-// returns every result on root.
-//
-//   auto r = plx::checkpointed_map(rt.world(), 100'000, simulate, "sims.ckpt");   // run again after a stop
+/// @file
+/// Checkpointed maps: a map whose results persist on root as they arrive, so that a run stopped at any
+/// instant (a time limit, kill -9, a crash) is resumed by calling it again with the same file: only the
+/// items missing from the file are computed. The same mechanism as the task farm's journal, for results.
+///
+/// It shares its journal (checkpoint_log) and its resume (dist/detail/resumable_map.hpp) with map_to_h5,
+/// which writes the results into an HDF5 file instead of keeping them: use map_to_h5 when the results do
+/// not fit in root's memory or should end in HDF5; this one takes any payload type (strings, variants) and
+/// returns every result on root.
+///
+/// @code
+///   auto r = plx::checkpointed_map(rt.world(), 100'000, simulate, "sims.ckpt");   // run again after a stop
+/// @endcode
 #pragma once
 
 #include <cstdint>

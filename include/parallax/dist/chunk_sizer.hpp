@@ -1,10 +1,12 @@
-// How many items a worker draws at a time. Pure logic, no MPI: see plx::schedule for the policy.
+/// @file
+/// How many items a worker draws at a time. Pure logic, no MPI: see plx::schedule for the policy.
 #pragma once
 
 #include <cstddef>
 
 namespace plx {
 
+/// The chunk sizes of one call's dynamic schedule: fixed, or grown from the measured cost per item. Not thread-safe.
 class chunk_sizer {
  public:
   /// @param fixed_chunk  items per chunk, or 0 for auto

@@ -1,33 +1,36 @@
-// The scatter/map/gather layer: parallel maps over MPI ranks, with OpenMP threads inside each rank.
-//
-// Every function here is collective: all ranks of `comm` call it with the same item count (checked)
-// and the same options. Tasks are plain C++ callables that exist on every rank (SPMD), so nothing is
-// pickled: only indices, inputs held by root, and results travel. Results land on root unless said
-// otherwise; other ranks get an empty vector.
-//
-//   plx::runtime rt(argc, argv);
-//   auto squares = plx::map(rt.world(), 1000, [](std::size_t i) { return double(i) * i; });
-//   // root: squares[i] == i*i, in order
-//
-// Scheduling (plx::schedule): dynamic with auto chunks by default. Errors: under `map` a task that
-// throws stops the call on every rank (fail fast) and every rank throws plx::task_error naming the task
-// index, the rank and the original what(); `map_collect` returns each item's value or failure instead
-// (map_options::max_failures bounds how many may fail). A deadline (map_options::timeout) makes every
-// rank throw plx::timeout_error. A failure of the call itself on any rank (a sink that throws, an MPI
-// error, memory) ends the call on every rank with the same exception, named after the rank and step
-// (plx::io_error when the original was one, e.g. a full disk under the sink). No failure hangs the call
-// or aborts the job, and every collective of the call completes first, so the next call works. A task
-// that never returns cannot be interrupted, though (use the task farm, which runs processes, for that).
-//
-// A result type with a member `bool counts_as_failure() const` is delivered like any value, and an item
-// whose result says true also counts as a failed task (fail-fast, map_options::max_failures).
-//
-// Thread safety of the task: it is called concurrently from the OpenMP threads of each rank, each on
-// its own index. Nested OpenMP inside a task runs on one thread (the runtime's threads are already busy).
-// A task must make no MPI calls at all, on any communicator, nor start another map: the rank's threads
-// make MPI calls of their own meanwhile (one at a time under parallax's lock, as MPI_THREAD_SERIALIZED
-// requires), which a task's call would run beside; and ranks run different tasks at different times, so
-// a collective (or a matching send and receive) inside a task would not line up across ranks.
+/// @file
+/// The scatter/map/gather layer: parallel maps over MPI ranks, with OpenMP threads inside each rank.
+///
+/// Every function here is collective: all ranks of `comm` call it with the same item count (checked)
+/// and the same options. Tasks are plain C++ callables that exist on every rank (SPMD), so nothing is
+/// pickled: only indices, inputs held by root, and results travel. Results land on root unless said
+/// otherwise; other ranks get an empty vector.
+///
+/// @code
+///   plx::runtime rt(argc, argv);
+///   auto squares = plx::map(rt.world(), 1000, [](std::size_t i) { return double(i) * i; });
+///   // root: squares[i] == i*i, in order
+/// @endcode
+///
+/// Scheduling (plx::schedule): dynamic with auto chunks by default. Errors: under `map` a task that
+/// throws stops the call on every rank (fail fast) and every rank throws plx::task_error naming the task
+/// index, the rank and the original what(); `map_collect` returns each item's value or failure instead
+/// (map_options::max_failures bounds how many may fail). A deadline (map_options::timeout) makes every
+/// rank throw plx::timeout_error. A failure of the call itself on any rank (a sink that throws, an MPI
+/// error, memory) ends the call on every rank with the same exception, named after the rank and step
+/// (plx::io_error when the original was one, e.g. a full disk under the sink). No failure hangs the call
+/// or aborts the job, and every collective of the call completes first, so the next call works. A task
+/// that never returns cannot be interrupted, though (use the task farm, which runs processes, for that).
+///
+/// A result type with a member `bool counts_as_failure() const` is delivered like any value, and an item
+/// whose result says true also counts as a failed task (fail-fast, map_options::max_failures).
+///
+/// Thread safety of the task: it is called concurrently from the OpenMP threads of each rank, each on
+/// its own index. Nested OpenMP inside a task runs on one thread (the runtime's threads are already busy).
+/// A task must make no MPI calls at all, on any communicator, nor start another map: the rank's threads
+/// make MPI calls of their own meanwhile (one at a time under parallax's lock, as MPI_THREAD_SERIALIZED
+/// requires), which a task's call would run beside; and ranks run different tasks at different times, so
+/// a collective (or a matching send and receive) inside a task would not line up across ranks.
 #pragma once
 
 #include <concepts>

@@ -1,27 +1,30 @@
-// plx::node_shared<T>: one read-only copy of an input per node, in MPI shared memory (joblib's memmapping).
-//
-// A large input that every task reads (a table, a matrix, a catalogue) is placed once per node in an MPI
-// shared-memory window (MPI_Win_allocate_shared): the node's first rank allocates it, and every rank of the
-// node maps the same physical pages. Tasks of plx::map, on every rank and thread of the node, read it
-// through a std::span or an Eigen::Map, with no copy per rank. Lifetime is RAII: the window goes with the
-// object (move-only).
-//
-//   auto table = plx::node_shared<double>::from_root(rt.world(), root_table);  // root_table: root's vector
-//   auto sums = plx::map(rt.world(), n, [&](std::size_t i) { return table.values()[i % table.size()]; });
-//
-// Sources: a std::vector held by root (sent once to each node's first rank, which fills the window), an
-// Eigen matrix held by root (read back as an Eigen::Map in the same storage order), and an HDF5 dataset
-// read in parallel straight into the window (<parallax/io/node_shared_h5.hpp>); build() takes any other
-// source that can write rows.
-//
-// Nodes: ranks that share memory and, under SLURM, the same SLURM node (communicator::split_node). On a
-// real cluster these are the hosts. Where several slurmd emulate nodes on one host (the local test
-// cluster), each emulated node gets its own copy, as it would on separate machines.
-//
-// Collective: every factory is collective over the communicator it is given, and the object must be
-// destroyed on every rank of a node together (MPI_Win_free). A failure on any rank (memory, MPI, a read)
-// throws the same error on every rank together. Reading is thread-safe (nobody writes after the factory
-// returns: every rank sees the whole input once it returns).
+/// @file
+/// plx::node_shared<T>: one read-only copy of an input per node, in MPI shared memory (joblib's memmapping).
+///
+/// A large input that every task reads (a table, a matrix, a catalogue) is placed once per node in an MPI
+/// shared-memory window (MPI_Win_allocate_shared): the node's first rank allocates it, and every rank of the
+/// node maps the same physical pages. Tasks of plx::map, on every rank and thread of the node, read it
+/// through a std::span or an Eigen::Map, with no copy per rank. Lifetime is RAII: the window goes with the
+/// object (move-only).
+///
+/// @code
+///   auto table = plx::node_shared<double>::from_root(rt.world(), root_table);  // root_table: root's vector
+///   auto sums = plx::map(rt.world(), n, [&](std::size_t i) { return table.values()[i % table.size()]; });
+/// @endcode
+///
+/// Sources: a std::vector held by root (sent once to each node's first rank, which fills the window), an
+/// Eigen matrix held by root (read back as an Eigen::Map in the same storage order), and an HDF5 dataset
+/// read in parallel straight into the window (<parallax/io/node_shared_h5.hpp>); build() takes any other
+/// source that can write rows.
+///
+/// Nodes: ranks that share memory and, under SLURM, the same SLURM node (communicator::split_node). On a
+/// real cluster these are the hosts. Where several slurmd emulate nodes on one host (the local test
+/// cluster), each emulated node gets its own copy, as it would on separate machines.
+///
+/// Collective: every factory is collective over the communicator it is given, and the object must be
+/// destroyed on every rank of a node together (MPI_Win_free). A failure on any rank (memory, MPI, a read)
+/// throws the same error on every rank together. Reading is thread-safe (nobody writes after the factory
+/// returns: every rank sees the whole input once it returns).
 #pragma once
 
 #include <algorithm>
@@ -115,10 +118,15 @@ class node_shared {
 
   /// Every value, in storage order. The same memory on every rank of a node.
   [[nodiscard]] std::span<const T> values() const noexcept { return {data(), size()}; }
+  /// The first value, in this process's mapping of the node's window (addresses differ between ranks).
   [[nodiscard]] const T* data() const noexcept { return reinterpret_cast<const T*>(window_.data()); }
+  /// Number of values, rows() * cols().
   [[nodiscard]] std::size_t size() const noexcept { return rows_ * cols_; }
+  /// Whether there are no values.
   [[nodiscard]] bool empty() const noexcept { return size() == 0; }
+  /// Rows: a vector's length, a matrix's rows, an HDF5 dataset's dim 0.
   [[nodiscard]] std::size_t rows() const noexcept { return rows_; }
+  /// Values per row: 1 for a vector.
   [[nodiscard]] std::size_t cols() const noexcept { return cols_; }
   /// True when the values are stored column by column (from a column-major Eigen matrix of several columns).
   [[nodiscard]] bool is_column_major() const noexcept { return column_major_; }

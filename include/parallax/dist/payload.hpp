@@ -1,15 +1,16 @@
-// Payloads: the values that travel between ranks (map inputs, results, reduction values).
-//
-// A payload is one of
-//   - an arithmetic or enum type, or a trivially copyable class (sent as its bytes);
-//   - std::string, std::complex;
-//   - std::vector, std::array, std::pair, std::tuple, std::optional, std::variant of payloads;
-//   - a dense Eigen matrix or array (Eigen::Matrix, Eigen::Array, fixed or dynamic size);
-//   - a class with a cereal `serialize` (or `save`/`load`) function.
-// Encoding is cereal's portable binary archive; parallax only teaches cereal the first and fourth
-// kinds. Pointers are not payloads (an address means nothing on another rank), and neither is a
-// trivially copyable class that holds one: parallax cannot see inside it, so that is on the user.
-// Using any other type is a compile-time error that names the type and this list.
+/// @file
+/// Payloads: the values that travel between ranks (map inputs, results, reduction values).
+///
+/// A payload is one of
+///   - an arithmetic or enum type, or a trivially copyable class (sent as its bytes);
+///   - std::string, std::complex;
+///   - std::vector, std::array, std::pair, std::tuple, std::optional, std::variant of payloads;
+///   - a dense Eigen matrix or array (Eigen::Matrix, Eigen::Array, fixed or dynamic size);
+///   - a class with a cereal `serialize` (or `save`/`load`) function.
+/// Encoding is cereal's portable binary archive; parallax only teaches cereal the first and fourth
+/// kinds. Pointers are not payloads (an address means nothing on another rank), and neither is a
+/// trivially copyable class that holds one: parallax cannot see inside it, so that is on the user.
+/// Using any other type is a compile-time error that names the type and this list.
 #pragma once
 
 #include <array>

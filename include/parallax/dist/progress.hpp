@@ -1,5 +1,6 @@
-// Progress of a long call, printed on root's stderr: a bar that redraws in place on a terminal, plain
-// lines at most every few seconds otherwise (SLURM output files stay readable).
+/// @file
+/// Progress of a long call, printed on root's stderr: a bar that redraws in place on a terminal, plain
+/// lines at most every few seconds otherwise (SLURM output files stay readable).
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,7 @@ namespace plx {
 [[nodiscard]] std::string format_progress(const std::string& label, std::size_t done, std::size_t total,
                                           double elapsed_s, bool bar);
 
+/// The progress display of one long call on root: a bar on a terminal, a line every few seconds otherwise.
 class progress_meter {
  public:
   /// Prints nothing unless `enabled`. `stream` decides the style: a terminal gets a bar redrawn
@@ -20,6 +22,7 @@ class progress_meter {
   progress_meter(std::string label, std::size_t total, bool enabled, std::FILE* stream,
                  std::chrono::duration<double> interval);
 
+  /// Whether it prints at all.
   [[nodiscard]] bool enabled() const noexcept { return enabled_; }
   /// True when a line is due now (cheap; call it before fetching `done` from elsewhere).
   [[nodiscard]] bool due() const;

@@ -1,13 +1,16 @@
-// Heterogeneous task lists: different callables with their own arguments (joblib's
-// `Parallel()(delayed(f)(x), delayed(g)(y, z))`), run in parallel with results in order.
-//
-// In SPMD C++ every rank builds the same list by running the same code, so a task is never shipped
-// anywhere: the ranks agree on the list's size (checked) and run the tasks whose indices they draw.
-// Only results travel. For results of different types use a std::variant as Result.
-//
-//   plx::task_list<double> tasks;
-//   tasks.add(integrate, 0.0, 1.0).add([] { return 42.0; }).add(std::sqrt<double>, 2.0);
-//   std::vector<double> r = plx::run_tasks(rt.world(), tasks);   // on root, in order
+/// @file
+/// Heterogeneous task lists: different callables with their own arguments (joblib's
+/// `Parallel()(delayed(f)(x), delayed(g)(y, z))`), run in parallel with results in order.
+///
+/// In SPMD C++ every rank builds the same list by running the same code, so a task is never shipped
+/// anywhere: the ranks agree on the list's size (checked) and run the tasks whose indices they draw.
+/// Only results travel. For results of different types use a std::variant as Result.
+///
+/// @code
+///   plx::task_list<double> tasks;
+///   tasks.add(integrate, 0.0, 1.0).add([] { return 42.0; }).add(std::sqrt<double>, 2.0);
+///   std::vector<double> r = plx::run_tasks(rt.world(), tasks);   // on root, in order
+/// @endcode
 #pragma once
 
 #include <concepts>
@@ -21,6 +24,7 @@
 
 namespace plx {
 
+/// A list of callables with their arguments, each returning a Result; built alike on every rank, run by run_tasks().
 template <class Result>
 class task_list {
  public:
@@ -35,7 +39,9 @@ class task_list {
     return *this;
   }
 
+  /// Number of tasks added.
   [[nodiscard]] std::size_t size() const noexcept { return tasks_.size(); }
+  /// Whether no task was added.
   [[nodiscard]] bool empty() const noexcept { return tasks_.empty(); }
   /// Runs task `index` here (what the map calls).
   Result operator()(std::size_t index) const { return tasks_[index](); }

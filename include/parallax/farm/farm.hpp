@@ -1,12 +1,13 @@
-// The task farm: every command of a task set run over MPI ranks x slots, each finished task recorded in a
-// durable journal on root the moment it finishes, so that a run stopped at any instant resumes where it
-// stood. Slots are the OpenMP threads of the map layer's dynamic schedule (chunk 1): one slow task never
-// holds back the others.
-//
-// Signals: tasks start with SIGUSR1 ignored, since it is the farm's drain request and srun passes a job's
-// signals to every process of the step (farm_options::pass_usr1 leaves it at its default instead); a task
-// killed by SIGTERM or SIGINT (or SIGUSR1, when passed) during a shutdown counts as interrupted (rerun on
-// resume), not failed.
+/// @file
+/// The task farm: every command of a task set run over MPI ranks x slots, each finished task recorded in a
+/// durable journal on root the moment it finishes, so that a run stopped at any instant resumes where it
+/// stood. Slots are the OpenMP threads of the map layer's dynamic schedule (chunk 1): one slow task never
+/// holds back the others.
+///
+/// Signals: tasks start with SIGUSR1 ignored, since it is the farm's drain request and srun passes a job's
+/// signals to every process of the step (farm_options::pass_usr1 leaves it at its default instead); a task
+/// killed by SIGTERM or SIGINT (or SIGUSR1, when passed) during a shutdown counts as interrupted (rerun on
+/// resume), not failed.
 #pragma once
 
 #include <atomic>
@@ -22,6 +23,7 @@
 
 namespace plx::farm {
 
+/// How run_farm runs a task set: slots, task threads, journal, retries, limits and shutdown requests.
 struct farm_options {
   int slots = 0;                 ///< concurrent tasks per rank; 0 = the runtime's threads
   /// Threads each task may use: its environment gets OMP_NUM_THREADS and the BLAS libraries' variables
@@ -29,9 +31,11 @@ struct farm_options {
   /// tasks, and inherited binding would pin every task's threads to the same first cores). 0 = the rank's
   /// threads / slots, at least 1, so slots x task threads fit the rank's cores.
   int task_threads = 0;
-  std::string journal;           ///< journal path ("" = <workdir>/journal)
+  std::string journal;           ///< journal path ("" = `<workdir>/journal`)
   bool resume = false;           ///< skip tasks the journal records as succeeded
-  std::string workdir = "plx-run";  ///< per-task stdout/stderr go to <workdir>/tasks/<id>.{out,err}
+  std::string workdir = "plx-run";  ///< per-task stdout/stderr go to `<workdir>/tasks/<id>.out` and `.err`
+  /// Time limit of one attempt of a task (none by default): its process group then gets SIGTERM, SIGKILL
+  /// after `kill_grace`, and the attempt's outcome is "timeout" (retried like a failure).
   std::optional<std::chrono::duration<double>> task_timeout;
   std::chrono::duration<double> kill_grace = std::chrono::seconds(5);  ///< SIGTERM -> SIGKILL of a task
   int retries = 0;               ///< extra attempts of a failed task
@@ -39,8 +43,10 @@ struct farm_options {
   /// Shutdown requests, set by signal handlers (must outlive the call): `drain` stops handing out tasks and
   /// lets running ones finish within `drain_grace`, then kills them; `kill_now` kills running tasks at once.
   const std::atomic<bool>* drain = nullptr;
-  const std::atomic<bool>* kill_now = nullptr;
-  std::chrono::duration<double> drain_grace = std::chrono::seconds(20);  // below SLURM's default KillWait (30 s)
+  const std::atomic<bool>* kill_now = nullptr;  ///< see `drain`
+  /// How long running tasks may finish after a drain request before they are killed; below SLURM's default
+  /// KillWait (30 s), so the farm kills them before SLURM kills the farm.
+  std::chrono::duration<double> drain_grace = std::chrono::seconds(20);
   /// The job's end (a batch time limit): a task is not started when the mean duration of the tasks this rank
   /// has finished says it would not end before it; the farm then drains and stops like on a signal.
   std::optional<std::chrono::system_clock::time_point> deadline;
@@ -56,15 +62,16 @@ struct farm_options {
   bool pass_usr1 = false;
 };
 
+/// What a run_farm call did, counted over every rank.
 struct farm_summary {
-  std::size_t total = 0;
+  std::size_t total = 0;         ///< tasks in the set
   std::size_t already_done = 0;  ///< succeeded in an earlier run (resume)
   std::size_t succeeded = 0;     ///< in this run
   std::size_t failed = 0;        ///< in this run, after every retry
   std::size_t interrupted = 0;   ///< killed at shutdown (to run again on resume)
-  std::size_t not_started = 0;
+  std::size_t not_started = 0;   ///< left unstarted by a stop (to run on resume)
   bool stopped = false;          ///< ended by a shutdown request or max_failures, not by running out of tasks
-  std::string stop_reason;
+  std::string stop_reason;       ///< why it stopped, for the summary line ("" unless stopped)
   double journal_seconds = 0;    ///< root: time spent making journal records durable in this run
   /// Root: the last record of every task that has one, by id, over this and earlier runs.
   std::vector<task_record> final_records;

@@ -1,30 +1,35 @@
-// plx::farm journal: the durable record of which tasks of a task farm have finished, and how.
-//
-// Root appends one line per finished task the moment it finishes, and each line is on disk (write(2) of the
-// whole line, then fdatasync) before append() returns. A crash at any instant -- kill -9 of every process, a
-// node losing power -- therefore leaves a journal whose complete lines all read back; at most the last line
-// can be torn (partly written), and the reader detects and ignores it. `plx-run --resume` reruns exactly the
-// tasks with no "ok" record. Every journal names the task set it belongs to (a fingerprint and the number of
-// tasks), so that a journal is never applied to a task file that changed since it was written.
-//
-// The format is plain text, one line per record, so that `cat`, `grep` and `awk` work on it:
-//
-//   plx-journal 1 fingerprint=9f86d081884c7d65 tasks=100 crc=26b73315
-//   id=17 outcome=ok exit=0 signal=0 attempt=1 rank=2 host=node07 start=1732190000.123456 end=1732190003.500000 out=123 err=0 crc=4456d776
-//   id=18 outcome=failed exit=3 signal=0 attempt=1 rank=1 host=node07 start=1732190001.000000 end=1732190002.250000 out=0 err=120 crc=4e511dca
-//
-// The first line is the header: magic word, format version, fingerprint, task count. Each later line is one
-// finished attempt of one task, with its fields in this fixed order: id, outcome, exit, signal, attempt, rank,
-// host, start, end (Unix time in seconds, 6 decimals), out, err (bytes of stdout and stderr). Every line ends
-// with ` crc=<8 lowercase hex digits>`, the CRC-32 (IEEE 802.3, the checksum of zlib's crc32() and Python's
-// zlib.crc32()) of the bytes before ` crc=`, and then '\n'. Values are never escaped, so fingerprints and host
-// names must be printable ASCII without spaces (checked when writing). The readable part of a journal ends at
-// the first line that lacks its '\n', has a wrong checksum or does not parse; that line and everything after
-// it are "torn" and ignored.
-//
-//   plx::farm::journal_writer journal("run.journal", tasks.fingerprint(), tasks.size(), resume);
-//   std::vector<bool> done = journal.existing().succeeded_ids();   // all false unless resuming
-//   ... run the tasks that are not done; as each finishes: journal.append(record);
+/// @file
+/// plx::farm journal: the durable record of which tasks of a task farm have finished, and how.
+///
+/// Root appends one line per finished task the moment it finishes, and each line is on disk (write(2) of the
+/// whole line, then fdatasync) before append() returns. A crash at any instant -- kill -9 of every process, a
+/// node losing power -- therefore leaves a journal whose complete lines all read back; at most the last line
+/// can be torn (partly written), and the reader detects and ignores it. `plx-run --resume` reruns exactly the
+/// tasks with no "ok" record. Every journal names the task set it belongs to (a fingerprint and the number of
+/// tasks), so that a journal is never applied to a task file that changed since it was written.
+///
+/// The format is plain text, one line per record, so that `cat`, `grep` and `awk` work on it:
+///
+/// @code{.unparsed}
+///   plx-journal 1 fingerprint=9f86d081884c7d65 tasks=100 crc=26b73315
+///   id=17 outcome=ok exit=0 signal=0 attempt=1 rank=2 host=node07 start=1732190000.123456 end=1732190003.500000 out=123 err=0 crc=4456d776
+///   id=18 outcome=failed exit=3 signal=0 attempt=1 rank=1 host=node07 start=1732190001.000000 end=1732190002.250000 out=0 err=120 crc=4e511dca
+/// @endcode
+///
+/// The first line is the header: magic word, format version, fingerprint, task count. Each later line is one
+/// finished attempt of one task, with its fields in this fixed order: id, outcome, exit, signal, attempt, rank,
+/// host, start, end (Unix time in seconds, 6 decimals), out, err (bytes of stdout and stderr). Every line ends
+/// with ` crc=<8 lowercase hex digits>`, the CRC-32 (IEEE 802.3, the checksum of zlib's crc32() and Python's
+/// zlib.crc32()) of the bytes before ` crc=`, and then '\n'. Values are never escaped, so fingerprints and host
+/// names must be printable ASCII without spaces (checked when writing). The readable part of a journal ends at
+/// the first line that lacks its '\n', has a wrong checksum or does not parse; that line and everything after
+/// it are "torn" and ignored.
+///
+/// @code
+///   plx::farm::journal_writer journal("run.journal", tasks.fingerprint(), tasks.size(), resume);
+///   std::vector<bool> done = journal.existing().succeeded_ids();   // all false unless resuming
+///   ... run the tasks that are not done; as each finishes: journal.append(record);
+/// @endcode
 #pragma once
 
 #include <cstdint>
@@ -49,8 +54,10 @@ struct task_record {
   int attempt = 1;  ///< 1-based
   int rank = 0;     ///< MPI rank that ran the task
   std::string host;  ///< host name of that rank: printable ASCII without spaces, may be empty
-  double start_s = 0, end_s = 0;  ///< Unix time, seconds; the journal keeps microseconds
-  std::uint64_t stdout_bytes = 0, stderr_bytes = 0;
+  /// Unix time of the attempt's start and end, seconds; the journal keeps microseconds.
+  double start_s = 0, end_s = 0;  ///< the attempt's end: see start_s
+  /// Sizes of the task's stdout and stderr files after the attempt, bytes.
+  std::uint64_t stdout_bytes = 0, stderr_bytes = 0;  ///< stderr's size: see stdout_bytes
 
   /// True when this attempt succeeded (outcome "ok").
   [[nodiscard]] bool succeeded() const { return outcome == "ok"; }
@@ -124,6 +131,7 @@ class journal_writer {
 
   /// What the journal held when it was opened: header and complete records (none when it was created).
   [[nodiscard]] const journal_contents& existing() const noexcept { return existing_; }
+  /// The journal file as given to the constructor.
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
  private:

@@ -1,34 +1,37 @@
-// plx::farm::run_command: one shell command of the task farm, run to completion with nothing left behind.
-//
-// plx-run runs tasks on MPI ranks x K slots per rank. A slot (an OpenMP thread of a rank) hands each
-// task's command to run_command, which starts `/bin/sh -c command` with posix_spawn (fork is unsafe in a
-// process with MPI and threads; posix_spawn uses vfork-like clone and copies no memory), in a process
-// group of its own, with stdout and stderr in per-task files, and waits for it. A time limit or a stop
-// request ends the whole group: SIGTERM, then SIGKILL after a grace period. When the shell has exited,
-// whatever it left running in the background in its group is SIGKILLed too, so a slot never leaves orphans
-// behind. The result says exactly how the command ended; run_command does not throw for anything the
-// command does, including failing to start.
-//
-//   plx::farm::command_spec spec;
-//   spec.command = "./simulate --seed 7";
-//   spec.stdout_path = "logs/7.out";
-//   spec.stderr_path = "logs/7.err";
-//   spec.environment = {{"PLX_TASK_ID", "7"}};
-//   spec.timeout = std::chrono::minutes(10);
-//   const plx::farm::command_result result = plx::farm::run_command(spec, {&shutdown_requested});
-//   if (result.outcome != "ok") ...
-//
-// Tasks die with the farm: each command is started through plx-task-shim (installed in libexec/parallax/),
-// which leads the group, runs the shell in it and reports the shell's end as its own. The shim holds the
-// read end of a pipe whose write end only the calling process has; when that process ends, kill -9
-// included, the pipe reads end of file and the shim SIGKILLs the group. This works whichever thread started
-// the command (prctl's PR_SET_PDEATHSIG would fire when that *thread* ends, and the farm's slots are OpenMP
-// threads), and has no race (end of file stays, however late the shim looks). Where no shim is found (see
-// task_shim_path) the shell is started directly, as before, and a command can outlive a killed farm.
-//
-// Known limits: a process that leaves the group (setsid, setpgid; e.g. a daemonizing command) escapes the
-// clean-up. Nothing in the process may reap children it did not start (waitpid(-1) in a SIGCHLD handler)
-// or set SIGCHLD to SIG_IGN: run_command then cannot learn how its command ended and reports "error".
+/// @file
+/// plx::farm::run_command: one shell command of the task farm, run to completion with nothing left behind.
+///
+/// plx-run runs tasks on MPI ranks x K slots per rank. A slot (an OpenMP thread of a rank) hands each
+/// task's command to run_command, which starts `/bin/sh -c command` with posix_spawn (fork is unsafe in a
+/// process with MPI and threads; posix_spawn uses vfork-like clone and copies no memory), in a process
+/// group of its own, with stdout and stderr in per-task files, and waits for it. A time limit or a stop
+/// request ends the whole group: SIGTERM, then SIGKILL after a grace period. When the shell has exited,
+/// whatever it left running in the background in its group is SIGKILLed too, so a slot never leaves orphans
+/// behind. The result says exactly how the command ended; run_command does not throw for anything the
+/// command does, including failing to start.
+///
+/// @code
+///   plx::farm::command_spec spec;
+///   spec.command = "./simulate --seed 7";
+///   spec.stdout_path = "logs/7.out";
+///   spec.stderr_path = "logs/7.err";
+///   spec.environment = {{"PLX_TASK_ID", "7"}};
+///   spec.timeout = std::chrono::minutes(10);
+///   const plx::farm::command_result result = plx::farm::run_command(spec, {&shutdown_requested});
+///   if (result.outcome != "ok") ...
+/// @endcode
+///
+/// Tasks die with the farm: each command is started through plx-task-shim (installed in libexec/parallax/),
+/// which leads the group, runs the shell in it and reports the shell's end as its own. The shim holds the
+/// read end of a pipe whose write end only the calling process has; when that process ends, kill -9
+/// included, the pipe reads end of file and the shim SIGKILLs the group. This works whichever thread started
+/// the command (prctl's PR_SET_PDEATHSIG would fire when that *thread* ends, and the farm's slots are OpenMP
+/// threads), and has no race (end of file stays, however late the shim looks). Where no shim is found (see
+/// task_shim_path) the shell is started directly, as before, and a command can outlive a killed farm.
+///
+/// Known limits: a process that leaves the group (setsid, setpgid; e.g. a daemonizing command) escapes the
+/// clean-up. Nothing in the process may reap children it did not start (waitpid(-1) in a SIGCHLD handler)
+/// or set SIGCHLD to SIG_IGN: run_command then cannot learn how its command ended and reports "error".
 #pragma once
 
 #include <atomic>
@@ -50,7 +53,7 @@ struct command_spec {
   /// relative path is relative to the caller's working directory, not to `working_directory` (the files
   /// are opened before the change of directory). "" means /dev/null. The same path for both gives one
   /// file with both streams, in the order they were written. stdin is always /dev/null.
-  std::string stdout_path, stderr_path;
+  std::string stdout_path, stderr_path;  ///< the stderr file: see stdout_path
   /// Directory the command runs in; "" inherits the caller's.
   std::string working_directory;
   /// Variables added to the caller's environment (PLX_TASK_ID, PLX_RANK, ...); one with the name of an
@@ -80,9 +83,9 @@ struct command_result {
   /// The signal that killed the shell, else 0.
   int signal = 0;
   /// Unix time [s] (system clock) just before the start and after the clean-up.
-  double start_s = 0, end_s = 0;
+  double start_s = 0, end_s = 0;  ///< Unix time [s] after the clean-up: see start_s
   /// Sizes [bytes] of the stdout and stderr files afterwards (0 if they cannot be read).
-  std::uint64_t stdout_bytes = 0, stderr_bytes = 0;
+  std::uint64_t stdout_bytes = 0, stderr_bytes = 0;  ///< the stderr file's size: see stdout_bytes
   /// For outcome "error": what went wrong. Empty otherwise.
   std::string error;
 };
@@ -92,7 +95,7 @@ struct command_result {
 /// group, and reports "interrupted". It is checked at least every 20 ms. nullptr: never stopped. The flag
 /// must outlive the run_command call; the same flag may serve any number of calls.
 struct stop_token {
-  const std::atomic<bool>* requested = nullptr;
+  const std::atomic<bool>* requested = nullptr;  ///< the flag, or nullptr
 };
 
 /// Runs `spec.command` to completion as described at the top of this header, and returns how it ended.

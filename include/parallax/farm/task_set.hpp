@@ -1,20 +1,23 @@
-// The task set of a task farm: the list of shell commands `plx-run` runs over MPI ranks.
-//
-// A task set comes from a commands file (one shell command per line) or from a parameter sweep (a TOML
-// file with a command template and the values to put into it). Either way every task gets a stable id,
-// its 0-based index in the set, and a label for logs. The set's fingerprint hashes every command in
-// order, so a journal written by an interrupted run (say, one that hit its SLURM time limit) can refuse
-// to resume against a file that has since changed: a resume trusts the ids, and changed commands would
-// make it skip or rerun the wrong work. The task set is pure description: it reads one file, starts no
-// processes and needs no MPI (every rank may load the same file, or rank 0 loads it and broadcasts).
-//
-// Commands file:                          Sweep (TOML), 3 x 2 = 6 tasks:
-//   # comment                               command = "sim --x {x} --name {name} > out_{x}_{name}.txt"
-//   ./simulate --seed 1 > out_1.txt         [parameters]
-//                                           x = [1, 2, 3]
-//   ./simulate --seed 2 > out_2.txt         name = ["a", "b"]
-// gives ids 0, 1 with labels "line 2", "line 4"; the sweep gives "sim --x 1 --name a > out_1_a.txt"
-// (label "x=1 name=a"), then x=1 name=b, x=2 name=a, ... (the first parameter in the file varies slowest).
+/// @file
+/// The task set of a task farm: the list of shell commands `plx-run` runs over MPI ranks.
+///
+/// A task set comes from a commands file (one shell command per line) or from a parameter sweep (a TOML
+/// file with a command template and the values to put into it). Either way every task gets a stable id,
+/// its 0-based index in the set, and a label for logs. The set's fingerprint hashes every command in
+/// order, so a journal written by an interrupted run (say, one that hit its SLURM time limit) can refuse
+/// to resume against a file that has since changed: a resume trusts the ids, and changed commands would
+/// make it skip or rerun the wrong work. The task set is pure description: it reads one file, starts no
+/// processes and needs no MPI (every rank may load the same file, or rank 0 loads it and broadcasts).
+///
+/// @code{.unparsed}
+/// Commands file:                          Sweep (TOML), 3 x 2 = 6 tasks:
+///   # comment                               command = "sim --x {x} --name {name} > out_{x}_{name}.txt"
+///   ./simulate --seed 1 > out_1.txt         [parameters]
+///                                           x = [1, 2, 3]
+///   ./simulate --seed 2 > out_2.txt         name = ["a", "b"]
+/// @endcode
+/// gives ids 0, 1 with labels "line 2", "line 4"; the sweep gives "sim --x 1 --name a > out_1_a.txt"
+/// (label "x=1 name=a"), then x=1 name=b, x=2 name=a, ... (the first parameter in the file varies slowest).
 #pragma once
 
 #include <cstddef>
@@ -31,6 +34,7 @@ struct task {
   std::string command;   ///< passed to the shell as written (no quoting is added)
   std::string label;     ///< where it came from, for logs: "line 12" (commands file) or "x=1 y=a" (sweep)
 
+  /// Equal when id, command and label are.
   bool operator==(const task&) const = default;
 };
 
@@ -90,6 +94,7 @@ class task_set {
 
   /// The tasks in id order: tasks()[i].id == i.
   [[nodiscard]] const std::vector<task>& tasks() const noexcept { return tasks_; }
+  /// Number of tasks.
   [[nodiscard]] std::size_t size() const noexcept { return tasks_.size(); }
 
   /// 16 lower-case hex digits: FNV-1a (64 bit) over the number of tasks and each command preceded by its

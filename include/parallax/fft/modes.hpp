@@ -1,5 +1,6 @@
-// Visiting the cells and Fourier modes a rank owns (see slab.hpp for the layouts), and sums over them
-// that come out bitwise the same whatever the number of ranks and threads.
+/// @file
+/// Visiting the cells and Fourier modes a rank owns (see slab.hpp for the layouts), and sums over them
+/// that come out bitwise the same whatever the number of ranks and threads.
 #pragma once
 
 #include <cstddef>
@@ -15,11 +16,12 @@ namespace plx::fft {
 /// One Fourier mode: unsigned indices g (the last dimension halved, g[dim-1] in [0, N/2]) and signed
 /// integer frequencies k, both in dimension order (x, y[, z]); unused entries are 0.
 struct mode {
-  std::ptrdiff_t g[3] = {0, 0, 0};
-  std::ptrdiff_t k[3] = {0, 0, 0};
+  std::ptrdiff_t g[3] = {0, 0, 0};  ///< storage indices, global: g[i] in [0, N), the halved one in [0, N/2]
+  std::ptrdiff_t k[3] = {0, 0, 0};  ///< integer frequencies in (-N/2, N/2]; the wave vector is 2 pi / L * k
   /// 1 on the self-conjugate planes of the halved dimension (index 0, and N/2 for even N), else 2: how
   /// many modes of the full spectrum this stored mode stands for.
   int weight = 2;
+  /// |k|^2 in integer frequency units (multiply by (2 pi / L)^2 for wave numbers).
   [[nodiscard]] double k2() const {
     return static_cast<double>(k[0] * k[0] + k[1] * k[1] + k[2] * k[2]);
   }
@@ -84,6 +86,7 @@ void for_each_cell_in_plane(const slab_geometry& g, std::ptrdiff_t plane, Fn&& f
   }
 }
 
+/// Every real cell of the rank, OpenMP threads sharing the planes: fn(offset, x, y, z) as in for_each_cell_in_plane.
 template <class Fn>
 void for_each_cell(const slab_geometry& g, Fn&& fn) {
 #pragma omp parallel for schedule(static)

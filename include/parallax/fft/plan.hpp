@@ -1,10 +1,11 @@
-// FFTW-MPI plans for in-place r2c/c2r transforms of slab fields, made once and applied to any field of
-// the same geometry (FFTW's new-array execute; fftw_alloc keeps every field equally aligned).
-//
-// Planning modes: `estimate` (the default) gives bitwise-identical results for any number of ranks and
-// threads, which parallax promises for its outputs; `measure` times candidate algorithms and is often
-// faster, but FFTW then picks different algorithms for different layouts (and runs), so results differ in
-// the last bits between them. Its wisdom can be saved and loaded so repeated runs skip the planning.
+/// @file
+/// FFTW-MPI plans for in-place r2c/c2r transforms of slab fields, made once and applied to any field of
+/// the same geometry (FFTW's new-array execute; fftw_alloc keeps every field equally aligned).
+///
+/// Planning modes: `estimate` (the default) gives bitwise-identical results for any number of ranks and
+/// threads, which parallax promises for its outputs; `measure` times candidate algorithms and is often
+/// faster, but FFTW then picks different algorithms for different layouts (and runs), so results differ in
+/// the last bits between them. Its wisdom can be saved and loaded so repeated runs skip the planning.
 #pragma once
 
 #include <string>
@@ -17,11 +18,13 @@
 
 namespace plx::fft {
 
+/// How FFTW plans: estimate is bitwise reproducible across layouts, measure is often faster (see above).
 enum class plan_mode { estimate, measure };
 
 /// "estimate" or "measure"; throws plx::config_error otherwise.
 [[nodiscard]] plan_mode parse_plan_mode(const std::string& text);
 
+/// The forward and backward FFTW-MPI plans of one slab geometry over one communicator; apply to any field of it.
 class r2c_plans final : public transforms {
  public:
   /// Collective. Plans with `scratch` (its contents are destroyed when planning with measure).

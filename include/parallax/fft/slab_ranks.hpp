@@ -1,8 +1,9 @@
-// The ranks a slab-decomposed box is spread over: a communicator's, or none. A box with no communicator is a
-// serial box: the whole grid in one thread's memory, laid out exactly as the 1-rank slab (see slab.hpp), so
-// every kernel that visits planes or modes works on it unchanged. Sums over a serial box run over its planes
-// in order, the same additions as ordered_plane_sum on any number of ranks, and nothing touches MPI: a serial
-// box is what a map task uses (tasks run on OpenMP threads, which must not call MPI).
+/// @file
+/// The ranks a slab-decomposed box is spread over: a communicator's, or none. A box with no communicator is a
+/// serial box: the whole grid in one thread's memory, laid out exactly as the 1-rank slab (see slab.hpp), so
+/// every kernel that visits planes or modes works on it unchanged. Sums over a serial box run over its planes
+/// in order, the same additions as ordered_plane_sum on any number of ranks, and nothing touches MPI: a serial
+/// box is what a map task uses (tasks run on OpenMP threads, which must not call MPI).
 #pragma once
 
 #include <cstddef>
@@ -14,6 +15,7 @@
 
 namespace plx::fft {
 
+/// The ranks a slab-decomposed box is spread over: a communicator's, or none (a serial box).
 class slab_ranks {
  public:
   /// The ranks of `comm` (which must outlive this object). Implicit: every distributed kernel that took a
@@ -22,6 +24,7 @@ class slab_ranks {
   /// No ranks: a serial box, held whole by the calling thread.
   [[nodiscard]] static slab_ranks serial() noexcept { return slab_ranks(); }
 
+  /// Whether the box is serial: whole in one thread's memory, no MPI.
   [[nodiscard]] bool is_serial() const noexcept { return comm_ == nullptr; }
   /// The communicator; only for a box that is not serial.
   [[nodiscard]] const communicator& comm() const noexcept { return *comm_; }

@@ -1,13 +1,15 @@
-// The forward and backward transforms of a box's fields, whatever executes them: FFTW-MPI plans over a
-// communicator's slabs (r2c_plans, collective) or serial plans over a whole box in one thread's memory
-// (serial_r2c_plans, no MPI). Kernels that transform fields take this interface, so the distributed
-// pipeline and a serial realization share one code path.
+/// @file
+/// The forward and backward transforms of a box's fields, whatever executes them: FFTW-MPI plans over a
+/// communicator's slabs (r2c_plans, collective) or serial plans over a whole box in one thread's memory
+/// (serial_r2c_plans, no MPI). Kernels that transform fields take this interface, so the distributed
+/// pipeline and a serial realization share one code path.
 #pragma once
 
 #include <parallax/fft/field.hpp>
 
 namespace plx::fft {
 
+/// The forward and backward transforms of one box geometry: r2c_plans (collective) or serial_r2c_plans (no MPI).
 class transforms {
  public:
   virtual ~transforms() = default;
@@ -18,8 +20,9 @@ class transforms {
 
  protected:
   transforms() = default;
-  // An interface: implementations own plans and are neither copied nor moved through it.
+  /// Protected: an interface; implementations own plans and are neither copied nor moved through it.
   transforms(const transforms&) = default;
+  /// Protected, as the copy constructor.
   transforms& operator=(const transforms&) = default;
 };
 

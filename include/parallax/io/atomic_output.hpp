@@ -1,17 +1,20 @@
-// plx::io::atomic_output: the output file of a run appears under its final name only once it is complete.
-//
-// The run writes to a temporary file beside the final one ("<final>.tmp.<pid>-<random>", chosen by root and
-// shared with every rank); commit() renames it to the final name, which replaces an existing file in one
-// step (rename within a directory is atomic on POSIX file systems). If the object is destroyed without a
-// commit (an exception unwound the run: a full disk, on any rank, fails the writes on every rank), root
-// deletes the temporary file, and an existing file with the final name (a previous result) is left
-// untouched.
-//
-//   plx::io::atomic_output output(rt.world(), "run.h5", options.force);
-//   auto file = plx::io::h5_file::create(rt.world(), output.temporary_path());
-//   ... write ...
-//   file.close();
-//   output.commit();
+/// @file
+/// plx::io::atomic_output: the output file of a run appears under its final name only once it is complete.
+///
+/// The run writes to a temporary file beside the final one ("<final>.tmp.<pid>-<random>", chosen by root and
+/// shared with every rank); commit() renames it to the final name, which replaces an existing file in one
+/// step (rename within a directory is atomic on POSIX file systems). If the object is destroyed without a
+/// commit (an exception unwound the run: a full disk, on any rank, fails the writes on every rank), root
+/// deletes the temporary file, and an existing file with the final name (a previous result) is left
+/// untouched.
+///
+/// @code
+///   plx::io::atomic_output output(rt.world(), "run.h5", options.force);
+///   auto file = plx::io::h5_file::create(rt.world(), output.temporary_path());
+///   ... write ...
+///   file.close();
+///   output.commit();
+/// @endcode
 #pragma once
 
 #include <string>
@@ -20,6 +23,7 @@
 
 namespace plx::io {
 
+/// A run's output file that appears under its final name only once complete (commit()); removed otherwise.
 class atomic_output {
  public:
   /// Collective. Checks on root, with the verdict shared so that every rank throws plx::io_error together:
@@ -40,7 +44,9 @@ class atomic_output {
 
   /// Where to write: the same string on every rank.
   [[nodiscard]] const std::string& temporary_path() const noexcept { return temporary_path_; }
+  /// The name the file gets on commit(), as given.
   [[nodiscard]] const std::string& final_path() const noexcept { return final_path_; }
+  /// Whether commit() has renamed the file to final_path().
   [[nodiscard]] bool is_committed() const noexcept { return committed_; }
 
   /// Collective. Call after every rank has finished writing and closed the file. Every rank flushes the

@@ -1,38 +1,41 @@
-// plx::io::h5_file: one HDF5 file shared by all ranks of a communicator, opened with the MPI-IO driver.
-//
-// Every rank opens the same file and writes its own part straight into it (see slab_io.hpp); nothing is
-// gathered to root. HDF5's rule for parallel files shapes this API: every call that changes metadata
-// (creating the file, a group, a dataset or an attribute, writing an attribute, closing) is collective
-// and must get the same arguments on every rank. Such calls say "Collective." first in their docs.
-//
-// Objects are named by absolute paths: "/" is the root group, "/frames/003/density" a dataset in a
-// nested group. Missing intermediate groups are created on the way.
-//
-// Errors: every HDF5 return code goes through one check that throws plx::io_error naming the HDF5 call,
-// the file, the object and the rank, plus HDF5's own description and, for a failed write, the system's
-// reason ("No space left on device"); HDF5's automatic error printing is silenced during parallax's calls
-// so that the exception is the one report. Not thread-safe: call from one thread per rank (the Debian
-// parallel HDF5 is not built thread-safe), outside OpenMP regions.
-//
-// Failing together: a write can fail on some ranks only (with collective MPI-IO, only the ranks that
-// aggregate data touch the disk, so a full disk or quota shows up there alone). Every collective call
-// below therefore ends by agreeing on its outcome (one small allreduce): if it failed anywhere, every rank
-// throws the same plx::io_error, the lowest failing rank's, and the file is marked failed() on every rank.
-// A rank that threw alone would otherwise unwind into the collective H5Fclose while the others wait in the
-// next collective step, and the job would hang. After an HDF5 call failed, the file is not closed through
-// HDF5 again (see close() for why), and a close that reports success on a full file system is checked for
-// writes that Open MPI lost without an error (seen at 3 and 4 ranks).
-//
-// What remains: a disk that fills exactly while HDF5 writes metadata inside one of its own collective
-// operations (H5Fclose, H5Fflush, or a metadata cache flush that any metadata call may trigger), on some
-// ranks only, can still hang inside HDF5 1.10, which leaves its internal barriers early on the failing
-// ranks. It has not been seen in the tests: on a full disk the raw data writes (write_distributed's
-// own pwrite, or H5Dwrite) fail first.
-//
-//   auto file = plx::io::h5_file::create(rt.world(), "run.h5");
-//   plx::io::set_attribute(file, "/", "box_size_mpc_h", 500.0);
-//   plx::io::write_distributed(file, "/density", {...}, local);   // slab_io.hpp
-//   file.close();
+/// @file
+/// plx::io::h5_file: one HDF5 file shared by all ranks of a communicator, opened with the MPI-IO driver.
+///
+/// Every rank opens the same file and writes its own part straight into it (see slab_io.hpp); nothing is
+/// gathered to root. HDF5's rule for parallel files shapes this API: every call that changes metadata
+/// (creating the file, a group, a dataset or an attribute, writing an attribute, closing) is collective
+/// and must get the same arguments on every rank. Such calls say "Collective." first in their docs.
+///
+/// Objects are named by absolute paths: "/" is the root group, "/frames/003/density" a dataset in a
+/// nested group. Missing intermediate groups are created on the way.
+///
+/// Errors: every HDF5 return code goes through one check that throws plx::io_error naming the HDF5 call,
+/// the file, the object and the rank, plus HDF5's own description and, for a failed write, the system's
+/// reason ("No space left on device"); HDF5's automatic error printing is silenced during parallax's calls
+/// so that the exception is the one report. Not thread-safe: call from one thread per rank (the Debian
+/// parallel HDF5 is not built thread-safe), outside OpenMP regions.
+///
+/// Failing together: a write can fail on some ranks only (with collective MPI-IO, only the ranks that
+/// aggregate data touch the disk, so a full disk or quota shows up there alone). Every collective call
+/// below therefore ends by agreeing on its outcome (one small allreduce): if it failed anywhere, every rank
+/// throws the same plx::io_error, the lowest failing rank's, and the file is marked failed() on every rank.
+/// A rank that threw alone would otherwise unwind into the collective H5Fclose while the others wait in the
+/// next collective step, and the job would hang. After an HDF5 call failed, the file is not closed through
+/// HDF5 again (see close() for why), and a close that reports success on a full file system is checked for
+/// writes that Open MPI lost without an error (seen at 3 and 4 ranks).
+///
+/// What remains: a disk that fills exactly while HDF5 writes metadata inside one of its own collective
+/// operations (H5Fclose, H5Fflush, or a metadata cache flush that any metadata call may trigger), on some
+/// ranks only, can still hang inside HDF5 1.10, which leaves its internal barriers early on the failing
+/// ranks. It has not been seen in the tests: on a full disk the raw data writes (write_distributed's
+/// own pwrite, or H5Dwrite) fail first.
+///
+/// @code
+///   auto file = plx::io::h5_file::create(rt.world(), "run.h5");
+///   plx::io::set_attribute(file, "/", "box_size_mpc_h", 500.0);
+///   plx::io::write_distributed(file, "/density", {...}, local);   // slab_io.hpp
+///   file.close();
+/// @endcode
 #pragma once
 
 #include <hdf5.h>
@@ -83,9 +86,10 @@ class h5_id {
   h5_id(hid_t id, h5_kind kind) noexcept : id_(id < 0 ? H5I_INVALID_HID : id), kind_(kind) {}
   /// Closes; a failure is logged to stderr, never thrown.
   ~h5_id() { reset(); }
-  // Moving hands the id over and leaves the source empty (so it closes nothing).
+  /// Takes over `other`'s id and leaves `other` empty (so it closes nothing).
   h5_id(h5_id&& other) noexcept
       : id_(std::exchange(other.id_, H5I_INVALID_HID)), kind_(other.kind_) {}
+  /// Closes this handle's id (reset()), then takes over `other`'s.
   h5_id& operator=(h5_id&& other) noexcept {
     if (this != &other) {
       reset();
@@ -98,9 +102,13 @@ class h5_id {
   h5_id(const h5_id&) = delete;
   h5_id& operator=(const h5_id&) = delete;
 
+  /// The raw id, for HDF5 calls; still owned by this handle (do not close it).
   [[nodiscard]] hid_t get() const noexcept { return id_; }
+  /// What kind of object the id names, which decides the close function (H5Fclose, H5Dclose, ...).
   [[nodiscard]] h5_kind kind() const noexcept { return kind_; }
+  /// Whether the handle holds an id.
   [[nodiscard]] bool valid() const noexcept { return id_ >= 0; }
+  /// valid().
   explicit operator bool() const noexcept { return valid(); }
 
   /// Closes now and returns the close function's result (negative on failure) for the caller to check.
@@ -121,7 +129,7 @@ struct h5_create_options {
   /// Objects of at least `align_threshold` bytes start at a multiple of `alignment` (H5Pset_alignment):
   /// page-aligned datasets can be written with O_DIRECT (map_to_h5) and read without straddling pages.
   hsize_t align_threshold = 0;
-  hsize_t alignment = 1;
+  hsize_t alignment = 1;  ///< bytes; 1 = no alignment (HDF5's default)
 };
 
 /// An HDF5 file opened on every rank of a communicator with the MPI-IO driver. Move-only.
@@ -155,6 +163,7 @@ class h5_file {
   /// MPI_Abort, as parallax's apps do after a failure on several ranks). The data of a file abandoned this
   /// way is incomplete anyway; atomic_output removes its temporary file.
   ~h5_file();
+  /// Takes over `other`'s file; `other` is closed afterwards (is_open() false) and closes nothing.
   h5_file(h5_file&& other) noexcept;
   /// Closes this object's own file first (collective then, like close()).
   h5_file& operator=(h5_file&& other) noexcept;
@@ -177,11 +186,13 @@ class h5_file {
   /// plx::io_error on every rank if it fails on any.
   void flush();
 
+  /// Whether the object holds an open file (false after close() and for a default-constructed one).
   [[nodiscard]] bool is_open() const noexcept { return id_.valid(); }
   /// True, on every rank, when the latest collective call on this file failed (on some rank) and so threw
   /// on every rank; a later call that succeeds clears it. The file stays open until close() or the
   /// destructor, which then close it on every rank together.
   [[nodiscard]] bool failed() const noexcept { return failed_; }
+  /// Whether the file was created or opened for writing (create, open_write), not open_read.
   [[nodiscard]] bool is_writable() const noexcept { return writable_; }
   /// The path the file was created or opened with.
   [[nodiscard]] const std::string& path() const noexcept { return path_; }

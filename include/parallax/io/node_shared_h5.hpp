@@ -1,14 +1,17 @@
-// An HDF5 dataset read in parallel into one node-shared copy per node (plx::node_shared, see
-// <parallax/dist/node_shared.hpp>).
-//
-// Every rank of the file's communicator reads a share of its node's rows straight into the node's shared
-// window, in collective MPI-IO reads over all ranks, so a node's ranks load its copy together and nothing
-// passes through root. Dim 0 of the dataset is the rows; the other dims are flattened into columns (C
-// order), so a (n, 3) dataset is read as n rows of 3 values and matrix<plx::row_major_matrix<double>>()
-// gives it back as an n x 3 Eigen matrix.
-//
-//   auto file = plx::io::h5_file::open_read(rt.world(), "catalogue.h5");
-//   const auto positions = plx::io::read_node_shared(file, "/positions");  // n x 3, one copy per node
+/// @file
+/// An HDF5 dataset read in parallel into one node-shared copy per node (plx::node_shared, see
+/// <parallax/dist/node_shared.hpp>).
+///
+/// Every rank of the file's communicator reads a share of its node's rows straight into the node's shared
+/// window, in collective MPI-IO reads over all ranks, so a node's ranks load its copy together and nothing
+/// passes through root. Dim 0 of the dataset is the rows; the other dims are flattened into columns (C
+/// order), so a (n, 3) dataset is read as n rows of 3 values and matrix<plx::row_major_matrix<double>>()
+/// gives it back as an n x 3 Eigen matrix.
+///
+/// @code
+///   auto file = plx::io::h5_file::open_read(rt.world(), "catalogue.h5");
+///   const auto positions = plx::io::read_node_shared(file, "/positions");  // n x 3, one copy per node
+/// @endcode
 #pragma once
 
 #include <cstddef>

@@ -1,24 +1,29 @@
-// Distributed arrays in one HDF5 file: every rank writes and reads its own slab of planes straight into the
-// shared file (nothing is gathered to root): writes with pwrite() into the dataset's bytes where its storage
-// allows (contiguous, as write_distributed creates it), else, and reads, with collective MPI-IO.
-//
-// Index convention (the FFTW-MPI slab layout): a dataset of global shape (d0, d1, ..., dk) is stored in
-// C order (last index fastest). Dim 0 is split over ranks: a rank holds the `count0` consecutive planes
-// [offset0, offset0 + count0), which may be none (count0 = 0; that rank still takes part in every call).
-// Vector fields put their components last: a 3D displacement field is (N, N, N, 3).
-//
-// In memory, a rank's block is row-major too, except that consecutive innermost rows (runs of dk
-// elements) start `row_stride` elements apart, so element (i0, i1, ..., ik) with local plane i0 sits at
-//   ((i0 * d1 + i1) * d2 + ... ) * row_stride + ik.
-// Example: FFTW's in-place real-to-complex array of an N^3 grid pads rows to 2 * (N / 2 + 1) doubles:
-//
-//   plx::io::write_distributed(file, "/density",
-//                              {.global_dims = {N, N, N}, .offset0 = local_0_start, .count0 = local_n0,
-//                               .row_stride = 2 * (N / 2 + 1)},
-//                              std::span(field, alloc_local_in_doubles));
-//
-// The padding is left out on the way: rows are packed 1 MiB at a time for the write (or skipped by a strided
-// HDF5 memory selection); no copy of the slab is made.
+/// @file
+/// Distributed arrays in one HDF5 file: every rank writes and reads its own slab of planes straight into the
+/// shared file (nothing is gathered to root): writes with pwrite() into the dataset's bytes where its storage
+/// allows (contiguous, as write_distributed creates it), else, and reads, with collective MPI-IO.
+///
+/// Index convention (the FFTW-MPI slab layout): a dataset of global shape (d0, d1, ..., dk) is stored in
+/// C order (last index fastest). Dim 0 is split over ranks: a rank holds the `count0` consecutive planes
+/// [offset0, offset0 + count0), which may be none (count0 = 0; that rank still takes part in every call).
+/// Vector fields put their components last: a 3D displacement field is (N, N, N, 3).
+///
+/// In memory, a rank's block is row-major too, except that consecutive innermost rows (runs of dk
+/// elements) start `row_stride` elements apart, so element (i0, i1, ..., ik) with local plane i0 sits at
+/// @code{.unparsed}
+///   ((i0 * d1 + i1) * d2 + ... ) * row_stride + ik.
+/// @endcode
+/// Example: FFTW's in-place real-to-complex array of an N^3 grid pads rows to 2 * (N / 2 + 1) doubles:
+///
+/// @code
+///   plx::io::write_distributed(file, "/density",
+///                              {.global_dims = {N, N, N}, .offset0 = local_0_start, .count0 = local_n0,
+///                               .row_stride = 2 * (N / 2 + 1)},
+///                              std::span(field, alloc_local_in_doubles));
+/// @endcode
+///
+/// The padding is left out on the way: rows are packed 1 MiB at a time for the write (or skipped by a strided
+/// HDF5 memory selection); no copy of the slab is made.
 #pragma once
 
 #include <hdf5.h>

@@ -1,25 +1,26 @@
-// XDMF sidecar files: a small XML text that tells ParaView and VisIt how to read the grids in an HDF5
-// file written by parallax (open the .xmf in ParaView with the "Xdmf3 Reader").
-//
-// The grid is uniform: a periodic box of side L with N cells per side in 2D or 3D, origin 0, spacing L/N
-// (XDMF topology 2DCoRectMesh/3DCoRectMesh, geometry ORIGIN_DXDY/ORIGIN_DXDYDZ). Fields are node-centred
-// (Center="Node") on N points per side: the value of cell (i, j, k) is drawn at the point (i, j, k) * L/N,
-// its lower corner, so the shown box spans [0, L - L/N] per axis (the periodic image at L is not repeated).
-// Point data keeps the array shape of the HDF5 dataset (cell data would need N + 1 points per side) and
-// is what contour, glyph and probe filters work on directly.
-//
-// Axes: XDMF lists dimensions slowest first, like HDF5's C order, so a dataset (N0, N1, N2) is
-// "N0 N1 N2" and ParaView's x axis runs along the LAST array index (z along dim 0, the slab-split one).
-// Vector fields are datasets (N, N[, N], d) with the d = 2 or 3 components last. In 3D they become one
-// AttributeType="Vector" whose component 0 ParaView shows as x: a field whose component a points along
-// array dim a therefore appears with x and z swapped (store components in reverse order if glyph
-// directions matter). ParaView vectors have 3 components, so a 2D vector field becomes one scalar
-// attribute per component, "<name>_0" and "<name>_1" (component a of the dataset), each a HyperSlab of it.
-//
-// The text refers to the HDF5 file by its base name ("run.h5:/density"): keep the .xmf beside it, and
-// pass the final name, not atomic_output's temporary one.
-//
-// Generating the text is pure (no MPI, no files); write_xdmf_file() puts it on disk.
+/// @file
+/// XDMF sidecar files: a small XML text that tells ParaView and VisIt how to read the grids in an HDF5
+/// file written by parallax (open the .xmf in ParaView with the "Xdmf3 Reader").
+///
+/// The grid is uniform: a periodic box of side L with N cells per side in 2D or 3D, origin 0, spacing L/N
+/// (XDMF topology 2DCoRectMesh/3DCoRectMesh, geometry ORIGIN_DXDY/ORIGIN_DXDYDZ). Fields are node-centred
+/// (Center="Node") on N points per side: the value of cell (i, j, k) is drawn at the point (i, j, k) * L/N,
+/// its lower corner, so the shown box spans [0, L - L/N] per axis (the periodic image at L is not repeated).
+/// Point data keeps the array shape of the HDF5 dataset (cell data would need N + 1 points per side) and
+/// is what contour, glyph and probe filters work on directly.
+///
+/// Axes: XDMF lists dimensions slowest first, like HDF5's C order, so a dataset (N0, N1, N2) is
+/// "N0 N1 N2" and ParaView's x axis runs along the LAST array index (z along dim 0, the slab-split one).
+/// Vector fields are datasets (N, N[, N], d) with the d = 2 or 3 components last. In 3D they become one
+/// AttributeType="Vector" whose component 0 ParaView shows as x: a field whose component a points along
+/// array dim a therefore appears with x and z swapped (store components in reverse order if glyph
+/// directions matter). ParaView vectors have 3 components, so a 2D vector field becomes one scalar
+/// attribute per component, "<name>_0" and "<name>_1" (component a of the dataset), each a HyperSlab of it.
+///
+/// The text refers to the HDF5 file by its base name ("run.h5:/density"): keep the .xmf beside it, and
+/// pass the final name, not atomic_output's temporary one.
+///
+/// Generating the text is pure (no MPI, no files); write_xdmf_file() puts it on disk.
 #pragma once
 
 #include <cstddef>
@@ -47,7 +48,7 @@ struct xdmf_field {
 /// One time step of a series.
 struct xdmf_frame {
   double time = 0.0;  ///< in the run's time unit (e.g. scale factor); ParaView sorts frames by it
-  std::vector<xdmf_field> fields;
+  std::vector<xdmf_field> fields;  ///< the datasets of this time (each under its own HDF5 path)
 };
 
 /// XDMF 3 text describing the HDF5 file `h5_path` (only its base name is written): a uniform grid named

@@ -1,25 +1,28 @@
-// The adhesion model of the cosmic web: where the mass of a Zel'dovich flow has gone once streams cross.
-//
-// Each Lagrangian grid point q carries the weight w = 2 D phi(q) (D the growth factor, phi plx-cosmo's
-// /potential). The regular (weighted Delaunay) triangulation of these weighted points is the lower convex
-// hull of the lifted points (q, |q|^2 - w). Every simplex of it is a node (a cluster candidate): its
-// Eulerian position is its power vertex, the point with equal power distance |x - q_i|^2 - w_i to its
-// d + 1 vertices, which tends to Zel'dovich's x = q - D grad phi as D -> 0 (plx-cosmo's displacement is
-// -grad phi of the same /potential), and its mass is its Lagrangian area (2D) or volume (3D). Faces
-// between two simplices are filaments: the segment between the two simplices' power vertices (the dual
-// edge of the power diagram), weighted by the face's Lagrangian length (2D, a Delaunay edge) or area (3D,
-// a Delaunay triangle).
-//
-// Units: positions in box units, wrapped into [0, L); masses in cells (one cell = (L/N)^d), so the
-// masses of all simplices of one time sum to N^d exactly. The box is periodic: each periodic simplex and
-// face is counted once.
-//
-// Index conventions: `potential` is the whole real-space grid in C order (axis 0 slowest), the value at
-// index (i, j[, k]) being phi at q = (i, j[, k]) * L / N, as plx-cosmo writes /potential. Vectors of
-// points are row-major k x dim: node_position[3 * s + 1] is the y of node s in 3D.
-//
-//   auto web = plx::web::adhesion(2, 64, 50.0, phi, 2.0, {});      // one time, D = 2
-//   // web.node_position.size() == 2 * web.node_mass.size(); web.total_mass == 64 * 64
+/// @file
+/// The adhesion model of the cosmic web: where the mass of a Zel'dovich flow has gone once streams cross.
+///
+/// Each Lagrangian grid point q carries the weight w = 2 D phi(q) (D the growth factor, phi plx-cosmo's
+/// /potential). The regular (weighted Delaunay) triangulation of these weighted points is the lower convex
+/// hull of the lifted points (q, |q|^2 - w). Every simplex of it is a node (a cluster candidate): its
+/// Eulerian position is its power vertex, the point with equal power distance |x - q_i|^2 - w_i to its
+/// d + 1 vertices, which tends to Zel'dovich's x = q - D grad phi as D -> 0 (plx-cosmo's displacement is
+/// -grad phi of the same /potential), and its mass is its Lagrangian area (2D) or volume (3D). Faces
+/// between two simplices are filaments: the segment between the two simplices' power vertices (the dual
+/// edge of the power diagram), weighted by the face's Lagrangian length (2D, a Delaunay edge) or area (3D,
+/// a Delaunay triangle).
+///
+/// Units: positions in box units, wrapped into [0, L); masses in cells (one cell = (L/N)^d), so the
+/// masses of all simplices of one time sum to N^d exactly. The box is periodic: each periodic simplex and
+/// face is counted once.
+///
+/// Index conventions: `potential` is the whole real-space grid in C order (axis 0 slowest), the value at
+/// index (i, j[, k]) being phi at q = (i, j[, k]) * L / N, as plx-cosmo writes /potential. Vectors of
+/// points are row-major k x dim: node_position[3 * s + 1] is the y of node s in 3D.
+///
+/// @code
+///   auto web = plx::web::adhesion(2, 64, 50.0, phi, 2.0, {});      // one time, D = 2
+///   // web.node_position.size() == 2 * web.node_mass.size(); web.total_mass == 64 * 64
+/// @endcode
 #pragma once
 
 #include <cstddef>
@@ -45,7 +48,7 @@ struct adhesion_options {
 
 /// The nodes and filaments of one time.
 struct adhesion_structures {
-  int dim = 0;
+  int dim = 0;                                ///< 2 or 3
   double time = 0;                            ///< growth factor D
   std::vector<double> node_position;          ///< k x dim, row-major, box units, wrapped into [0, L)
   std::vector<double> node_mass;              ///< k, Lagrangian measure in cell units
@@ -53,7 +56,7 @@ struct adhesion_structures {
   /// Orientation (reproducible by other codes): with the face's vertices in lexicographic order of their
   /// grid coordinates (u < v [< w]), a belongs to the simplex whose remaining vertex p lies on the positive
   /// side: det(v - u, p - u) > 0 in 2D, det(v - u, w - u, p - u) > 0 in 3D.
-  std::vector<double> filament_a, filament_b;
+  std::vector<double> filament_a, filament_b;  ///< the other end of each filament: see filament_a
   std::vector<double> filament_mass;          ///< 2D: the Delaunay edge's length, 3D: the triangle's area (cells)
   double total_mass = 0;                      ///< the masses of ALL simplices, stored or not: N^dim
   /// The node mass function: how many nodes (ALL simplices, stored or not) fall in each mass bin, bin b
@@ -61,8 +64,9 @@ struct adhesion_structures {
   /// simplex's 1/dim! cell (mass_function_bins(dim, n) of them). Whole numbers, kept as doubles.
   std::vector<double> mass_count;
 
+  /// cereal's hook: lets the map layer carry the structures between ranks (see dist/payload.hpp).
   template <class Archive>
-  void serialize(Archive& archive) {  // lets the map layer carry it between ranks (see dist/payload.hpp)
+  void serialize(Archive& archive) {
     archive(dim, time, node_position, node_mass, filament_a, filament_b, filament_mass, total_mass, mass_count);
   }
 };
@@ -94,13 +98,14 @@ adhesion_structures adhesion(int dim, std::ptrdiff_t n, double box, std::span<co
 /// adhesion() of one spatial domain: the slab of grid planes domain_planes(n, index, count) along axis 0,
 /// triangulated with its own periodic ghost margin. It holds the nodes and filaments whose lowest vertex (in
 /// grid coordinates) lies in its planes, in the canonical order, and their total mass; join_domains() of all
+/// Hears each stage of adhesion_domain() as it starts, e.g. "triangulating 1234567 points (margin 9)".
+using adhesion_stage_callback = std::function<void(const std::string& stage)>;
 /// `count` domains of one time, in index order, is bitwise adhesion() of the whole box. A domain costs the
 /// memory of its planes and their margin, not the box's: domains split one time over threads and ranks.
 /// `on_stage`, when given, hears each stage as it starts (for a progress line: a 3D domain takes minutes),
 /// e.g. "triangulating 1234567 points (margin 9)", "margin 9 too small: inserting the shell to 14",
 /// "building the structures"; it is called on the calling thread.
 /// @throws what adhesion() throws, and plx::config_error for an index or count that does not fit n planes.
-using adhesion_stage_callback = std::function<void(const std::string& stage)>;
 adhesion_structures adhesion_domain(int dim, std::ptrdiff_t n, double box, std::span<const double> potential,
                                     double growth, const adhesion_options& options, int index, int count,
                                     const adhesion_stage_callback& on_stage = {});
