@@ -1,26 +1,27 @@
-"""Turn every ```cpp block of README.md into a translation unit, so that a ctest compiles (and links) them.
+"""Turn every ```cpp block of README.md and docs/*.md into a program, so that ctest compiles and runs them.
 
-    extract_snippets.py README.md OUT_DIR      writes OUT_DIR/snippet_<line>.cpp, prints their names (one a line)
+    extract_snippets.py ROOT OUT_DIR      writes OUT_DIR/<name>.cpp (and <name>.before, see below) for every
+                                          block of ROOT/README.md and ROOT/docs/*.md; prints the names, one a line
 
-The convention, for whoever edits README.md:
+The convention, for whoever edits the documentation:
 
-- Every block fenced with ```cpp is compiled, against the headers and flags of the build, and linked with
-  parallax::parallax. Blocks fenced with ``` or ```sh are not C++ and are left alone.
-- A block that defines `int main(` is a whole program and is compiled as it stands.
-- Any other block is a fragment: its leading `#include` lines (and blank or comment lines among them) go to
-  file scope, and the rest becomes the body of `void readme_snippet(plx::runtime& rt)`, so a fragment may
-  use `rt` as the README's examples do. A generated main creates the runtime and calls it (it is never run).
-- An HTML comment directly above the fence (invisible on the rendered page) can add to a block:
-      <!-- readme-snippet: prelude
-      double integrate(double a, double b);     (C++ at file scope, after the block's own includes: the
-      -->                                        user functions the example calls but does not show)
-  or leave it out of the test, with a reason for the reader of the source:
-      <!-- readme-snippet: skip (pseudo code) -->
-- Snippets are named by the line of their opening fence, so a failing compile points into README.md.
+- Every block fenced with ```cpp is a whole program, exactly as a reader copies it: its own #include lines,
+  only public headers (<parallax/...>, never a detail/ header), and an `int main`. ctest compiles it against
+  the build's parallax::parallax (`readme_snippets`) and runs it on 2 ranks in a scratch directory
+  (`docs_snippet_<page>_<line>`), so it must finish in a few seconds: keep its sizes small. Nothing is added
+  to the code; a block without `int main(` is an error.
+- An HTML comment directly above the fence (invisible on the rendered page) may add one of:
+      <!-- readme-snippet: before COMMAND -->     a shell command run first in the snippet's directory (with
+                                                  the build's apps on PATH), to make the input the program
+                                                  reads; say the same in the text, so a reader knows it
+      <!-- readme-snippet: skip (reason) -->      not compiled or run, for the reason given (avoid it)
+- Snippets are named by their page and the line of their opening fence (snippet_plx_web_236: docs/plx-web.md,
+  line 236), and compile errors point there too (#line).
 
-Files are only rewritten when their text changes, so an unrelated README edit rebuilds nothing.
+Files are only rewritten when their text changes, so an unrelated edit rebuilds nothing.
 """
 
+import glob
 import os
 import re
 import sys
@@ -29,7 +30,12 @@ FENCE = re.compile(r"^```(\S*)\s*$")
 DIRECTIVE = re.compile(r"<!--\s*readme-snippet:\s*(\w+)(.*?)-->", re.S)
 
 
-def blocks(lines):
+def pages(root):
+    """README.md, then docs/*.md in name order, as paths relative to root."""
+    return ["README.md"] + sorted(os.path.relpath(p, root) for p in glob.glob(os.path.join(root, "docs", "*.md")))
+
+
+def blocks(lines, where):
     """Yields (line number of the fence, language, code, directive text before the fence or '')."""
     i = 0
     while i < len(lines):
@@ -42,7 +48,7 @@ def blocks(lines):
         while end < len(lines) and not lines[end].startswith("```"):
             end += 1
         if end == len(lines):
-            sys.exit(f"README.md:{start + 1}: code block is never closed")
+            sys.exit(f"{where}:{start + 1}: code block is never closed")
         # The directive comment ends on the line just above the fence.
         directive = ""
         if start > 0 and lines[start - 1].rstrip().endswith("-->"):
@@ -55,25 +61,9 @@ def blocks(lines):
         i = end + 1
 
 
-def translation_unit(line, code, prelude):
-    where = f"// Generated from README.md:{line} by tests/readme/extract_snippets.py; edit README.md instead.\n"
-    if re.search(r"\bint\s+main\s*\(", code):
-        head, body = split_includes(code)
-        return where + head + prelude + f'#line {line + 1 + head.count(chr(10))} "README.md"\n' + body
-    head, body = split_includes(code)
-    return (where + head + "#include <parallax/core/runtime.hpp>\n" + prelude +
-            "void readme_snippet([[maybe_unused]] plx::runtime& rt) {\n" +
-            f'#line {line + 1 + head.count(chr(10))} "README.md"\n' + body + "}\n\n"
-            "int main(int argc, char** argv) {\n  plx::runtime rt(argc, argv);\n  readme_snippet(rt);\n}\n")
-
-
-def split_includes(code):
-    """The block's leading #include lines (with blank and comment lines among them), and the rest."""
-    lines = code.splitlines(keepends=True)
-    n = 0
-    while n < len(lines) and (lines[n].lstrip().startswith(("#include", "//")) or not lines[n].strip()):
-        n += 1
-    return "".join(lines[:n]), "".join(lines[n:])
+def snippet_name(page, line):
+    stem = "readme" if page == "README.md" else os.path.splitext(os.path.basename(page))[0]
+    return f"snippet_{re.sub(r'[^A-Za-z0-9]', '_', stem)}_{line}"
 
 
 def write_if_changed(path, text):
@@ -87,30 +77,51 @@ def write_if_changed(path, text):
 
 def main():
     if len(sys.argv) != 3:
-        sys.exit("usage: extract_snippets.py README.md OUT_DIR")
-    readme, out_dir = sys.argv[1], sys.argv[2]
-    with open(readme, encoding="utf-8") as f:
-        lines = f.readlines()
+        sys.exit("usage: extract_snippets.py ROOT OUT_DIR")
+    root, out_dir = sys.argv[1], sys.argv[2]
     os.makedirs(out_dir, exist_ok=True)
-    names = []
-    for line, language, code, directive in blocks(lines):
-        if language not in ("cpp", "c++"):
-            continue
-        prelude = ""
-        found = DIRECTIVE.search(directive)
-        if found:
-            kind, text = found.group(1), found.group(2)
-            if kind == "skip":
+    names, errors = [], []
+    for page in pages(root):
+        with open(os.path.join(root, page), encoding="utf-8") as f:
+            lines = f.readlines()
+        for line, language, code, directive in blocks(lines, page):
+            if language not in ("cpp", "c++"):
                 continue
-            if kind != "prelude":
-                sys.exit(f"README.md:{line}: unknown readme-snippet directive '{kind}' (prelude or skip)")
-            prelude = text.strip("\n") + "\n"
-        name = f"snippet_{line}"
-        write_if_changed(os.path.join(out_dir, name + ".cpp"), translation_unit(line, code, prelude))
-        names.append(name)
-    # Snippets of an earlier README that no longer exist would otherwise linger (harmless, but confusing).
+            where = f"{page}:{line}"
+            before = None
+            found = DIRECTIVE.search(directive)
+            if found:
+                kind, text = found.group(1), found.group(2).strip()
+                if kind == "skip":
+                    if not text:
+                        errors.append(f"{where}: readme-snippet: skip needs a reason: skip (why)")
+                    continue
+                if kind != "before" or not text:
+                    errors.append(f"{where}: unknown readme-snippet directive '{kind} {text}' (before COMMAND, "
+                                  "or skip (reason); preludes are gone: a block shows all of its program)")
+                    continue
+                before = text
+            if not re.search(r"\bint\s+main\s*\(", code):
+                errors.append(f"{where}: a ```cpp block must be a whole program, with its includes and int main")
+            for include in re.findall(r"#include\s*<(parallax/[^>]*)>", code):
+                if "/detail/" in include:
+                    errors.append(f"{where}: includes <{include}>: examples use public headers only")
+            name = snippet_name(page, line)
+            header = (f"// Generated from {page}:{line} by tests/readme/extract_snippets.py; edit {page} instead.\n"
+                      f'#line {line + 1} "{page}"\n')
+            write_if_changed(os.path.join(out_dir, name + ".cpp"), header + code)
+            before_path = os.path.join(out_dir, name + ".before")
+            if before:
+                write_if_changed(before_path, before + "\n")
+            elif os.path.exists(before_path):
+                os.remove(before_path)
+            names.append(name)
+    if errors:
+        sys.exit("\n".join(errors))
+    # Snippets of an earlier text that no longer exist would otherwise linger (harmless, but confusing).
     for stale in os.listdir(out_dir):
-        if stale.endswith(".cpp") and stale[:-4] not in names:
+        stem, extension = os.path.splitext(stale)
+        if extension in (".cpp", ".before") and stem not in names:
             os.remove(os.path.join(out_dir, stale))
     print("\n".join(names))
 
