@@ -10,7 +10,7 @@
 #                                         through a local SLURM cluster included (as root or with sudo)
 #   ./bootstrap.sh deps                   only install missing packages (those of the tests too)
 #   ./bootstrap.sh build [preset]         only build (presets: release, debug, asan)
-#   ./bootstrap.sh bench                  build and run the benchmarks with their peers (README table)
+#   ./bootstrap.sh bench                  build and run the benchmarks with their peers (docs/performance.md)
 #   ./bootstrap.sh faults [sweep options] build and run the whole fault sweep (tests/faults/sweep.py: every fault
 #                                         site of every app, kill -9, SIGINT, SIGTERM); the report goes to
 #                                         build/faults/ (table.txt, runs.jsonl). ctest runs a bounded part of it.
