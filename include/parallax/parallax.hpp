@@ -18,6 +18,7 @@
 
 #include <parallax/dist/checkpoint.hpp>
 #include <parallax/dist/chunk_sizer.hpp>
+#include <parallax/dist/h5_column.hpp>
 #include <parallax/dist/h5_row.hpp>
 #include <parallax/dist/map.hpp>
 #include <parallax/dist/map_to_h5.hpp>

@@ -12,6 +12,7 @@
 
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/crc32.hpp>
+#include <parallax/dist/detail/h5_dimensions.hpp>
 #include <parallax/io/atomic_output.hpp>
 #include <parallax/version.hpp>
 
@@ -166,8 +167,10 @@ detail::index_ranges h5_output::begin_rows(std::uint64_t n, std::vector<detail::
       if (root_n != n) {
         throw config_error(fmt::format("map_to_h5: the ranks disagree on n ({} here, {} on rank 0)", n, root_n));
       }
+      detail::check_h5_dimensions(columns, n, options_.row_dimension, options_.coordinates);
       if (!comm_.is_root()) return;
-      const detail::h5_store_settings settings{options_.buffer_bytes, options_.checkpoint_interval};
+      const detail::h5_store_settings settings{options_.buffer_bytes, options_.checkpoint_interval,
+                                               options_.row_dimension, options_.coordinates};
       store_ = std::make_unique<detail::h5_row_store>(paths_, std::move(columns), n, descriptor,
                                                       provenance_of(comm_, options), settings);
       missing = store_->durable_at_open().complement(n);

@@ -1,5 +1,7 @@
 #include <parallax/dist/detail/h5_row_store.hpp>
 
+#include <parallax/dist/detail/h5_dimensions.hpp>
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -858,6 +860,7 @@ void h5_row_store::finalize() {
     if (columns_[c].ragged) build_ragged(file, c);
     io::set_attribute(file, columns_[c].path, "rows_done", n_);
   }
+  write_h5_dimensions(file, columns_, n_, settings_.row_dimension, settings_.coordinates);
   file.close();
   sync_path(paths_.partial());
 }

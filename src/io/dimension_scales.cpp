@@ -5,6 +5,8 @@
 
 #include <hdf5_hl.h>
 
+#include <fmt/format.h>
+
 #include <parallax/core/error.hpp>
 
 namespace plx::io {
@@ -16,6 +18,19 @@ void make_dimension_scale(h5_file& file, const std::string& scale_path, const st
     detail::check_h5(detail::injected_write_result(H5DSset_scale(scale.get(), name.c_str())), "H5DSset_scale", file,
                      scale_path);
   });
+}
+
+std::string make_dimension(h5_file& file, const std::string& path, hsize_t length) {
+  // netCDF-4's mark of a dimension without a variable, with the length as netCDF-C writes it (%10d).
+  const std::string name = fmt::format("This is a netCDF dimension but not a netCDF variable.{:10}", length);
+  const hsize_t dims[1] = {length};
+  h5_id scale = detail::create_dataset(file, path, dims, detail::file_uint8());
+  detail::h5_quiet quiet;
+  detail::agreed(file, [&] {
+    detail::check_h5(detail::injected_write_result(H5DSset_scale(scale.get(), name.c_str())), "H5DSset_scale", file,
+                     path);
+  });
+  return path;
 }
 
 void attach_dimension_scales(h5_file& file, const std::string& dataset_path,

@@ -1,44 +1,49 @@
-// Maps whose results go straight into an HDF5 file: result i becomes row i of a dataset while the map runs,
-// no rank holds all the results, and a run stopped at any instant (a time limit, kill -9, a full disk)
-// resumes with only the rows that are not on disk yet. What dask's to_hdf5 is to a laptop, for a cluster.
-//
-//   plx::map_to_h5(rt.world(), 100'000'000, [](std::size_t i) { return std::sqrt(double(i)); },
-//                  "roots.h5", {{"/roots"}});                  // h5py: h5py.File("roots.h5")["/roots"][7]
-//
-// Results and columns. A task returns one value per column, or a std::tuple with one element per column:
-//
-//   auto task = [](std::size_t i) { return std::tuple{power(i), evolved(i), seed(i)}; };
-//   plx::map_to_h5(comm, m, task, "ensemble.h5",
-//                  {{"/realizations/power", {bins}},                 // std::vector<double> of bins values
-//                   {"/realizations/power_evolved", {times, bins}},  // std::vector<double>, times*bins values
-//                   {"/realizations/seed"}});                       // std::uint64_t
-//
-// Row types (details in <parallax/dist/h5_row.hpp>): arithmetic types, std::array, fixed-size Eigen vectors
-// and matrices, structs named with PLX_H5_FIELDS (HDF5 compounds) give datasets of shape (n, type's shape).
-// Runtime-sized results (std::vector<T>, dynamic Eigen) with a `row_shape` give (n, row_shape...): a result
-// of another length fails its task (plx::task_error names the task and rank).
-// Without a row_shape they are ragged, stored as CSR, the layout h5py users know from scipy.sparse:
-//   <path>/values   all rows' values, row 0 first (shape (total, value's shape))
-//   <path>/offsets  n + 1 uint64: row i is values[offsets[i]:offsets[i+1]]
-// CSR rather than HDF5 variable-length types: numpy reads it as two plain arrays in one call each (h5py
-// turns a vlen dataset into n separate objects), any HDF5 tool reads it, and it is written with large
-// sequential writes instead of one heap object per row.
-//
-// Durability (see dist/detail/h5_row_store.hpp for the files): root writes the rows into `<path>.partial`,
-// whose HDF5 metadata is complete before the first row and unchanged while rows are written, and records
-// in `<path>.journal` which rows are on disk (synced) once per `checkpoint_interval` and at the end. At
-// the end it writes `rows_done`, builds the CSR columns, and renames the file to `path`: a file at `path`
-// is always complete. Run again with `resume` after any stop: rows in the journal are not computed again,
-// and the finished file equals, dataset by dataset, that of a run that was never stopped. A journal of
-// another map (other n, columns, types, or fingerprint) is refused with plx::config_error.
-//
-// Memory: root holds at most 2 x buffer_bytes of rows (plus 8 bytes per buffered row); other ranks hold
-// only what the map layer sends (map_options::message_bytes). Root's writer thread writes one buffer while
-// the map fills the other.
-//
-// Attributes of every column (dataset, or group for CSR): n, rows_done, label (map_options::label),
-// schedule, ranks, threads, parallax_version, command_line (of the run that created the file, or of the
-// resumed run that rebuilt it after a crash while it was being finished).
+/// @file
+/// Maps whose results go straight into an HDF5 file: result i becomes row i of a dataset while the map runs,
+/// no rank holds all the results, and a run stopped at any instant (a time limit, kill -9, a full disk)
+/// resumes with only the rows that are not on disk yet. What dask's to_hdf5 is to a laptop, for a cluster.
+///
+///   plx::map_to_h5(rt.world(), 100'000'000, [](std::size_t i) { return std::sqrt(double(i)); },
+///                  "roots.h5", {{"/roots"}});                  // h5py: h5py.File("roots.h5")["/roots"][7]
+///
+/// Results and columns. A task returns one value per column, or a std::tuple with one element per column:
+///
+///   auto task = [](std::size_t i) { return std::tuple{power(i), evolved(i), seed(i)}; };
+///   plx::map_to_h5(comm, m, task, "ensemble.h5",
+///                  {{"/realizations/power", {bins}},                 // std::vector<double> of bins values
+///                   {"/realizations/power_evolved", {times, bins}},  // std::vector<double>, times*bins values
+///                   {"/realizations/seed"}});                       // std::uint64_t
+///
+/// Row types (details in <parallax/dist/h5_row.hpp>): arithmetic types, std::array, fixed-size Eigen vectors
+/// and matrices, structs named with PLX_H5_FIELDS (HDF5 compounds) give datasets of shape (n, type's shape).
+/// Runtime-sized results (std::vector<T>, dynamic Eigen) with a `row_shape` give (n, row_shape...): a result
+/// of another length fails its task (plx::task_error names the task and rank).
+/// Without a row_shape they are ragged, stored as CSR, the layout h5py users know from scipy.sparse:
+///   PATH/values   all rows' values, row 0 first (shape (total, value's shape))
+///   PATH/offsets  n + 1 uint64: row i is values[offsets[i]:offsets[i+1]]
+/// CSR rather than HDF5 variable-length types: numpy reads it as two plain arrays in one call each (h5py
+/// turns a vlen dataset into n separate objects), any HDF5 tool reads it, and it is written with large
+/// sequential writes instead of one heap object per row.
+///
+/// Durability (see dist/detail/h5_row_store.hpp for the files): root writes the rows into `<path>.partial`,
+/// whose HDF5 metadata is complete before the first row and unchanged while rows are written, and records
+/// in `<path>.journal` which rows are on disk (synced) once per `checkpoint_interval` and at the end. At
+/// the end it writes `rows_done`, builds the CSR columns, and renames the file to `path`: a file at `path`
+/// is always complete. Run again with `resume` after any stop: rows in the journal are not computed again,
+/// and the finished file equals, dataset by dataset, that of a run that was never stopped. A journal of
+/// another map (other n, columns, types, or fingerprint) is refused with plx::config_error.
+///
+/// Memory: root holds at most 2 x buffer_bytes of rows (plus 8 bytes per buffered row); other ranks hold
+/// only what the map layer sends (map_options::message_bytes). Root's writer thread writes one buffer while
+/// the map fills the other.
+///
+/// Attributes of every column (dataset, or group for CSR): n, rows_done, label (map_options::label),
+/// schedule, ranks, threads, parallax_version, command_line (of the run that created the file, or of the
+/// resumed run that rebuilt it after a crash while it was being finished).
+///
+/// Named dimensions and units (<parallax/dist/h5_column.hpp>): every axis of every column is an HDF5
+/// dimension scale, named by h5_column::dims and h5_output_options::row_dimension, and columns carry the
+/// `units` and `long_name` they are given, so xarray.open_dataset(path, engine="h5netcdf") needs no phony dims.
 #pragma once
 
 #include <chrono>
@@ -57,20 +62,14 @@
 #include <parallax/dist/detail/h5_row_store.hpp>
 #include <parallax/dist/detail/index_ranges.hpp>
 #include <parallax/dist/detail/resumable_map.hpp>
+#include <parallax/dist/h5_column.hpp>
 #include <parallax/dist/h5_row.hpp>
 #include <parallax/dist/map.hpp>
 #include <parallax/io/hdf5_file.hpp>
 
 namespace plx {
 
-/// One output dataset: where one element of the task's result goes.
-struct h5_column {
-  std::string path;  ///< absolute, e.g. "/realizations/power"; missing groups are created
-  /// For runtime-sized results only: the shape of every row (its product is the number of values); empty
-  /// makes the column ragged (CSR). Must stay empty for fixed-shape types.
-  std::vector<std::uint64_t> row_shape{};
-};
-
+/// Where and how map_to_h5 writes: resume or overwrite, buffering, durability, the dimensions' names.
 struct h5_output_options {
   bool resume = false;     ///< continue the unfinished run whose journal is beside the file
   bool overwrite = false;  ///< replace an existing file (at commit) and discard an unfinished run (--force)
@@ -81,6 +80,10 @@ struct h5_output_options {
   std::size_t buffer_bytes = std::size_t{8} << 20;
   /// At most this long between a row reaching root and it being on disk (if the map keeps running).
   std::chrono::duration<double> checkpoint_interval = std::chrono::seconds(5);
+  /// The name of the rows' dimension (of every fixed column's first axis), for xarray and netCDF tools.
+  std::string row_dimension = "row";
+  /// Values of named dimensions, written as coordinates at the end (see <parallax/dist/h5_column.hpp>).
+  std::vector<h5_coordinate> coordinates{};
 };
 
 /// An HDF5 file being filled by map_to_h5, then completed by the caller, then committed. Collective
@@ -97,6 +100,7 @@ struct h5_output_options {
 /// work files for a resume. Nothing finished is deleted.
 class h5_output {
  public:
+  /// Collective. The preflight above, over `comm`; the file is created by map_to_h5.
   h5_output(const communicator& comm, std::string path, h5_output_options options = {});
   ~h5_output();
   // Owns root's row store (a thread, files).
@@ -113,9 +117,13 @@ class h5_output {
   /// removes the work files. Throws plx::io_error on every rank if that fails.
   void commit();
 
+  /// The final file's path (it exists once committed).
   [[nodiscard]] const std::string& path() const noexcept { return paths_.final_path; }
+  /// The unfinished file's path, `path()`.partial, where the rows go until the commit.
   [[nodiscard]] std::string partial_path() const { return paths_.partial(); }
+  /// The communicator of the output (a duplicate of the one given).
   [[nodiscard]] const communicator& comm() const noexcept { return comm_; }
+  /// Whether commit() has renamed the finished file to path().
   [[nodiscard]] bool is_committed() const noexcept { return committed_; }
   /// Rows already on disk when map_to_h5 started (a resume), on every rank.
   [[nodiscard]] std::uint64_t rows_resumed() const noexcept { return rows_resumed_; }
@@ -190,6 +198,9 @@ h5_store_column h5_store_column_of(const h5_column& spec) {
   h5_store_column column;
   column.path = spec.path;
   column.layout = h5_layout_of<T>();
+  column.dims = spec.dims;
+  column.units = spec.units;
+  column.long_name = spec.long_name;
   if (spec.path.empty() || spec.path.front() != '/') {
     throw config_error("map_to_h5: a column's path must be absolute (\"/group/name\"), not '" + spec.path + "'");
   }

@@ -54,6 +54,7 @@
 #include <parallax/core/detail/posix_file.hpp>
 #include <parallax/dist/detail/checkpoint_log.hpp>
 #include <parallax/dist/detail/index_ranges.hpp>
+#include <parallax/dist/h5_column.hpp>
 #include <parallax/dist/h5_row.hpp>
 #include <parallax/io/hdf5_file.hpp>
 
@@ -66,6 +67,9 @@ struct h5_store_column {
   std::vector<hsize_t> row_dims;  ///< fixed rows: the dims of one row
   std::size_t row_bytes = 0;      ///< fixed rows: bytes of one row; ragged: bytes of one value
   bool ragged = false;
+  std::vector<std::string> dims;  ///< h5_column::dims: names of the row's (ragged: the value's) dimensions
+  std::string units;              ///< h5_column::units
+  std::string long_name;          ///< h5_column::long_name
 };
 
 /// Who made the file: stored as attributes of every column.
@@ -81,6 +85,8 @@ struct h5_provenance {
 struct h5_store_settings {
   std::size_t buffer_bytes = std::size_t{8} << 20;
   std::chrono::duration<double> checkpoint_interval = std::chrono::seconds(5);
+  std::string row_dimension = "row";        ///< h5_output_options::row_dimension
+  std::vector<h5_coordinate> coordinates;  ///< h5_output_options::coordinates
 };
 
 /// The files of an output at `final_path`.
