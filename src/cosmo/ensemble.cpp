@@ -20,8 +20,10 @@
 #include <parallax/core/error.hpp>
 #include <parallax/core/memory_usage.hpp>
 #include <parallax/cosmo/covariance.hpp>
+#include <parallax/cosmo/output_metadata.hpp>
 #include <parallax/cosmo/realization.hpp>
 #include <parallax/dist/map_to_h5.hpp>
+#include <parallax/io/dimension_scales.hpp>
 #include <parallax/io/hdf5_file.hpp>
 #include <parallax/io/slab_io.hpp>
 #include <parallax/version.hpp>
@@ -66,6 +68,50 @@ void write_estimates(io::h5_file& file, const std::string& group, const std::vec
   io::write_from_root(file, group + "/eigenvalues", shape({bins}), e.eigenvalues);
   io::write_from_root(file, group + "/precision", shape({bins, bins}), e.precision);
   io::write_from_root(file, group + "/gaussian_diagonal", shape({bins}), e.gaussian_diagonal);
+}
+
+// The units of an ensemble's datasets: Mpc/h where the spectrum sets a physical scale, box units otherwise
+// (cosmo/output_metadata.hpp), to the powers that a dim-dimensional power spectrum and its covariance have.
+struct ensemble_units {
+  std::string wavenumber;  // of k
+  std::string power;       // of P(k): a volume
+  std::string covariance;  // of Cov(P(k), P(k')): a volume squared
+  std::string precision;   // of the inverse covariance
+};
+
+ensemble_units units_of(const std::string& spectrum_name, int dim) {
+  if (length_units(spectrum_name) == "box units") {
+    return {"1/(box units)", fmt::format("(box units)^{}", dim), fmt::format("(box units)^{}", 2 * dim),
+            fmt::format("(box units)^-{}", 2 * dim)};
+  }
+  return {"h/Mpc", fmt::format("(Mpc/h)^{}", dim), fmt::format("(Mpc/h)^{}", 2 * dim),
+          fmt::format("(h/Mpc)^{}", 2 * dim)};
+}
+
+// Collective: units, meanings and named dimensions of the estimates under `group` (as write_estimates wrote
+// them): k along the bins, k_prime along a matrix's second axis, and `lead` (the time axis, or none) first.
+void describe_estimates(io::h5_file& file, const std::string& group, const std::vector<std::string>& lead,
+                        const ensemble_units& units, const std::string& of_what) {
+  const auto axes = [&](std::initializer_list<std::string> tail) {
+    std::vector<std::string> paths = lead;
+    paths.insert(paths.end(), tail);
+    return paths;
+  };
+  const std::string k = "/k";
+  const std::string k_prime = "/covariance/k_prime";
+  const auto describe = [&](const char* name, const std::vector<std::string>& scales, const std::string& unit,
+                            const std::string& meaning) {
+    const std::string path = group + "/" + name;
+    io::attach_dimension_scales(file, path, scales);
+    io::describe_dataset(file, path, unit, meaning + " of " + of_what);
+  };
+  describe("mean", axes({k}), units.power, "ensemble mean P(k)");
+  describe("matrix", axes({k, k_prime}), units.covariance, "covariance matrix Cov(P(k), P(k'))");
+  describe("correlation", axes({k, k_prime}), "1", "correlation matrix Cov(k, k') / sqrt(Cov(k, k) Cov(k', k'))");
+  describe("eigenvalues", axes({"/eigenvalue"}), units.covariance, "eigenvalues of the covariance matrix");
+  describe("precision", axes({k, k_prime}), units.precision,
+           "precision matrix (inverse covariance, with the Hartlap factor)");
+  describe("gaussian_diagonal", axes({k}), units.covariance, "Gaussian prediction 2 P(k)^2 / modes of the diagonal");
 }
 
 // The mean of the off-diagonal entries of each b x b correlation matrix in `flat` (NaN entries skipped).
@@ -122,6 +168,22 @@ std::vector<double> write_summary(io::h5_file& file, const realization_maker& ma
   io::write_from_root(file, "/power_spectrum/modes", maker.modes());
   io::write_from_root(file, "/power_spectrum/input", maker.input());
   io::set_attribute(file, "/realizations/power_evolved", "window", std::string("cic"));
+
+  const ensemble_units units = units_of(maker.spectrum().name(), maker.params().dim);
+  io::write_from_root(file, "/covariance/k_prime", maker.k());
+  io::make_dimension_scale(file, "/covariance/k_prime", "k_prime");
+  io::describe_dataset(file, "/covariance/k_prime", units.wavenumber, "wavenumber k' of a matrix's second axis");
+  write_index_scale(file, "eigenvalue", bins, "index of the covariance matrix's eigenvalue");
+  describe_estimates(file, "/covariance", {}, units, "the initial P(k)");
+  describe_estimates(file, "/covariance/evolved", {"/time"}, units, "the evolved P(k) at each time");
+  // Along /k, map_to_h5's coordinate (run_ensemble): a dimension is seen from its group and the groups below,
+  // and /realizations needs it too.
+  for (const char* name : {"k", "modes", "input"}) {
+    io::attach_dimension_scales(file, std::string("/power_spectrum/") + name, {"/k"});
+  }
+  io::describe_dataset(file, "/power_spectrum/k", units.wavenumber, "wavenumber k: the mean |k| of the shell's modes");
+  io::describe_dataset(file, "/power_spectrum/modes", "1", "Fourier modes in the shell");
+  io::describe_dataset(file, "/power_spectrum/input", units.power, "input power spectrum P(k) at the shell's k");
   std::vector<double> correlation = mean_off_diagonal(initial.correlation, bins);
   const std::vector<double> evolved_correlation = mean_off_diagonal(evolved.correlation, bins);
   correlation.insert(correlation.end(), evolved_correlation.begin(), evolved_correlation.end());
@@ -227,10 +289,16 @@ ensemble_report run_ensemble(const communicator& comm, const ensemble_params& pa
   const std::size_t bins = maker->bins();
   const std::size_t times = maker->times();
 
+  // Named dimensions (realization, time, k) and units, so that xarray opens the file (dist/h5_column.hpp).
+  const ensemble_units units = units_of(maker->spectrum().name(), params.field.dim);
   h5_output out(comm, params.field.out,
-                h5_output_options{.resume = params.resume,
-                                  .overwrite = params.field.force,
-                                  .fingerprint = ensemble_fingerprint(params.field)});
+                h5_output_options{
+                    .resume = params.resume,
+                    .overwrite = params.field.force,
+                    .fingerprint = ensemble_fingerprint(params.field),
+                    .row_dimension = "realization",
+                    .coordinates = {{"k", maker->k(), units.wavenumber, "wavenumber k: the mean |k| of the shell's modes"},
+                                    {"time", params.field.times, "1", "linear growth factor D of an evolved field"}}});
   const std::uint64_t first_seed = params.field.seed;
   const auto task = [&](std::size_t i) {
     const std::uint64_t seed = first_seed + i;  // wraps past 2^64 - 1, as plx-cosmo's seed would
@@ -241,7 +309,13 @@ ensemble_report run_ensemble(const communicator& comm, const ensemble_params& pa
   if (options.label == "map") options.label = "ensemble";
   const auto map_start = clock::now();
   map_to_h5(out, m, task,
-            {{"/realizations/power", {bins}}, {"/realizations/power_evolved", {times, bins}}, {"/realizations/seed"}},
+            {{"/realizations/power", {bins}, {"k"}, units.power, "power spectrum P(k) of the realization's field"},
+             {"/realizations/power_evolved",
+              {times, bins},
+              {"time", "k"},
+              units.power,
+              "power spectrum P(k) of the realization's Zel'dovich particles (CIC) at each time"},
+             {"/realizations/seed", {}, {}, "1", "seed of the realization's Gaussian field"}},
             options);
   const double map_seconds = seconds_since(map_start);
 

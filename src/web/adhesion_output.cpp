@@ -18,6 +18,7 @@
 
 #include <parallax/core/collectives.hpp>
 #include <parallax/core/error.hpp>
+#include <parallax/cosmo/output_metadata.hpp>
 #include <parallax/dist/map.hpp>
 #include <parallax/dist/progress.hpp>
 #include <parallax/io/dimension_scales.hpp>
@@ -259,8 +260,27 @@ void write_adhesion_times(const communicator& comm, int dim, std::ptrdiff_t n, d
 void describe_adhesion(io::h5_file& file, int dim, std::size_t times, const std::string& length) {
   const std::string measure = dim == 2 ? "area" : "volume";
   const std::string face = dim == 2 ? "length (the Delaunay edge)" : "area (the Delaunay triangle)";
+  const std::string component = cosmo::write_index_scale(file, "component", static_cast<std::size_t>(dim),
+                                                          "vector component: 0 = x, 1 = y, 2 = z");
   for (std::size_t i = 0; i < times; ++i) {
     const std::string group = fmt::format("/adhesion/{:03}", i);
+    // Named dimensions per time (each time has its own number of nodes and filaments): netCDF dimensions
+    // without coordinates, scoped to their group, so xarray opens every group without phony dimensions.
+    const auto dimension_of = [&](const std::string& path, const std::string& rows_of) {
+      return io::make_dimension(file, path, io::dataset_dims(file, rows_of).at(0));
+    };
+    const std::string node = dimension_of(group + "/nodes/node", group + "/nodes/mass");
+    const std::string filament = dimension_of(group + "/filaments/filament", group + "/filaments/mass");
+    const std::string bin = dimension_of(group + "/mass_function/bin", group + "/mass_function/count");
+    const std::string edge = dimension_of(group + "/mass_function/bin_edge", group + "/mass_function/log10_mass");
+    io::attach_dimension_scales(file, group + "/nodes/position", {node, component});
+    io::attach_dimension_scales(file, group + "/nodes/mass", {node});
+    io::attach_dimension_scales(file, group + "/filaments/a", {filament, component});
+    io::attach_dimension_scales(file, group + "/filaments/b", {filament, component});
+    io::attach_dimension_scales(file, group + "/filaments/mass", {filament});
+    io::attach_dimension_scales(file, group + "/mass_function/count", {bin});
+    io::attach_dimension_scales(file, group + "/mass_function/dn_dlog10m", {bin});
+    io::attach_dimension_scales(file, group + "/mass_function/log10_mass", {edge});
     io::describe_dataset(file, group + "/nodes/position", length, "node position: the simplex's power vertex");
     io::describe_dataset(file, group + "/nodes/mass", "cells",
                          "node mass: the simplex's Lagrangian " + measure + " in grid cells");

@@ -110,7 +110,7 @@ root = {k: str(v) for k, v in a.attrs.items()}
 assert root == {k: str(v) for k, v in b.attrs.items()}, "attributes of /"
 print("identical:", len(names), "datasets")
 ]=])
-run_case("the resumed file equals the uninterrupted one" 0 "identical: 18 datasets"
+run_case("the resumed file equals the uninterrupted one" 0 "identical: 23 datasets"
          ${SYSTEM_PYTHON} -c "${compare}" r.h5 whole/r.h5)
 
 # HDF5's create, close and flush failing (injected on one rank, at each pass where the run makes one), and a
@@ -141,7 +141,7 @@ foreach(fault hdf5.create@0 hdf5.close@0 hdf5.close@1 hdf5.close@0,after=1 hdf5.
   if(NOT code EQUAL 0)
     message(SEND_ERROR "${fault}: the resume failed (${code}):\n${out}${err}")
   endif()
-  run_case("${fault}: the resumed file equals the uninterrupted one" 0 "identical: 18 datasets"
+  run_case("${fault}: the resumed file equals the uninterrupted one" 0 "identical: 23 datasets"
            ${SYSTEM_PYTHON} -c "${compare}" ${dir}/r.h5 whole/r.h5)
 endforeach()
 
@@ -157,5 +157,5 @@ run_case("a resume with an edited table" 2 "cannot resume 't.h5'" ${mpi} -n 2 ${
 set(layout_args --realizations 16 --dim 2 --n 16 --times 0.5,1 --quiet)
 run_case("1 rank x 2 threads" 0 "wrote one.h5" ${mpi} -n 1 ${PLX_ENSEMBLE} ${layout_args} --threads 2 --out one.h5)
 run_case("3 ranks x 1 thread" 0 "wrote three.h5" ${mpi} -n 3 ${PLX_ENSEMBLE} ${layout_args} --threads 1 --out three.h5)
-run_case("every dataset identical on both layouts" 0 "identical: 18 datasets"
+run_case("every dataset identical on both layouts" 0 "identical: 23 datasets"
          ${SYSTEM_PYTHON} -c "${compare}" one.h5 three.h5)

@@ -1,5 +1,6 @@
-// Units and named dimensions shared by the cosmology apps' outputs (plx-cosmo, plx-web): the grid's
-// coordinate scales /x, /y (, /z) and the length unit the spectrum implies. See io/dimension_scales.hpp.
+/// @file
+/// Units and named dimensions shared by the cosmology apps' outputs (plx-cosmo, plx-web): the grid's
+/// coordinate scales /x, /y (, /z) and the length unit the spectrum implies. See io/dimension_scales.hpp.
 #pragma once
 
 #include <cstddef>
