@@ -5,6 +5,7 @@
 #include <parallax/dist/map_to_h5.hpp>
 
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -216,6 +217,111 @@ TEST(MapToH5, runtime_sized_rows_with_a_shape_and_ragged_rows_as_csr) {
   }
   EXPECT_EQ(offsets[n], values.size());
   EXPECT_EQ(int_attribute(path, "/ragged", "rows_done"), std::int64_t(n));
+  remove_all(path);
+}
+
+/// Root: the path of the dimension scale attached to each axis of `dataset` ("" where none), and the string
+/// attribute `name` of `object` ("" where missing).
+std::vector<std::string> scales_of(const std::string& file, const std::string& dataset) {
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t d = H5Dopen2(f, dataset.c_str(), H5P_DEFAULT);
+  const hid_t space = H5Dget_space(d);
+  std::vector<std::string> scales(static_cast<std::size_t>(H5Sget_simple_extent_ndims(space)));
+  for (unsigned axis = 0; axis < scales.size(); ++axis) {
+    H5DSiterate_scales(
+        d, axis, nullptr,
+        [](hid_t, unsigned, hid_t scale, void* out) -> herr_t {
+          char name[256] = {};
+          H5Iget_name(scale, name, sizeof(name));
+          *static_cast<std::string*>(out) = name;
+          return 1;
+        },
+        &scales[axis]);
+  }
+  H5Sclose(space);
+  H5Dclose(d);
+  H5Fclose(f);
+  return scales;
+}
+
+std::string string_attribute(const std::string& file, const std::string& object, const std::string& name) {
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  std::string value;
+  if (H5Aexists_by_name(f, object.c_str(), name.c_str(), H5P_DEFAULT) > 0) {
+    const hid_t a = H5Aopen_by_name(f, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+    const hid_t type = H5Aget_type(a);
+    value.resize(H5Tget_size(type));
+    H5Aread(a, type, value.data());
+    value.resize(value.find('\0') == std::string::npos ? value.size() : value.find('\0'));
+    H5Tclose(type);
+    H5Aclose(a);
+  }
+  H5Fclose(f);
+  return value;
+}
+
+TEST(MapToH5, every_axis_is_a_named_dimension_with_coordinates_and_units_where_given) {
+  const std::string path = shared_path("dimensions");
+  const std::size_t n = 20;
+  const auto task = [](std::size_t i) {
+    return std::tuple{std::vector<double>(6, double(i)), std::vector<std::int32_t>(i % 3, 1), std::uint64_t(i)};
+  };
+  plx::h5_output_options output;
+  output.row_dimension = "sample";
+  output.coordinates = {{"time", {0.5, 1.0}, "1", "growth factor"}};
+  plx::map_to_h5(rt().world(), n, task, path,
+                 {{"/s/power", {2, 3}, {"time"}, "(Mpc/h)^3", "power"}, {"/s/ragged"}, {"/s/seed", {}, {}, "1", "seed"}},
+                 {}, output);
+  if (!rt().is_root()) return;
+  EXPECT_EQ(scales_of(path, "/s/power"), (std::vector<std::string>{"/sample", "/time", "/s_power_2"}));
+  EXPECT_EQ(scales_of(path, "/s/seed"), (std::vector<std::string>{"/sample"}));
+  EXPECT_EQ(scales_of(path, "/s/ragged/values"), (std::vector<std::string>{"/s_ragged_value"}));
+  EXPECT_EQ(scales_of(path, "/s/ragged/offsets"), (std::vector<std::string>{"/sample_edge"}));
+  EXPECT_EQ(read_all<double>(path, "/time", H5T_NATIVE_DOUBLE), (std::vector<double>{0.5, 1.0}));
+  std::vector<hsize_t> dims;
+  read_all<std::uint8_t>(path, "/sample", H5T_NATIVE_UINT8, &dims);
+  EXPECT_EQ(dims, (std::vector<hsize_t>{n}));
+  read_all<std::uint8_t>(path, "/s_ragged_value", H5T_NATIVE_UINT8, &dims);
+  hsize_t ragged_values = 0;
+  for (std::size_t i = 0; i < n; ++i) ragged_values += i % 3;
+  EXPECT_EQ(dims, (std::vector<hsize_t>{ragged_values}));
+  EXPECT_EQ(string_attribute(path, "/s/power", "units"), "(Mpc/h)^3");
+  EXPECT_EQ(string_attribute(path, "/s/power", "long_name"), "power");
+  EXPECT_EQ(string_attribute(path, "/time", "long_name"), "growth factor");
+  EXPECT_EQ(string_attribute(path, "/s/ragged/values", "units"), "");
+  EXPECT_NE(string_attribute(path, "/sample", "NAME").find("not a netCDF variable"), std::string::npos);
+  remove_all(path);
+}
+
+TEST(MapToH5, dimension_names_that_cannot_be_written_are_config_errors_before_any_row) {
+  const std::string path = shared_path("bad-dimensions");
+  const auto pair = [](std::size_t i) { return std::tuple{std::array<double, 2>{}, std::array<double, 3>{double(i)}}; };
+  const auto refused = [&](const std::vector<plx::h5_column>& columns, const plx::h5_output_options& output,
+                           const std::string& expected) {
+    try {
+      plx::map_to_h5(rt().world(), 10, pair, path, columns, {}, output);
+      ADD_FAILURE() << "no error; expected: " << expected;
+    } catch (const plx::config_error& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+    // Nothing was written: no row, no work file, no output.
+    if (rt().is_root()) {
+      EXPECT_FALSE(std::filesystem::exists(path));
+      EXPECT_FALSE(plx::detail::h5_output_paths{path}.has_work_files());
+    }
+  };
+  const plx::h5_output_options none;
+  refused({{"/a", {}, {"axis"}}, {"/b", {}, {"axis"}}}, none, "dimension 'axis' has 2 entries in '/a' but 3 in '/b'");
+  refused({{"/a", {}, {"x", "y"}}, {"/b"}}, none, "column '/a' names 2 dimensions, but its rows have 1 dimension");
+  refused({{"/a", {}, {"x/y"}}, {"/b"}}, none, "'x/y' is not a dimension name");
+  refused({{"/a", {}, {"b"}}, {"/b"}}, none, "the dataset '/b' of dimension 'b' would collide with column '/b'");
+  plx::h5_output_options coordinates;
+  coordinates.coordinates = {{"nowhere", {1.0}}};
+  refused({{"/a"}, {"/b"}}, coordinates, "coordinates of 'nowhere', which is no dimension of the columns");
+  coordinates.coordinates = {{"row", {1.0, 2.0}}};
+  refused({{"/a"}, {"/b"}}, coordinates, "2 coordinates of dimension 'row', which has 10 entries");
+  coordinates.coordinates = {{"a_1", {1.0, 2.0}, "", "", "/c/other"}};
+  refused({{"/a"}, {"/b"}}, coordinates, "give an absolute path whose last part is the dimension's name");
   remove_all(path);
 }
 
