@@ -22,12 +22,12 @@ cd "$(dirname "$0")"
 
 packages=(g++ make cmake git pkg-config libopenmpi-dev openmpi-bin libfftw3-dev libfftw3-mpi-dev
           libhdf5-openmpi-dev hdf5-tools libeigen3-dev libgtest-dev libcli11-dev libfmt-dev libcereal-dev
-          librandom123-dev libtomlplusplus-dev nlohmann-json3-dev python3-h5py python3-matplotlib
+          librandom123-dev libtomlplusplus-dev nlohmann-json3-dev python3-h5py python3-matplotlib python3-xarray python3-h5netcdf
           libcgal-dev libgmp-dev libmpfr-dev libtbb-dev)
 # The test suite also runs jobscripts/ through a local SLURM cluster (tests/slurm/local_cluster.sh); srun's
 # PMIx plugin loads libpmix.so, which only the -dev package provides. doxygen builds the API reference, which
 # the ctest docs_api_reference checks.
-test_packages=(slurmctld slurmd slurm-client munge libpmix-dev python3-scipy python3-xarray python3-h5netcdf doxygen)
+test_packages=(slurmctld slurmd slurm-client munge libpmix-dev python3-scipy doxygen)
 bench_packages=(python3-joblib python3-mpi4py python3-numpy parallel python3-scipy)
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -107,8 +107,9 @@ case "$command" in
     build_apps
     say "installing into $prefix"
     cmake --install build/release --prefix "$prefix" >/dev/null
-    say "installed plx-pi plx-cosmo plx-ensemble plx-web plx-run plx-bench plx-plot in $prefix/bin; add it to PATH:"
-    echo "export PATH=\"$prefix/bin:\$PATH\""
+    say "installed plx-pi plx-cosmo plx-ensemble plx-web plx-run plx-bench plx-plot in $prefix/bin, and the Python"
+    say "reader (import parallax) in $prefix/share/parallax/python; add them to PATH and PYTHONPATH:"
+    echo "export PATH=\"$prefix/bin:\$PATH\" PYTHONPATH=\"$prefix/share/parallax/python:\$PYTHONPATH\""
     ;;
   test)
     install_missing "${packages[@]}" "${test_packages[@]}"

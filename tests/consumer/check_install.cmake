@@ -35,4 +35,14 @@ execute_process(COMMAND plx-plot "${WORK_DIR}/run/c.xmf" RESULT_VARIABLE code OU
 if(NOT code EQUAL 2 OR NOT err MATCHES "not a readable HDF5 file")
   message(FATAL_ERROR "plx-plot on a file that is not HDF5: exit ${code}, expected 2 with a reason:\n${out}\n${err}")
 endif()
-message(STATUS "ok: the installed plx-cosmo and plx-plot run by name")
+# The installed Python reader opens the file with the PYTHONPATH line ./bootstrap.sh install prints.
+find_program(system_python3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+if(system_python3)
+  set(ENV{PYTHONPATH} "${prefix}/share/parallax/python")
+  execute_process(COMMAND ${system_python3} -c "import parallax; print(sorted(parallax.open('c.h5')))"
+                  WORKING_DIRECTORY "${WORK_DIR}/run" RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT code EQUAL 0 OR NOT out MATCHES "/power_spectrum")
+    message(FATAL_ERROR "the installed parallax.open failed (${code}):\n${out}\n${err}")
+  endif()
+endif()
+message(STATUS "ok: the installed plx-cosmo, plx-plot and parallax.open run by name")
