@@ -51,7 +51,7 @@ std::string make_cosmo_file(const runtime& rt, const web_case& c, const web_benc
   p.times = {0.0};
   p.out = fmt::format("{}/cosmo-{}d.h5", dir, c.dim);
   p.force = true;
-  (void)cosmo::run_pipeline(rt.world(), p, {"plx-bench web", rt.threads()}, false);
+  (void)cosmo::run_pipeline(rt.world(), p, {"plx-bench web", rt.threads()}, {.stages = false});
   return p.out;
 }
 

@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   cli.add_flag("--force", flags.force, "overwrite an existing output file");
   cli.add_option("--plan", flags.plan, "FFTW planning: estimate (bitwise reproducible, default) | measure");
   cli.add_option("--wisdom", flags.wisdom, "FFTW wisdom file: loaded before planning, saved after");
+  bool progress = false;
+  cli.add_flag("--progress", progress, "a line per frame as it is written (the stages' lines come without it)");
   cli.add_flag("--json", json, "print one JSON object: stage timings (s), peak memory and its estimate per rank (MiB)");
 
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
@@ -47,7 +49,8 @@ int main(int argc, char** argv) {
     std::string command_line;
     for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
     const plx::cosmo::pipeline_report r =
-        plx::cosmo::run_pipeline(rt.world(), p, {command_line, rt.threads()}, !json);
+        plx::cosmo::run_pipeline(rt.world(), p, {command_line, rt.threads()},
+                                 {.stages = !json, .frames = progress});
     if (!rt.is_root()) return 0;
     const auto& t = r.seconds;
     if (json) {

@@ -229,7 +229,8 @@ void describe_outputs(io::h5_file& file, const pipeline_params& p, const std::st
   io::describe_dataset(file, "/power_spectrum/input", volume, "input power spectrum P(k) at the shell's k");
 }
 
-pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p, const run_info& info, bool log) {
+pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p, const run_info& info,
+                             pipeline_log logging) {
   // Every rank checks (and may read a table); one rank's failure fails them all, before any work.
   const auto spectrum = detail::on_all_ranks(comm, [&] {
     validate(p);
@@ -241,14 +242,15 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
   check_node_memory(comm, memory.peak_bytes(), fmt::format("a {}^{} grid", g.n, g.dim),
                     "use a smaller --n or more nodes");
   const std::vector<fft::slab_geometry> all = fft::gather_geometries(comm, g);
-  if (log && comm.is_root()) {
+  if (logging.stages && comm.is_root()) {
     std::fprintf(stderr, "%s", fft::decomposition_report(all, p.dim + 1).c_str());
     std::fprintf(stderr, "  memory estimate of root's peak: %.1f MiB (%.1f MiB now, %.1f MiB for the work: the grids "
                  "above, the frames' buffers)\n",
                  memory.peak_bytes() / (1 << 20), memory.before_bytes / (1 << 20), memory.work_bytes / (1 << 20));
   }
 
-  log = log && comm.is_root();
+  const bool log = logging.stages && comm.is_root();
+  const bool log_frames = logging.frames && comm.is_root();
   pipeline_report report;
   stage_timings& t = report.seconds;
   stopwatch watch;
@@ -304,10 +306,14 @@ pipeline_report run_pipeline(const communicator& comm, const pipeline_params& p,
     zeldovich_frames frames(comm, components, p.box);
     for (std::size_t i = 0; i < p.times.size(); ++i) {
       frames.density(p.times[i], frame);
-      t.frames += watch.lap();
+      const double made = watch.lap();
+      t.frames += made;
       io::write_distributed(file, frame_path(i), dims, offset0, count0, frame.real(), stride);
       io::set_attribute(file, frame_path(i), "time", p.times[i]);
-      t.write += watch.lap();
+      const double written = watch.lap();
+      t.write += written;
+      log_line(log_frames, fmt::format("frame {} of {} (D = {:.6g}): {:.3f} s, written in {:.3f} s", i + 1, p.times.size(),
+                                       p.times[i], made, written));
     }
     log_line(log, fmt::format("frames {:.3f} s ({} times; deposit buffers {:.1f} MiB on root)", t.frames,
                               p.times.size(), static_cast<double>(frames.buffer_bytes()) / (1 << 20)));

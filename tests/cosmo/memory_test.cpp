@@ -42,7 +42,7 @@ TEST(PipelineMemory, peak_growth_matches_the_estimate) {
   comm.barrier();
 
   const double before = static_cast<double>(plx::current_memory_usage().rss_bytes);
-  const cosmo::pipeline_report report = cosmo::run_pipeline(comm, p, {"memory_test", rt().threads()}, false);
+  const cosmo::pipeline_report report = cosmo::run_pipeline(comm, p, {"memory_test", rt().threads()}, {.stages = false});
   const double growth = cosmo::peak_rss_mb() * mib - before;
   const plx::fft::slab_geometry g = plx::fft::make_slab_geometry(comm, p.dim, p.n);
   const std::array<double, 3> mine = {growth, cosmo::memory_estimate_bytes(g, rt().threads()),

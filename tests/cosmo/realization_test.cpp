@@ -165,7 +165,7 @@ TEST_P(Realization, is_bitwise_plx_cosmo_for_its_seed) {
                       "." + std::to_string(seed) + ".h5";
     plx::detail::broadcast_from_root(rt().world(), out);
     p.out = out;
-    (void)cosmo::run_pipeline(rt().world(), p, {"test", 1}, false);
+    (void)cosmo::run_pipeline(rt().world(), p, {"test", 1}, {.stages = false});
     if (!rt().is_root()) continue;
     const plx::io::h5_file file = plx::io::h5_file::open_read(plx::communicator::duplicate_of(MPI_COMM_SELF), out);
     std::vector<std::vector<double>> frames;
