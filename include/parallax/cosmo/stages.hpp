@@ -1,7 +1,8 @@
-// The stages of the cosmology pipeline that a distributed run (plx-cosmo, over a communicator's slabs) and a
-// serial realization (one box on one thread, plx-ensemble's task) share: the same code, so the same bits.
-// A stage takes the box's ranks (fft::slab_ranks: a communicator, or serial) and its transforms
-// (fft::transforms: r2c_plans or serial_r2c_plans); with a serial box nothing calls MPI.
+/// @file
+/// The stages of the cosmology pipeline that a distributed run (plx-cosmo, over a communicator's slabs) and a
+/// serial realization (one box on one thread, plx-ensemble's task) share: the same code, so the same bits.
+/// A stage takes the box's ranks (fft::slab_ranks: a communicator, or serial) and its transforms
+/// (fft::transforms: r2c_plans or serial_r2c_plans); with a serial box nothing calls MPI.
 #pragma once
 
 #include <span>

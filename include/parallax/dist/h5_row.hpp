@@ -1,25 +1,26 @@
-// How one task result becomes one row of an HDF5 dataset (see map_to_h5.hpp).
-//
-// Fixed-shape results, one row each, the dataset is n x (shape of the type):
-//   - arithmetic types (not bool): a scalar row, dataset shape (n);
-//   - std::array<E, N> of those (nested arrays too): shape (n, N, ...);
-//   - fixed-size Eigen vectors and matrices: (n, rows) for a vector, (n, rows, cols) for a matrix, stored
-//     row-major as numpy expects (Eigen's column-major storage is transposed on the way);
-//   - trivially copyable structs, written as an HDF5 compound type whose fields the user names once, in the
-//     struct's namespace:
-//
-//       struct sample { double x; float y; std::int32_t id; std::array<double, 3> v; };
-//       PLX_H5_FIELDS(sample, x, y, id, v)        // h5py: f["/samples"]["x"], f["/samples"][7]["v"]
-//
-//     Fields may be arithmetic, std::array of arithmetic, fixed-size Eigen vectors, or structs with fields
-//     of their own.
-// Runtime-sized results (std::vector<E> with E one of the fixed types above, dynamic-size Eigen vectors and
-// matrices): either every row has the same shape, given with the column (h5_column::row_shape, e.g.
-// {times, bins} for a vector of times*bins values, stored as an n x times x bins dataset), or rows are
-// ragged and stored the way h5py users know from CSR matrices (see map_to_h5.hpp).
-//
-// Rows are written as raw bytes at the dataset's address, so the file's datatype is the machine's native
-// one (little-endian on x86-64 and ARM64; HDF5 converts on reading elsewhere).
+/// @file
+/// How one task result becomes one row of an HDF5 dataset (see map_to_h5.hpp).
+///
+/// Fixed-shape results, one row each, the dataset is n x (shape of the type):
+///   - arithmetic types (not bool): a scalar row, dataset shape (n);
+///   - std::array<E, N> of those (nested arrays too): shape (n, N, ...);
+///   - fixed-size Eigen vectors and matrices: (n, rows) for a vector, (n, rows, cols) for a matrix, stored
+///     row-major as numpy expects (Eigen's column-major storage is transposed on the way);
+///   - trivially copyable structs, written as an HDF5 compound type whose fields the user names once, in the
+///     struct's namespace:
+///
+///       struct sample { double x; float y; std::int32_t id; std::array<double, 3> v; };
+///       PLX_H5_FIELDS(sample, x, y, id, v)        // h5py: f["/samples"]["x"], f["/samples"][7]["v"]
+///
+///     Fields may be arithmetic, std::array of arithmetic, fixed-size Eigen vectors, or structs with fields
+///     of their own.
+/// Runtime-sized results (std::vector<E> with E one of the fixed types above, dynamic-size Eigen vectors and
+/// matrices): either every row has the same shape, given with the column (h5_column::row_shape, e.g.
+/// {times, bins} for a vector of times*bins values, stored as an n x times x bins dataset), or rows are
+/// ragged and stored the way h5py users know from CSR matrices (see map_to_h5.hpp).
+///
+/// Rows are written as raw bytes at the dataset's address, so the file's datatype is the machine's native
+/// one (little-endian on x86-64 and ARM64; HDF5 converts on reading elsewhere).
 #pragma once
 
 #include <hdf5.h>
@@ -43,8 +44,8 @@ namespace plx {
 /// One named field of a compound row type (what PLX_H5_FIELDS writes for each name).
 template <class Struct, class Member>
 struct h5_field {
-  const char* name;
-  Member Struct::*member;
+  const char* name;        ///< the compound member's name in the file
+  Member Struct::*member;  ///< the struct's member it holds
 };
 
 namespace detail {

@@ -1,4 +1,5 @@
-// How a map call runs: schedule, deadline, progress and threads. A small value type, no MPI.
+/// @file
+/// How a map call runs: schedule, deadline, progress and threads. A small value type, no MPI.
 #pragma once
 
 #include <atomic>
@@ -9,6 +10,7 @@
 
 namespace plx {
 
+/// How items are assigned to workers (see schedule).
 enum class schedule_kind {
   static_blocks,  ///< fixed assignment decided up front (OpenMP's schedule(static[, chunk]))
   dynamic,        ///< self-scheduling: workers draw chunks from one shared atomic counter
@@ -23,13 +25,16 @@ enum class schedule_kind {
 ///   cost so that each chunk lasts about `target_chunk_seconds`, but never beyond a share of what is
 ///   left (guided), so the tail stays balanced. Expensive tasks are drawn one by one.
 struct schedule {
-  schedule_kind kind = schedule_kind::dynamic;
+  schedule_kind kind = schedule_kind::dynamic;  ///< static blocks or dynamic self-scheduling
   std::size_t chunk = 0;  ///< items per chunk; 0 = auto
 
+  /// Dynamic self-scheduling, `chunk` items at a time (0: auto, growing with the measured task cost).
   static constexpr schedule dynamic(std::size_t chunk = 0) { return {schedule_kind::dynamic, chunk}; }
+  /// Static assignment: one block per worker (0), or chunks of `chunk` items dealt round-robin.
   static constexpr schedule static_blocks(std::size_t chunk = 0) {
     return {schedule_kind::static_blocks, chunk};
   }
+  /// Whether the chunk size is chosen by the call (chunk == 0).
   [[nodiscard]] constexpr bool is_auto() const { return chunk == 0; }
 };
 
@@ -37,8 +42,9 @@ struct schedule {
 /// enough that the last chunks end together.
 inline constexpr double target_chunk_seconds = 100e-6;
 
+/// How a map call runs (every field has a default: `plx::map(comm, n, fn)` needs none of them).
 struct map_options {
-  plx::schedule schedule{};
+  plx::schedule schedule{};  ///< which worker runs which items (default: dynamic, auto chunks)
   /// Overall deadline of the call, from its start. Past it no new task starts, and every rank throws
   /// plx::timeout_error saying how many items finished. A task already running is not interrupted.
   std::optional<std::chrono::duration<double>> timeout;
@@ -60,6 +66,7 @@ struct map_options {
   /// Progress on root's stderr: a bar with done/total, rate and ETA on a terminal, plain lines at most
   /// every `progress_interval` otherwise (SLURM output files).
   bool progress = false;
+  /// At most this long between two plain progress lines (not on a terminal).
   std::chrono::duration<double> progress_interval = std::chrono::seconds(5);
   std::string label = "map";  ///< names the call in progress lines and error messages
   /// Threads per rank for this call; 0 = the runtime's count (omp_get_max_threads()).
