@@ -7,6 +7,8 @@ bin/ goes first on PATH as `export PATH="$PREFIX/bin:$PATH"` puts it. WORK_DIR i
 the page runs there in order, so a block may use the files an earlier block of the same page made:
 
 - ```sh and ```bash blocks run as they stand, through `bash -e -o pipefail`;
+- ```python blocks run through Debian's /usr/bin/python3 (which has h5py, xarray and matplotlib), with
+  `PYTHONPATH=$PREFIX/share/parallax/python` as the Quick start's line sets it and matplotlib's Agg backend;
 - ```console blocks are transcripts: the lines that start with "$ " are the commands (a command goes on
   while a quote is open or a line ends with a backslash); the other lines are output and are not checked;
 - a block is left out only with a comment directly above its fence, which the rendered page hides:
@@ -88,6 +90,7 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     env = dict(os.environ, PATH=os.path.join(os.path.abspath(prefix), "bin") + os.pathsep + os.environ["PATH"],
+               PYTHONPATH=os.path.join(os.path.abspath(prefix), "share", "parallax", "python"), MPLBACKEND="Agg",
                OMPI_MCA_rmaps_base_oversubscribe="1")
     ran = skipped = 0
     total_start = time.monotonic()
@@ -96,7 +99,7 @@ def main():
         if language == "" and body and body[0].startswith("$ "):
             print(f"{where}: a transcript of commands: fence it as ```console so that it is run")
             return 1
-        if language not in ("sh", "bash", "shell", "console"):
+        if language not in ("sh", "bash", "shell", "console", "python"):
             continue
         skip = SKIP.search(above)
         if skip:
@@ -110,7 +113,9 @@ def main():
         print(f"{where}: running\n" + "".join("    " + l for l in script.splitlines(keepends=True)), end="", flush=True)
         start = time.monotonic()
         try:
-            done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=work, env=env,
+            command = ["/usr/bin/python3", "-c", script] if language == "python" else ["bash", "-e", "-o", "pipefail",
+                                                                                        "-c", script]
+            done = subprocess.run(command, cwd=work, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                   timeout=BLOCK_TIMEOUT_S)
         except subprocess.TimeoutExpired as timeout:
