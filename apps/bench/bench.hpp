@@ -117,6 +117,13 @@ struct ensemble_bench_options {
   bool json = false;
 };
 
+struct checkpoint_bench_options {
+  std::size_t results = 100'000;     ///< 8-byte results of the timed maps
+  std::size_t synced_results = 2000;  ///< fewer for one fdatasync per result (about 1 ms each here)
+  double window_ms = 5;               ///< the group commit window (map_options::commit_window)
+  int repeats = 3;
+  bool json = false;
+};
 struct shared_options {
   std::size_t bytes = std::size_t{2} << 30;  ///< input size (rounded down to whole 8 KiB rows)
   std::string dir;                           ///< where the input file goes; "" = the temporary directory
@@ -162,6 +169,8 @@ struct io_options {
 
 /// Node memory and load time of a node-shared input against a copy per rank.
 int run_shared(runtime& rt, const shared_options& options);
+/// Durable small results per second through checkpointed_map: group commit, one sync per result, the floors.
+int run_checkpoint_bench(runtime& rt, const checkpoint_bench_options& options);
 /// Empty tasks: microseconds per task for static and dynamic schedules, chunk 1 and auto.
 int run_dispatch(runtime& rt, const dispatch_options& options);
 /// Cost of one small map call (a few items per rank): what a loop of many calls pays per call.

@@ -72,6 +72,17 @@ int main(int argc, char** argv) {
   h5map_cmd->add_option("--dir", h5map.dir, "directory for the files (the file system measured)")
       ->capture_default_str()->check(CLI::ExistingDirectory);
   h5map_cmd->add_flag("--json", h5map.json, "one JSON object per line");
+  plx::bench::checkpoint_bench_options checkpoint;
+  CLI::App* checkpoint_cmd = cli.add_subcommand(
+      "checkpoint", "checkpointed_map's durable results/s: group commit and one fdatasync per result, with the floors");
+  plx::add_number(*checkpoint_cmd, "--results", checkpoint.results, "8-byte results", plx::at_least(1))->capture_default_str();
+  plx::add_number(*checkpoint_cmd, "--synced-results", checkpoint.synced_results,
+                  "results for the one-fdatasync-per-result run", plx::at_least(1))->capture_default_str();
+  plx::add_number(*checkpoint_cmd, "--window-ms", checkpoint.window_ms, "group commit window (ms)", plx::positive())
+      ->capture_default_str();
+  plx::add_number(*checkpoint_cmd, "--repeats", checkpoint.repeats, "runs per row (median reported)", plx::at_least(1))
+      ->capture_default_str();
+  checkpoint_cmd->add_flag("--json", checkpoint.json, "one JSON object per line");
   plx::bench::io_options io;
   CLI::App* io_cmd = cli.add_subcommand(
       "io", "plx-cosmo's write stage (density, potential, displacement; final sync and rename) vs dd, same bytes");
@@ -107,6 +118,7 @@ int main(int argc, char** argv) {
 
   return plx::run_app(argc, argv, cli, [&](plx::runtime& rt) {
     if (web_cmd->parsed()) return plx::bench::run_web_bench(rt, web);
+    if (checkpoint_cmd->parsed()) return plx::bench::run_checkpoint_bench(rt, checkpoint);
     if (h5map_cmd->parsed()) return plx::bench::run_h5map(rt, h5map);
     if (io_cmd->parsed()) return plx::bench::run_io(rt, io);
     if (dispatch_cmd->parsed()) return plx::bench::run_dispatch(rt, dispatch);

@@ -123,7 +123,89 @@ checkpoint_log::checkpoint_log(const std::string& path, std::uint64_t items, con
   }
 }
 
-checkpoint_log::~checkpoint_log() = default;
+checkpoint_log::~checkpoint_log() {
+  if (!group_thread_.joinable()) return;
+  {
+    std::lock_guard lock(group_mutex_);
+    stopping_ = true;  // the writer writes what is queued (a failure stays unreported: the map has failed)
+  }
+  group_wake_.notify_all();
+  group_thread_.join();
+}
+
+namespace {
+
+/// One record: [u64 index][u64 length][bytes][u32 CRC-32 of all before], appended to `out`.
+void format_record(std::string& out, std::uint64_t index, std::span<const char> bytes) {
+  const std::size_t at = out.size();
+  out.resize(at + fixed_bytes + bytes.size());
+  char* line = out.data() + at;
+  const std::uint64_t length = bytes.size();
+  std::memcpy(line, &index, 8);
+  std::memcpy(line + 8, &length, 8);
+  if (!bytes.empty()) std::memcpy(line + 16, bytes.data(), bytes.size());
+  const std::uint32_t crc = crc32(std::string_view(line, 16 + bytes.size()));
+  std::memcpy(line + 16 + bytes.size(), &crc, 4);
+}
+
+}  // namespace
+
+void checkpoint_log::append_grouped(std::uint64_t index, std::span<const char> bytes,
+                                    std::chrono::duration<double> window) {
+  std::unique_lock lock(group_mutex_);
+  throw_if_failed();
+  if (!group_thread_.joinable()) {
+    window_ = window;
+    group_thread_ = std::thread([this] { group_writer(); });
+  }
+  const bool first = queued_.empty();
+  if (first) first_queued_ = std::chrono::steady_clock::now();
+  format_record(queued_, index, bytes);
+  if (first) group_wake_.notify_one();  // the writer starts the group's window
+}
+
+void checkpoint_log::flush() {
+  std::unique_lock lock(group_mutex_);
+  if (!group_thread_.joinable()) return;
+  // Every group up to the one holding what is queued now.
+  const std::uint64_t target = groups_queued_ + (queued_.empty() ? 0 : 1);
+  flush_requested_ = true;
+  group_wake_.notify_all();
+  group_written_.wait(lock, [&] { return groups_written_ >= target || group_failure_; });
+  flush_requested_ = false;
+  throw_if_failed();
+}
+
+void checkpoint_log::throw_if_failed() {
+  if (group_failure_) std::rethrow_exception(group_failure_);
+}
+
+void checkpoint_log::group_writer() {
+  std::unique_lock lock(group_mutex_);
+  for (;;) {
+    group_wake_.wait(lock, [&] { return !queued_.empty() || stopping_; });
+    if (queued_.empty()) return;  // stopping, nothing left
+    // The window runs from the group's first record: later ones join it until then (or a flush, the end).
+    const auto deadline = first_queued_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(window_);
+    group_wake_.wait_until(lock, deadline, [&] { return flush_requested_ || stopping_; });
+    std::string group;
+    group.swap(queued_);
+    ++groups_queued_;
+    if (!group_failure_) {
+      lock.unlock();
+      std::exception_ptr failure;
+      try {
+        log_->append(group);  // one write, one fdatasync, for every record of the group
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      lock.lock();
+      if (failure && !group_failure_) group_failure_ = failure;
+    }
+    ++groups_written_;
+    group_written_.notify_all();
+  }
+}
 
 void checkpoint_log::append(std::uint64_t index, std::span<const char> bytes) {
   std::string line(fixed_bytes + bytes.size(), '\0');

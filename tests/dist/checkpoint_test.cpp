@@ -1,10 +1,14 @@
 // Checkpointed maps: results persist as they arrive; a rerun computes only what is missing.
 #include <parallax/core/collectives.hpp>
+#include <parallax/core/detail/fault_injection.hpp>
+#include <parallax/core/detail/record_log.hpp>
 #include <parallax/dist/checkpoint.hpp>
 
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -98,6 +102,69 @@ TEST(Checkpoint, a_torn_last_record_is_recomputed) {
   EXPECT_EQ(sum_over_ranks(calls.load()), 1u);
   if (rt().is_root()) {
     for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(results[i], double(i));
+    std::filesystem::remove(path);
+  }
+}
+
+TEST(Checkpoint, without_a_commit_window_every_result_is_synced_on_its_own_with_the_same_file) {
+  const std::string grouped = shared_path("grouped");
+  const std::string synced = shared_path("synced");
+  plx::map_options one_by_one;
+  one_by_one.commit_window = std::chrono::seconds(0);
+  const auto a = plx::checkpointed_map(rt().world(), 40, value_of, grouped);
+  const auto b = plx::checkpointed_map(rt().world(), 40, value_of, synced, one_by_one);
+  if (rt().is_root()) {
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(std::filesystem::file_size(grouped), std::filesystem::file_size(synced));
+    std::filesystem::remove(grouped);
+    std::filesystem::remove(synced);
+  }
+}
+
+TEST(Checkpoint, a_group_is_durable_within_its_window_without_a_flush_or_another_record) {
+  if (!rt().is_root()) return;  // the log alone, on one process
+  const std::string path = ::testing::TempDir() + "/plx-ckpt-window-" + std::to_string(getpid());
+  std::filesystem::remove(path);
+  {
+    plx::detail::checkpoint_log log(path, 10, "double");
+    const std::size_t header = std::filesystem::file_size(path);
+    const std::vector<char> bytes(8, 'x');
+    log.append_grouped(3, bytes, std::chrono::milliseconds(20));
+    log.append_grouped(4, bytes, std::chrono::milliseconds(20));
+    // Both on disk once the window has passed, written by the log's own thread (no flush, no later record).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::filesystem::file_size(path) == header && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(std::filesystem::file_size(path), header + 2 * (8 + 20));
+  }
+  plx::detail::checkpoint_log reopened(path, 10, "double");
+  ASSERT_EQ(reopened.existing().size(), 2u);
+  EXPECT_EQ(reopened.existing()[1].index, 4u);
+  std::filesystem::remove(path);
+}
+
+TEST(Checkpoint, a_full_disk_during_a_group_commit_fails_every_rank_and_the_rerun_completes) {
+  const std::string path = shared_path("full-disk");
+  // Root's second group write fails as a full disk does (after the header's write).
+  if (rt().is_root()) plx::detail::arm_fault("checkpoint.write", 1, 2);
+  plx::map_options options;
+  options.schedule = plx::schedule::dynamic(1);
+  std::atomic<std::size_t> calls{0};
+  const auto slow = [&](std::size_t i) {
+    calls.fetch_add(1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // results in several groups
+    return value_of(i);
+  };
+  EXPECT_THROW((void)plx::checkpointed_map(rt().world(), 200, slow, path, options), plx::error);
+  plx::detail::disarm_faults();
+  const std::size_t first = sum_over_ranks(calls.exchange(0));
+  const auto results = plx::checkpointed_map(rt().world(), 200, slow, path, options);
+  const std::size_t second = sum_over_ranks(calls.load());
+  EXPECT_GE(first + second, 200u);
+  EXPECT_LT(second, 200u) << "the groups written before the failure are kept";
+  if (rt().is_root()) {
+    for (std::size_t i = 0; i < 200; ++i) ASSERT_EQ(results[i], value_of(i));
     std::filesystem::remove(path);
   }
 }

@@ -30,9 +30,11 @@
 namespace plx {
 
 /// Collective. Ordered map over [0, n) (results on root, in order, as plx::map) whose results are appended
-/// to the checkpoint file `path` on root, durably, the moment they arrive; items already in the file are
-/// not computed again. A file of another map (other n or result type) is refused with plx::config_error.
-/// Failures follow the fail-fast policy; everything finished before the failure stays in the file.
+/// to the checkpoint file `path` on root as they arrive, durable within map_options::commit_window (5 ms:
+/// the results of one window share one fdatasync), and all of them before the call returns; items already
+/// in the file are not computed again. A file of another map (other n or result type) is refused with
+/// plx::config_error. Failures follow the fail-fast policy; everything finished before the failure is written
+/// to the file.
 template <class Fn>
 auto checkpointed_map(const communicator& comm, std::size_t n, Fn&& fn, const std::string& path,
                       const map_options& options = {}) {
@@ -64,15 +66,24 @@ auto checkpointed_map(const communicator& comm, std::size_t n, Fn&& fn, const st
   if (!problem.empty()) throw detail::collective(config_error(problem));
   missing = detail::share_missing(comm, missing);
 
+  const bool grouped = options.commit_window.count() > 0;
   detail::map_missing(
       comm, missing, fn,
       [&](std::size_t index, Result&& value) {
         std::vector<char> bytes;
         detail::encode_into(bytes, value);
-        log->append(index, bytes);  // durable before it counts as done
+        if (grouped) {
+          log->append_grouped(index, bytes, options.commit_window);  // durable within the window
+        } else {
+          log->append(index, bytes);  // durable now
+        }
         results[index] = std::move(value);
       },
       options);
+  // Every result durable before any is returned; a failure here is root's alone, so agreed on every rank.
+  detail::on_all_ranks(comm, [&] {
+    if (log) log->flush();
+  });
   return results;
 }
 

@@ -71,6 +71,10 @@ struct map_options {
   std::string label = "map";  ///< names the call in progress lines and error messages
   /// Threads per rank for this call; 0 = the runtime's count (omp_get_max_threads()).
   int threads = 0;
+  /// checkpointed_map's group commit: results that reach root within this window of each other are made
+  /// durable together, by one write and one fdatasync (a crash loses at most this window of results, which
+  /// a resume computes again). 0 syncs every result on its own.
+  std::chrono::duration<double> commit_window = std::chrono::milliseconds(5);
   /// Results travel to root in messages of about this size (bytes); root holds at most a few such
   /// messages per rank beyond the results themselves.
   std::size_t message_bytes = std::size_t{1} << 20;
