@@ -99,7 +99,7 @@ case "$command" in
     mpiexec -n 2 $(mpi_flags) build/release/apps/plx-cosmo --out build/run/cosmo.h5 --force "$@"
     say "pictures: apps/plot/plx-plot build/run/cosmo.h5"
     say "to run the apps by name (mpirun -n 2 plx-cosmo ...): ./bootstrap.sh install, then"
-    say "  export PATH=\"$HOME/.local/bin:\$PATH\""
+    say "  export PATH=\"$HOME/.local/bin:\$PATH\" PYTHONPATH=\"$HOME/.local/share/parallax/python:\$PYTHONPATH\""
     ;;
   install)
     prefix=$(realpath -m "${1:-$HOME/.local}")  # absolute: the PATH line must work from anywhere
