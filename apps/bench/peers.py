@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Measure the Python tools a parallax user would otherwise reach for, on plx-bench's two workloads.
 
-The numbers are meant to sit next to `plx-bench dispatch` and `plx-bench balance` in the README, so
+The numbers are meant to sit next to `plx-bench dispatch` and `plx-bench balance` in docs/performance.md, so
 both benchmarks mirror parallax's own (same workloads, same JSON field names):
 
 dispatch  N empty tasks (`empty(i) = i & 255`) mapped over 2 workers; reports wall time / N in

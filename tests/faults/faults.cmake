@@ -1,7 +1,7 @@
 # The fault sweep (issue 18): every fault site of every app, one armed fault per run, with the invariants of
 # tests/faults/sweep.py. Label `faults`. Here the bounded part that CI runs: per app, every site's first or last
 # pass on 2 and 3 ranks up to a budget, and for the resumable apps kill -9, SIGINT and SIGTERM then resume.
-# The whole sweep: ./bootstrap.sh faults (README, "Fault sweep").
+# The whole sweep: ./bootstrap.sh faults (docs/faults.md, "The sweep").
 plx_add_unit_test(plx_fault_registry_tests SOURCES faults/fault_registry_test.cpp)
 target_compile_definitions(plx_fault_registry_tests PRIVATE PLX_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 

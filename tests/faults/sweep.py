@@ -309,9 +309,9 @@ def stderr_findings(text, kind):
     errors = [l for l in lines if ERROR_LINE.match(l)]
     if kind == "mpi" and any(RANK_LOCAL_LINE.match(l) for l in errors):
         # The rank-local ending: MPI_Abort makes mpirun SIGTERM the other ranks, and root, stopped by it,
-        # says so (README, "Exit codes"): part of the same ending, not a second failure.
+        # says so (docs/apps.md, "Exit codes and errors"): part of the same ending, not a second failure.
         errors = [l for l in errors if not STOPPED_BY_SIGTERM.match(l)]
-    # README's only full-disk aborts, on a disk that is really full: a failed H5Fclose, a write that failed
+    # docs/faults.md's only full-disk aborts, on a disk that is really full: a failed H5Fclose, a write that failed
     # inside HDF5 itself, or a direct write whose disk stays full (the file cannot be closed safely, and HDF5
     # would close it again in MPI_Finalize). Injected faults leave room, so they must end without one.
     documented_abort = kind == "disk" and any(HDF5_ABORT_LINE.search(l) for l in errors)
@@ -367,7 +367,7 @@ def check_after_failure(app, case_kind, result, directory, before_digest, refere
     errors, findings = stderr_findings(result.stderr, case_kind)
     committed = False
     if case_kind == "signal" and result.rc in (1, 75) and not errors:
-        # mpiexec exits 1 after a signal whatever the ranks did (README, "Signals"): the ranks may have
+        # mpiexec exits 1 after a signal whatever the ranks did (docs/apps.md, "Signals"): the ranks may have
         # finished first (the output then must be right), and plx-run's drained stop is reported in its
         # summary (stdout, "stopped": true in --json), not as an error.
         if app.compare == "farm":
