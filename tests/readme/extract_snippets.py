@@ -26,39 +26,14 @@ import os
 import re
 import sys
 
-FENCE = re.compile(r"^```(\S*)\s*$")
+from doc_blocks import blocks
+
 DIRECTIVE = re.compile(r"<!--\s*readme-snippet:\s*(\w+)(.*?)-->", re.S)
 
 
 def pages(root):
     """README.md, then docs/*.md in name order, as paths relative to root."""
     return ["README.md"] + sorted(os.path.relpath(p, root) for p in glob.glob(os.path.join(root, "docs", "*.md")))
-
-
-def blocks(lines, where):
-    """Yields (line number of the fence, language, code, directive text before the fence or '')."""
-    i = 0
-    while i < len(lines):
-        match = FENCE.match(lines[i])
-        if not match:
-            i += 1
-            continue
-        start, language = i, match.group(1)
-        end = start + 1
-        while end < len(lines) and not lines[end].startswith("```"):
-            end += 1
-        if end == len(lines):
-            sys.exit(f"{where}:{start + 1}: code block is never closed")
-        # The directive comment ends on the line just above the fence.
-        directive = ""
-        if start > 0 and lines[start - 1].rstrip().endswith("-->"):
-            first = start - 1
-            while first >= 0 and "<!--" not in lines[first]:
-                first -= 1
-            if first >= 0:
-                directive = "".join(lines[first:start])
-        yield start + 1, language, "".join(lines[start + 1:end]), directive
-        i = end + 1
 
 
 def snippet_name(page, line):
@@ -84,7 +59,8 @@ def main():
     for page in pages(root):
         with open(os.path.join(root, page), encoding="utf-8") as f:
             lines = f.readlines()
-        for line, language, code, directive in blocks(lines, page):
+        for line, language, body, directive in blocks(lines, page):
+            code = "".join(body)
             if language not in ("cpp", "c++"):
                 continue
             where = f"{page}:{line}"

@@ -28,30 +28,10 @@ import subprocess
 import sys
 import time
 
-FENCE = re.compile(r"^```(\S*)\s*$")
+from doc_blocks import blocks
+
 SKIP = re.compile(r"<!--\s*docs-command:\s*skip\s*\((.+)\)\s*-->", re.S)
 BLOCK_TIMEOUT_S = 300
-
-
-def blocks(lines):
-    """Yields (line of the fence, language, body lines, comment directly above or '')."""
-    i = 0
-    while i < len(lines):
-        match = FENCE.match(lines[i])
-        if not match:
-            i += 1
-            continue
-        end = i + 1
-        while end < len(lines) and not lines[end].startswith("```"):
-            end += 1
-        above = ""
-        if i > 0 and lines[i - 1].rstrip().endswith("-->"):
-            first = i - 1
-            while first >= 0 and "<!--" not in lines[first]:
-                first -= 1
-            above = "".join(lines[max(first, 0):i])
-        yield i + 1, match.group(1), lines[i + 1:end], above
-        i = end + 1
 
 
 def complete(command):
@@ -94,7 +74,7 @@ def main():
                OMPI_MCA_rmaps_base_oversubscribe="1")
     ran = skipped = 0
     total_start = time.monotonic()
-    for line, language, body, above in blocks(lines):
+    for line, language, body, above in blocks(lines, page):
         where = f"{page}:{line}"
         if language == "" and body and body[0].startswith("$ "):
             print(f"{where}: a transcript of commands: fence it as ```console so that it is run")
